@@ -1,0 +1,5 @@
+import sys
+
+from steward.cli.main import main
+
+sys.exit(main())

@@ -1,0 +1,1 @@
+"""People: users (email + argon2 password + optional TOTP), API tokens, login throttling."""

@@ -1,0 +1,1 @@
+"""The ``steward`` command: server-side commands, the agent, and an API client."""

@@ -1,0 +1,69 @@
+"""Entry point: parse the command line, dispatch, and turn errors into exit codes.
+
+Exit codes: 0 success, 1 failure, 2 bad usage or configuration, 130 interrupted.
+Server-side commands import Django only when they run, so ``steward --version``, the
+agent and the API client start fast and never need the server's settings.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from steward import __version__
+from steward.cli import client, local
+from steward.cli.errors import CliError
+from steward.config import ConfigError
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="steward",
+        description="Steward: self-hosted IT operations (inventory, monitoring, help desk).",
+    )
+    parser.add_argument("--version", action="version", version=f"steward {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    local.configure(commands)
+    agent = commands.add_parser("agent", help="run or enroll the agent on this machine")
+    from steward.agent.cli import configure_parser
+
+    configure_parser(agent)
+    client.configure(commands)
+    _configure_optional(commands)
+    return parser
+
+
+def _configure_optional(commands) -> None:
+    """Commands contributed by optional packages (present once they land)."""
+    try:
+        from steward.intel.detect_csv import configure_parser as configure_detect
+    except ImportError:
+        return
+    detect = commands.add_parser(
+        "detect", help="score a timestamp,value CSV with the streaming anomaly detector"
+    )
+    configure_detect(detect)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    func = getattr(args, "func", None)
+    if func is None:
+        parser.print_help()
+        return 2
+    try:
+        return int(func(args) or 0)
+    except ConfigError as exc:
+        print(f"steward: configuration error: {exc}", file=sys.stderr)
+        return 2
+    except CliError as exc:
+        print(f"steward: {exc}", file=sys.stderr)
+        return exc.code
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

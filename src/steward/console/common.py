@@ -1,0 +1,76 @@
+"""What every console view needs: the principal, the selected organization, scoping.
+
+Console views use the same ``Principal`` and ``scoped()``/``get_for()`` as the API, so the
+tenant rules are the same whichever door a person comes through.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import wraps
+
+from django.contrib.auth.decorators import login_required
+from django.db.models import QuerySet
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseForbidden
+
+from steward.ops.middleware import client_address
+from steward.tenancy.models import Organization
+from steward.tenancy.roles import Capability
+from steward.tenancy.scoping import Forbidden, NotFound, Principal, get_for, scoped
+
+SESSION_ORG_KEY = "steward_org_id"
+
+
+def principal(request: HttpRequest) -> Principal:
+    cached = getattr(request, "_steward_principal", None)
+    if cached is None:
+        cached = Principal(user=request.user, source="console", address=client_address(request))
+        request._steward_principal = cached  # type: ignore[attr-defined]
+    return cached
+
+
+def current_org(request: HttpRequest) -> Organization | None:
+    """The organization chosen in the switcher, or None for "all my organizations"."""
+    org_id = request.session.get(SESSION_ORG_KEY)
+    if not org_id:
+        return None
+    org = scoped(Organization.objects.all(), principal(request)).filter(pk=org_id).first()
+    if org is None:  # membership removed since it was chosen
+        request.session.pop(SESSION_ORG_KEY, None)
+    return org
+
+
+def in_current_org(
+    request: HttpRequest, queryset: QuerySet, capability: Capability = Capability.VIEW
+) -> QuerySet:
+    """Scope to the caller's organizations, then narrow to the switcher's choice."""
+    qs = scoped(queryset, principal(request), capability)
+    org = current_org(request)
+    if org is not None:
+        path = queryset.model.tenant_path
+        qs = qs.filter(**{"pk" if path == "pk" else path: org.pk})
+    return qs
+
+
+def get_or_404(
+    request: HttpRequest, queryset: QuerySet, capability: Capability = Capability.VIEW, **lookup
+):
+    """``get_for`` with console semantics: other tenants' objects are 404."""
+    try:
+        return get_for(queryset, principal(request), capability, **lookup)
+    except NotFound:
+        raise Http404 from None
+
+
+def console_view(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """Login required; ``Forbidden`` from the scoping layer becomes a 403 page."""
+
+    @login_required
+    @wraps(view)
+    def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        try:
+            return view(request, *args, **kwargs)
+        except Forbidden as exc:
+            return HttpResponseForbidden(str(exc) or "Your role does not allow this.")
+
+    return wrapper

@@ -1,0 +1,8 @@
+"""Console URLs: the core pages (sign-in, devices) and the management pages."""
+
+from steward.console.core.urls import urlpatterns as core_patterns
+from steward.console.manage.urls import urlpatterns as manage_patterns
+
+app_name = "console"
+
+urlpatterns = core_patterns + manage_patterns

@@ -1,0 +1,1 @@
+"""Devices, their tags, installed software, enrollment tokens and online/offline history."""

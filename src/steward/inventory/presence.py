@@ -1,0 +1,47 @@
+"""Online/offline: derived from last contact, with transitions recorded as rows.
+
+The agent API marks a device online on contact; the worker marks devices offline when they
+fall silent. Each transition is written once, with a conditional update on
+``recorded_status`` so concurrent heartbeats and workers cannot record it twice.
+"""
+
+from __future__ import annotations
+
+from django.db import transaction
+from django.utils import timezone
+
+from steward.inventory.models import Device, Status, StatusChange, offline_cutoff
+
+
+def record_contact(device: Device) -> None:
+    now = timezone.now()
+    with transaction.atomic():
+        Device.objects.filter(pk=device.pk).update(last_seen=now)
+        came_online = (
+            Device.objects.filter(pk=device.pk)
+            .exclude(recorded_status=Status.ONLINE)
+            .update(recorded_status=Status.ONLINE)
+        )
+        if came_online:
+            StatusChange.objects.create(device=device, status=Status.ONLINE, at=now)
+    device.last_seen = now
+
+
+def record_offline_devices() -> int:
+    """Record an offline transition for every device that has gone silent."""
+    cutoff = offline_cutoff()
+    silent = list(
+        Device.objects.active()
+        .filter(recorded_status=Status.ONLINE, last_seen__lt=cutoff)
+        .values_list("pk", flat=True)
+    )
+    recorded = 0
+    for pk in silent:
+        with transaction.atomic():
+            changed = Device.objects.filter(
+                pk=pk, recorded_status=Status.ONLINE, last_seen__lt=cutoff
+            ).update(recorded_status=Status.OFFLINE)
+            if changed:
+                StatusChange.objects.create(device_id=pk, status=Status.OFFLINE)
+                recorded += 1
+    return recorded

@@ -1,0 +1,1 @@
+"""The worker: periodic jobs, claimed through the database so several workers can run."""

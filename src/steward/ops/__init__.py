@@ -1,0 +1,1 @@
+"""Operating Steward itself: health and readiness probes, Prometheus metrics, logs."""

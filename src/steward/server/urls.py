@@ -1,0 +1,12 @@
+from django.urls import include, path
+
+from steward.api.v1 import api
+from steward.ops import views as ops
+
+urlpatterns = [
+    path("healthz", ops.healthz, name="healthz"),
+    path("readyz", ops.readyz, name="readyz"),
+    path("metrics", ops.metrics, name="metrics"),
+    path("api/v1/", api.urls),
+    path("", include("steward.console.urls")),
+]

@@ -1,0 +1,1 @@
+"""Tenancy: organizations, sites, memberships, roles, and the one scoping function."""

@@ -1,0 +1,128 @@
+"""Enrollment and the device credential: the agent API's front door."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from django.utils import timezone
+
+from steward.accounts import tokens
+from steward.audit.models import AuditEntry
+from steward.inventory.models import Device, EnrollmentToken
+
+pytestmark = pytest.mark.django_db
+
+
+def now_iso(offset: float = 0) -> str:
+    return (datetime.now(UTC) + timedelta(seconds=offset)).isoformat()
+
+
+def enroll(api, secret, hostname="ws-42", machine_id="m-42"):
+    return api.as_(None).post(
+        "agent/enroll",
+        {
+            "token": secret,
+            "hostname": hostname,
+            "machine_id": machine_id,
+            "agent_version": "0.1.0",
+            "platform": "linux",
+            "sent_at": now_iso(),
+        },
+    )
+
+
+def test_enrollment_gives_a_credential_stored_only_as_a_hash(api, world, enrollment_secret):
+    response = enroll(api, enrollment_secret)
+    assert response.status_code == 201, response.content
+    body = response.json()
+    assert body["credential"].startswith("sdc_")
+    assert body["organization"] == "Acme" and body["site"] == "HQ"
+    device = Device.objects.get(pk=body["device_id"])
+    assert device.credential_hash == tokens.hash_secret(body["credential"])
+    assert body["credential"] not in str(Device.objects.filter(pk=device.pk).values().first())
+    assert device.status == "online"
+    entry = AuditEntry.objects.get(
+        object_type="inventory.device", action="create", object_repr="ws-42"
+    )
+    assert entry.source == "agent" and entry.changes["credential_hash"] == [None, "********"]
+
+
+def test_unknown_token_is_refused(api, world):
+    response = enroll(api, "set_not-a-real-token")
+    assert response.status_code == 401
+    assert response.json()["code"] == "invalid_token"
+
+
+def test_expired_token_is_refused(api, world, enrollment_secret):
+    EnrollmentToken.objects.update(expires_at=timezone.now() - timedelta(seconds=1))
+    response = enroll(api, enrollment_secret)
+    assert (response.status_code, response.json()["code"]) == (401, "token_expired")
+    assert not Device.objects.filter(hostname="ws-42").exists()
+
+
+def test_revoked_token_is_refused(api, world, enrollment_secret):
+    EnrollmentToken.objects.update(revoked_at=timezone.now())
+    response = enroll(api, enrollment_secret)
+    assert (response.status_code, response.json()["code"]) == (401, "token_revoked")
+
+
+def test_token_stops_at_its_maximum_uses(api, world, enrollment_secret):
+    EnrollmentToken.objects.update(max_uses=2)
+    assert enroll(api, enrollment_secret, "a", "m-a").status_code == 201
+    assert enroll(api, enrollment_secret, "b", "m-b").status_code == 201
+    response = enroll(api, enrollment_secret, "c", "m-c")
+    assert (response.status_code, response.json()["code"]) == (401, "token_exhausted")
+    assert EnrollmentToken.objects.get().uses == 2
+
+
+def test_reenrolling_the_same_machine_reuses_the_device(api, world, enrollment_secret):
+    first = enroll(api, enrollment_secret).json()
+    second = enroll(api, enrollment_secret).json()
+    assert first["device_id"] == second["device_id"]
+    assert first["credential"] != second["credential"]
+    # The old credential no longer works.
+    old = {"HTTP_AUTHORIZATION": f"Bearer {first['credential']}"}
+    response = api.as_(None).post("agent/heartbeat", {"sent_at": now_iso()}, **old)
+    assert response.status_code == 401
+
+
+def credential_for(api, secret) -> dict[str, str]:
+    body = enroll(api, secret).json()
+    return {"HTTP_AUTHORIZATION": f"Bearer {body['credential']}"}
+
+
+def test_heartbeat_marks_the_device_online_and_returns_intervals(api, world, enrollment_secret):
+    auth = credential_for(api, enrollment_secret)
+    Device.objects.update(last_seen=timezone.now() - timedelta(hours=1))
+    response = api.as_(None).post("agent/heartbeat", {"sent_at": now_iso()}, **auth)
+    assert response.status_code == 200
+    assert response.json()["heartbeat_interval"] == 10
+    assert Device.objects.get(hostname="ws-42").status == "online"
+
+
+def test_revoked_device_is_told_to_stop(api, world, enrollment_secret):
+    auth = credential_for(api, enrollment_secret)
+    device = Device.objects.get(hostname="ws-42")
+    response = api.as_(world.technician).post(f"devices/{device.pk}/revoke")
+    assert response.status_code == 200 and response.json()["status"] == "revoked"
+    response = api.as_(None).post("agent/heartbeat", {"sent_at": now_iso()}, **auth)
+    assert (response.status_code, response.json()["code"]) == (403, "device_revoked")
+    response = api.as_(None).post("agent/inventory", {"sent_at": now_iso()}, **auth)
+    assert response.status_code == 403
+
+
+def test_agent_credential_cannot_use_the_people_api(api, world, enrollment_secret):
+    auth = credential_for(api, enrollment_secret)
+    assert api.as_(None).get("devices", **auth).status_code == 401
+
+
+def test_clock_skew_is_rejected(api, world, enrollment_secret):
+    auth = credential_for(api, enrollment_secret)
+    response = api.as_(None).post("agent/heartbeat", {"sent_at": now_iso(-3600)}, **auth)
+    assert (response.status_code, response.json()["code"]) == (422, "clock_skew")
+
+
+def test_missing_credential_is_401(api, world):
+    response = api.as_(None).post("agent/heartbeat", {"sent_at": now_iso()})
+    assert response.status_code == 401

@@ -1,0 +1,1 @@
+"""Test-wide settings live in tests/settings.py (chosen before Django starts)."""

@@ -1,0 +1,19 @@
+"""Settings for the test run: the real settings, with a throw-away data directory.
+
+``steward.server.settings`` reads ``STEWARD_HOME`` when imported, and pytest-django imports
+the settings before any conftest runs, so the test home is chosen here.
+"""
+
+import os
+import tempfile
+
+os.environ.setdefault("STEWARD_HOME", tempfile.mkdtemp(prefix="steward-test-"))
+os.environ.setdefault("STEWARD_LOG_LEVEL", "warning")
+
+from steward.server.settings import *  # noqa: F403
+
+PASSWORD_HASHERS = [
+    # Argon2 is slow by design; tests create many users. Production keeps Argon2 first.
+    "django.contrib.auth.hashers.MD5PasswordHasher",
+    "django.contrib.auth.hashers.Argon2PasswordHasher",
+]
