@@ -1,0 +1,178 @@
+"""``steward agent ...``: enroll this machine, run the agent, or print its inventory.
+
+The project's CLI owns the top-level parser and calls ``configure_parser`` with the
+``agent`` subparser; every handler is ``func(args) -> int`` (the process exit status).
+Exit statuses: 0 done or stopped, 1 error, 2 not enrolled, 3 device revoked, 4 credential
+unknown to the server.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import logging
+import os
+import signal
+import sys
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from types import FrameType
+
+from steward.agent.client import AgentClientError, EnrollmentRejected, ServerUnavailable
+from steward.agent.enrollment import enroll_device
+from steward.agent.inventory import SECTION_NAMES, collect_inventory
+from steward.agent.platforms import UnsupportedPlatform, current_platform
+from steward.agent.runner import AgentRunner
+from steward.agent.state import StateError, default_state_dir, load_state
+
+logger = logging.getLogger(__name__)
+
+EXIT_OK = 0
+EXIT_ERROR = 1
+EXIT_NOT_ENROLLED = 2
+NOT_ENROLLED_MESSAGE = (
+    "this agent is not enrolled: run `steward agent enroll --server URL --token TOKEN`"
+)
+
+
+def configure_parser(parser: argparse.ArgumentParser) -> None:
+    """Add ``enroll``, ``run`` and ``inventory`` to the ``steward agent`` parser.
+
+    ``steward agent`` with no subcommand runs the agent, which is what a service unit
+    wants to say.
+    """
+    parser.set_defaults(func=run_command, state_dir=None)
+    commands = parser.add_subparsers(dest="agent_command", metavar="COMMAND")
+
+    enroll = commands.add_parser(
+        "enroll", help="enroll this machine with a server using an enrollment token"
+    )
+    enroll.add_argument("--server", required=True, metavar="URL", help="the server's URL")
+    enroll.add_argument(
+        "--token",
+        default=os.environ.get("STEWARD_AGENT_TOKEN"),
+        help="an enrollment token (set_...); default $STEWARD_AGENT_TOKEN, which keeps it out "
+        "of process listings and shell history",
+    )
+    _add_state_dir(enroll)
+    enroll.add_argument(
+        "--ca", dest="ca_file", metavar="FILE", help="CA bundle to verify the server with"
+    )
+    enroll.set_defaults(func=enroll_command)
+
+    run = commands.add_parser("run", help="report to the server until stopped (the default)")
+    _add_state_dir(run)
+    run.set_defaults(func=run_command)
+
+    inventory = commands.add_parser(
+        "inventory", help="print this machine's inventory as JSON (no server needed)"
+    )
+    inventory.add_argument(
+        "--section", choices=SECTION_NAMES, help="print only this section of the inventory"
+    )
+    inventory.set_defaults(func=inventory_command)
+
+
+def _add_state_dir(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--state-dir",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="where the enrollment is kept (default: $STEWARD_AGENT_STATE_DIR, "
+        "/var/lib/steward-agent as root, else the user's state directory)",
+    )
+
+
+def _configure_logging(level: int) -> None:
+    """Plain logging to stderr unless the embedding program already set it up."""
+    if not logging.getLogger().handlers:
+        logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # httpx logs every request at INFO: one line per heartbeat would drown the rest.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+
+
+def _error(message: str) -> int:
+    print(f"error: {message}", file=sys.stderr)
+    return EXIT_ERROR
+
+
+def enroll_command(args: argparse.Namespace) -> int:
+    """Enroll, save the state, print where the device landed."""
+    _configure_logging(logging.WARNING)
+    state_dir: Path = args.state_dir or default_state_dir()
+    if not args.token:
+        return _error("no enrollment token: pass --token or set STEWARD_AGENT_TOKEN")
+    try:
+        enrollment = enroll_device(args.server, args.token, state_dir, ca_file=args.ca_file)
+    except EnrollmentRejected as error:
+        return _error(f"enrollment rejected: {error.detail} ({error.code})")
+    except ServerUnavailable as error:
+        return _error(f"cannot reach the server: {error.reason}")
+    except (AgentClientError, StateError, UnsupportedPlatform, ValueError) as error:
+        return _error(str(error))
+    except OSError as error:  # an unreadable --ca file, an unwritable machine-id file
+        return _error(f"{error.filename or ''}: {error.strerror or error}".lstrip(": "))
+    organization = enrollment.organization or "(unknown organization)"
+    site = enrollment.site or "(unknown site)"
+    print(f"enrolled as device {enrollment.state.device_id} in {organization} / {site}")
+    return EXIT_OK
+
+
+@contextlib.contextmanager
+def _stop_on_signals(stop: threading.Event) -> Iterator[None]:
+    """SIGTERM (systemd stop) and SIGINT (Ctrl-C) set ``stop``; old handlers come back
+    afterwards. Python only delivers signals to the main thread, so elsewhere (tests)
+    nothing is installed."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handle(signum: int, frame: FrameType | None) -> None:
+        logger.info("received %s; stopping", signal.Signals(signum).name)
+        stop.set()
+
+    previous = {sig: signal.signal(sig, handle) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def run_command(args: argparse.Namespace) -> int:
+    """Run the agent for the enrollment in the state directory until stopped."""
+    _configure_logging(logging.INFO)
+    state_dir: Path = args.state_dir or default_state_dir()
+    try:
+        state = load_state(state_dir)
+        current_platform()
+    except (StateError, UnsupportedPlatform) as error:
+        return _error(str(error))
+    if state is None:
+        print(NOT_ENROLLED_MESSAGE, file=sys.stderr)
+        return EXIT_NOT_ENROLLED
+    try:
+        runner = AgentRunner(state)
+    except ValueError as error:  # the saved server URL or CA file is unusable
+        return _error(str(error))
+    stop = threading.Event()
+    with _stop_on_signals(stop):
+        return runner.run(stop)
+
+
+def inventory_command(args: argparse.Namespace) -> int:
+    """Print the inventory (or one section's value) exactly as it would be reported."""
+    _configure_logging(logging.WARNING)
+    try:
+        if args.section:
+            value = collect_inventory(sections=[args.section])[args.section]
+        else:
+            value = collect_inventory()
+    except UnsupportedPlatform as error:
+        return _error(str(error))
+    json.dump(value, sys.stdout, indent=2, ensure_ascii=False)
+    sys.stdout.write("\n")
+    return EXIT_OK

@@ -1,0 +1,274 @@
+"""The agent's HTTP client for protocol version 1, with every outcome typed.
+
+Callers never see httpx or status codes: a request either returns a typed response or
+raises one of the exceptions below, and ``permanent`` says whether retrying the same
+request later can help (the Healthchecks transports convention). The runner's whole
+error policy is written against these classes.
+"""
+
+from __future__ import annotations
+
+import logging
+import ssl
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Self
+
+import httpx
+
+from steward.agent import AGENT_VERSION
+from steward.agent.protocol import (
+    CODE_DEVICE_REVOKED,
+    CODE_INVALID_CREDENTIAL,
+    ENROLL_PATH,
+    HEARTBEAT_PATH,
+    INVENTORY_PATH,
+    encode_body,
+    utc_now,
+)
+
+logger = logging.getLogger(__name__)
+
+# Statuses that mean "not now" rather than "no": request timeout and rate limiting.
+RETRYABLE_4XX = frozenset({408, 429})
+
+
+class AgentClientError(Exception):
+    """Base of every error the client raises."""
+
+    permanent: ClassVar[bool] = True
+
+
+class ServerUnavailable(AgentClientError):
+    """No usable answer: connection refused or reset, timeout, TLS failure, 5xx, 429."""
+
+    permanent = False
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class UnexpectedResponse(ServerUnavailable):
+    """A success status with a body that is not the protocol's (a captive portal, a proxy
+    page, the wrong server): treated as unavailable, since it may well be transient."""
+
+
+class RequestRejected(AgentClientError):
+    """The server refused this request (a 3xx or 4xx other than the ones below)."""
+
+    def __init__(self, status: int, code: str, detail: str) -> None:
+        super().__init__(f"{detail} ({code}, HTTP {status})")
+        self.status = status
+        self.code = code
+        self.detail = detail
+
+
+class EnrollmentRejected(AgentClientError):
+    """Enrollment refused: ``code`` is e.g. invalid_token, token_expired, token_revoked,
+    token_exhausted or invalid_request."""
+
+    def __init__(self, code: str, detail: str, status: int | None = None) -> None:
+        super().__init__(f"{detail} ({code})")
+        self.code = code
+        self.detail = detail
+        self.status = status
+
+
+class DeviceRevoked(AgentClientError):
+    """An administrator revoked this device: the agent must stop (exit status 3)."""
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail)
+        self.detail = detail
+
+
+class InvalidCredential(AgentClientError):
+    """The server does not know this credential (deleted device, other server)."""
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail)
+        self.detail = detail
+
+
+@dataclass(frozen=True, slots=True)
+class EnrollResponse:
+    device_id: int
+    credential: str = field(repr=False)
+    organization: str | None
+    site: str | None
+    heartbeat_interval: int | None
+    inventory_interval: int | None
+    server_time: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class HeartbeatResponse:
+    server_time: str | None
+    heartbeat_interval: int | None
+    inventory_interval: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class InventoryResponse:
+    accepted: bool
+    software_count: int | None
+
+
+def _optional_int(data: Mapping[str, Any], key: str) -> int | None:
+    value = data.get(key)
+    if isinstance(value, bool) or not isinstance(value, int):
+        return None
+    return value
+
+
+def _optional_str(data: Mapping[str, Any], key: str) -> str | None:
+    value = data.get(key)
+    return value if isinstance(value, str) else None
+
+
+class AgentClient:
+    """Talks to one Steward server. ``credential`` is needed for all but ``enroll``.
+
+    ``ca_file`` pins the CA bundle used to verify the server (a private CA); without it
+    the system's trust store is used. Plain ``http://`` is for a server on loopback.
+    Raises ``ValueError`` for a URL that is not http(s) or an unusable CA file.
+    """
+
+    def __init__(
+        self,
+        server_url: str,
+        credential: str | None = None,
+        ca_file: str | None = None,
+        timeout: float = 10,
+    ) -> None:
+        if not server_url.startswith(("http://", "https://")):
+            raise ValueError(f"server URL must start with http:// or https://: {server_url!r}")
+        self.server_url = server_url.rstrip("/")
+        self._credential = credential
+        verify: ssl.SSLContext | bool = True
+        if ca_file:
+            try:
+                verify = ssl.create_default_context(cafile=ca_file)
+            except (OSError, ssl.SSLError) as error:
+                reason = getattr(error, "strerror", None) or error
+                raise ValueError(f"cannot use CA file {ca_file}: {reason}") from None
+        self._http = httpx.Client(
+            verify=verify,
+            timeout=timeout,
+            headers={"User-Agent": f"steward-agent/{AGENT_VERSION}"},
+        )
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._http.close()
+
+    def enroll(self, token: str, hostname: str, machine_id: str, platform: str) -> EnrollResponse:
+        """Exchange an enrollment token for a device credential (shown only this once)."""
+        body = {
+            "token": token,
+            "hostname": hostname,
+            "machine_id": machine_id,
+            "agent_version": AGENT_VERSION,
+            "platform": platform,
+        }
+        data = self._post(ENROLL_PATH, body, enrolling=True)
+        device_id, credential = data.get("device_id"), data.get("credential")
+        if isinstance(device_id, bool) or not isinstance(device_id, int):
+            raise UnexpectedResponse("enrollment response has no integer device_id")
+        if not isinstance(credential, str) or not credential:
+            raise UnexpectedResponse("enrollment response has no credential")
+        return EnrollResponse(
+            device_id=device_id,
+            credential=credential,
+            organization=_optional_str(data, "organization"),
+            site=_optional_str(data, "site"),
+            heartbeat_interval=_optional_int(data, "heartbeat_interval"),
+            inventory_interval=_optional_int(data, "inventory_interval"),
+            server_time=_optional_str(data, "server_time"),
+        )
+
+    def heartbeat(self, uptime_seconds: float | None) -> HeartbeatResponse:
+        """Tell the server this device is alive; the reply carries the current intervals."""
+        body = {"agent_version": AGENT_VERSION, "uptime_seconds": uptime_seconds}
+        data = self._post(HEARTBEAT_PATH, body)
+        return HeartbeatResponse(
+            server_time=_optional_str(data, "server_time"),
+            heartbeat_interval=_optional_int(data, "heartbeat_interval"),
+            inventory_interval=_optional_int(data, "inventory_interval"),
+        )
+
+    def send_inventory(self, payload: Mapping[str, Any]) -> InventoryResponse:
+        """Send an inventory report (as built by ``collect_inventory``)."""
+        data = self._post(INVENTORY_PATH, payload)
+        return InventoryResponse(
+            accepted=bool(data.get("accepted")),
+            software_count=_optional_int(data, "software_count"),
+        )
+
+    def _post(
+        self, path: str, body: Mapping[str, Any], *, enrolling: bool = False
+    ) -> dict[str, Any]:
+        headers = {"Content-Type": "application/json", "Accept": "application/json"}
+        if not enrolling:
+            if not self._credential:
+                raise ValueError("this request needs a credential; enroll first")
+            headers["Authorization"] = f"Bearer {self._credential}"
+        # sent_at is stamped here, as the request leaves, so that the server's clock-skew
+        # check measures this machine's clock and not how long the report waited.
+        content = encode_body(
+            {"sent_at": utc_now(), **{k: v for k, v in body.items() if k != "sent_at"}}
+        )
+        url = self.server_url + path
+        try:
+            response = self._http.post(url, content=content, headers=headers)
+        except httpx.TimeoutException:
+            raise ServerUnavailable(f"{url}: no answer in time") from None
+        except httpx.TransportError as error:
+            raise ServerUnavailable(f"{url}: {error or type(error).__name__}") from None
+        return self._interpret(response, enrolling=enrolling)
+
+    def _interpret(self, response: httpx.Response, *, enrolling: bool) -> dict[str, Any]:
+        status = response.status_code
+        if response.is_success:
+            try:
+                data = response.json()
+            except ValueError:
+                raise UnexpectedResponse(f"HTTP {status} with a body that is not JSON") from None
+            if not isinstance(data, dict):
+                raise UnexpectedResponse(f"HTTP {status} with a JSON body that is not an object")
+            return data
+        code, detail = self._error_fields(response)
+        if response.is_redirect:
+            location = response.headers.get("Location", "?")
+            raise RequestRejected(
+                status, "redirect", f"the server redirects to {location}; use that URL"
+            )
+        if status >= 500 or status in RETRYABLE_4XX:
+            raise ServerUnavailable(f"HTTP {status}: {detail}")
+        if code == CODE_DEVICE_REVOKED:
+            raise DeviceRevoked(detail)
+        if code == CODE_INVALID_CREDENTIAL:
+            raise InvalidCredential(detail)
+        if enrolling:
+            raise EnrollmentRejected(code, detail, status)
+        raise RequestRejected(status, code, detail)
+
+    @staticmethod
+    def _error_fields(response: httpx.Response) -> tuple[str, str]:
+        """(code, detail) from the protocol's error body, or made up from the status when
+        the answer comes from something else (a proxy's HTML error page)."""
+        code, detail = f"http_{response.status_code}", response.reason_phrase or "error"
+        try:
+            data = response.json()
+        except ValueError:
+            return code, detail
+        if isinstance(data, dict):
+            code = _optional_str(data, "code") or code
+            detail = _optional_str(data, "detail") or detail
+        return code, detail

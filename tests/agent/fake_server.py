@@ -1,0 +1,168 @@
+"""A stand-in for the Steward server on 127.0.0.1, for the agent's client and runner tests.
+
+It speaks the protocol's shapes (docs/agent-protocol.md) from a route table that a test
+may change at any time, and records every request. It is a real HTTP server on loopback
+(not a mocked transport), so connection handling, headers and bodies are exercised.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+ENROLL = "/api/v1/agent/enroll"
+HEARTBEAT = "/api/v1/agent/heartbeat"
+INVENTORY = "/api/v1/agent/inventory"
+
+CREDENTIAL = "sdc_fake-credential-0123456789abcdef"
+
+
+@dataclass
+class Recorded:
+    path: str
+    headers: dict[str, str]
+    body: Any
+
+
+@dataclass
+class Reply:
+    status: int
+    body: Any  # a JSON-serialisable value, or bytes sent as they are
+    delay: float = 0.0
+
+
+Responder = Callable[[Recorded], Reply]
+
+
+def default_routes() -> dict[str, Reply | Responder]:
+    return {
+        ENROLL: Reply(
+            201,
+            {
+                "device_id": 17,
+                "credential": CREDENTIAL,
+                "organization": "Acme",
+                "site": "HQ",
+                "heartbeat_interval": 10,
+                "inventory_interval": 3600,
+                "server_time": "2026-11-29T04:30:00Z",
+            },
+        ),
+        HEARTBEAT: Reply(
+            200,
+            {
+                "server_time": "2026-11-29T04:30:00Z",
+                "heartbeat_interval": 10,
+                "inventory_interval": 3600,
+            },
+        ),
+        INVENTORY: Reply(200, {"accepted": True, "software_count": 0}),
+    }
+
+
+def error(status: int, code: str, detail: str) -> Reply:
+    """An error in the protocol's shape."""
+    return Reply(status, {"detail": detail, "code": code})
+
+
+class FakeServer:
+    """``with FakeServer() as server:`` serves on ``server.url`` until the block ends."""
+
+    def __init__(self, port: int = 0) -> None:
+        self.routes = default_routes()
+        self.requests: list[Recorded] = []
+        self._lock = threading.Condition()
+        self._httpd = ThreadingHTTPServer(("127.0.0.1", port), self._handler_class())
+        self._httpd.daemon_threads = True
+        self._thread = threading.Thread(target=self._httpd.serve_forever, args=(0.05,))
+        self._thread.daemon = True
+
+    @property
+    def port(self) -> int:
+        return self._httpd.server_address[1]
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def __enter__(self) -> FakeServer:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._httpd.shutdown()
+        self._httpd.server_close()
+        self._thread.join(timeout=5)
+
+    def requests_to(self, path: str) -> list[Recorded]:
+        with self._lock:
+            return [request for request in self.requests if request.path == path]
+
+    def wait_for(self, path: str, count: int = 1, timeout: float = 5.0) -> list[Recorded]:
+        """Block until ``count`` requests reached ``path``; fail the test on timeout."""
+        deadline = time.monotonic() + timeout
+        with self._lock:
+            while True:
+                matching = [r for r in self.requests if r.path == path]
+                if len(matching) >= count:
+                    return matching
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise AssertionError(f"{len(matching)} of {count} requests to {path}")
+                self._lock.wait(remaining)
+
+    def _record(self, request: Recorded) -> Reply:
+        with self._lock:
+            self.requests.append(request)
+            self._lock.notify_all()
+            route = self.routes.get(request.path)
+        if route is None:
+            return error(404, "not_found", "no such endpoint")
+        return route(request) if callable(route) else route
+
+    def _handler_class(self) -> type[BaseHTTPRequestHandler]:
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                raw = self.rfile.read(length)
+                try:
+                    body = json.loads(raw) if raw else None
+                except ValueError:
+                    body = raw
+                reply = server._record(Recorded(self.path, dict(self.headers.items()), body))
+                if reply.delay:
+                    time.sleep(reply.delay)
+                payload = (
+                    reply.body if isinstance(reply.body, bytes) else json.dumps(reply.body).encode()
+                )
+                try:
+                    self.send_response(reply.status)
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", str(len(payload)))
+                    if 300 <= reply.status < 400:
+                        self.send_header("Location", "https://steward.example/")
+                    self.end_headers()
+                    self.wfile.write(payload)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass  # the client gave up (timeout tests)
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass  # keep test output quiet
+
+        return Handler
+
+
+def free_port() -> int:
+    """A port nothing listens on right now (connections to it are refused)."""
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
