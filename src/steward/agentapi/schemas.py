@@ -118,7 +118,7 @@ class LoggedInUser(Strict):
 
 class Package(Strict):
     name: Annotated[str, StringConstraints(min_length=1, max_length=255)]
-    version: Name = ""
+    version: Name | None = None
     arch: Annotated[str, StringConstraints(max_length=32)] | None = None
     source: Literal["dpkg", "rpm", "apk", "pacman", "msi", "winget", "brew", "pkg", "other"]
 

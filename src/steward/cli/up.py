@@ -116,8 +116,7 @@ def run(args: argparse.Namespace) -> int:
 def _enroll_local_agent(base_url: str, secret: str, state_dir: Path) -> None:
     from steward.agent.enrollment import enroll
 
-    state_dir.mkdir(parents=True, exist_ok=True)
-    enroll(base_url, secret, state_dir)
+    enroll(base_url, secret, state_dir)  # creates the state directory owner-only
 
 
 def _banner(base_url: str, first, home: Path) -> None:

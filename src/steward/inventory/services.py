@@ -141,7 +141,7 @@ def apply_inventory(device: Device, report: dict, software: list[dict]) -> None:
                 InstalledSoftware(
                     device=device,
                     name=item["name"],
-                    version=item["version"],
+                    version=item["version"] or "",
                     arch=item.get("arch") or "",
                     source=item["source"],
                 )
