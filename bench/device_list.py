@@ -49,10 +49,15 @@ def main() -> None:
     started = time.perf_counter()
     Device.objects.bulk_create(
         [
-            Device(organization=org, site=sites[i % 20], hostname=f"host-{i:05d}",
-                   os_name="Debian GNU/Linux", os_version="12",
-                   credential_hash=tokens.hash_secret(f"bench-{i}"),
-                   last_seen=now if i % 3 else None)
+            Device(
+                organization=org,
+                site=sites[i % 20],
+                hostname=f"host-{i:05d}",
+                os_name="Debian GNU/Linux",
+                os_version="12",
+                credential_hash=tokens.hash_secret(f"bench-{i}"),
+                last_seen=now if i % 3 else None,
+            )
             for i in range(args.devices)
         ],
         batch_size=2000,
@@ -66,8 +71,10 @@ def main() -> None:
     cases = {
         "api first page (100)": (api, "/api/v1/devices?limit=100"),
         "api search 'host-09'": (api, "/api/v1/devices?q=host-09&limit=100"),
-        "api online, deep page": (api, f"/api/v1/devices?status=online&limit=100&offset="
-                                       f"{max(0, args.devices // 2)}"),
+        "api online, deep page": (
+            api,
+            f"/api/v1/devices?status=online&limit=100&offset={max(0, args.devices // 2)}",
+        ),
         "console first page": (console, "/devices/"),
         "console filtered": (console, f"/devices/?status=offline&site_id={sites[3].pk}"),
         "console last page": (console, "/devices/?page=last"),

@@ -9,7 +9,7 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.utils import timezone
 from ninja import Field, Router, Schema, Status
 
-from steward.accounts import services, throttle
+from steward.accounts import services
 from steward.accounts.middleware import two_factor_required
 from steward.accounts.models import ApiToken, User
 from steward.api.errors import ApiError, bad_request, conflict
@@ -130,8 +130,6 @@ def sign_in(request, body: SignInIn):
             if not body.totp:
                 raise ApiError(401, "totp_required", "two-factor code required")
             services.check_totp(attempt.user, body.totp, address)
-        else:
-            throttle.clear(attempt.user.email)
     except services.SignInError as exc:
         raise ApiError(429 if exc.code == "throttled" else 401, exc.code, exc.detail) from None
     if two_factor_required(attempt.user):

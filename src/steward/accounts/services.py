@@ -31,6 +31,8 @@ def check_password(email: str, password: str, address: str | None) -> SignIn:
     if user is None:
         throttle.record_failure(email, address)
         raise SignInError("invalid_credentials", "wrong email or password")
+    if not user.totp_enabled:
+        throttle.clear(email)  # signed in: earlier failures no longer count against the account
     return SignIn(user=user, needs_totp=user.totp_enabled)
 
 

@@ -11,7 +11,8 @@ from functools import wraps
 
 from django.contrib.auth.decorators import login_required
 from django.db.models import QuerySet
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseForbidden
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import render
 
 from steward.ops.middleware import client_address
 from steward.tenancy.models import Organization
@@ -31,12 +32,15 @@ def principal(request: HttpRequest) -> Principal:
 
 def current_org(request: HttpRequest) -> Organization | None:
     """The organization chosen in the switcher, or None for "all my organizations"."""
+    if hasattr(request, "_steward_org"):
+        return request._steward_org  # type: ignore[attr-defined]
+    org = None
     org_id = request.session.get(SESSION_ORG_KEY)
-    if not org_id:
-        return None
-    org = scoped(Organization.objects.all(), principal(request)).filter(pk=org_id).first()
-    if org is None:  # membership removed since it was chosen
-        request.session.pop(SESSION_ORG_KEY, None)
+    if org_id:
+        org = scoped(Organization.objects.all(), principal(request)).filter(pk=org_id).first()
+        if org is None:  # membership removed since it was chosen
+            request.session.pop(SESSION_ORG_KEY, None)
+    request._steward_org = org  # type: ignore[attr-defined]
     return org
 
 
@@ -71,6 +75,6 @@ def console_view(view: Callable[..., HttpResponse]) -> Callable[..., HttpRespons
         try:
             return view(request, *args, **kwargs)
         except Forbidden as exc:
-            return HttpResponseForbidden(str(exc) or "Your role does not allow this.")
+            return render(request, "403.html", {"reason": str(exc)}, status=403)
 
     return wrapper
