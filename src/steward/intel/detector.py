@@ -1,0 +1,381 @@
+"""Streaming anomaly detection for one univariate series.
+
+Each call to :meth:`StreamDetector.update` scores one new sample from the state built from the
+earlier samples (and that sample alone), then learns from it: scores are causal, and the state
+is a fixed set of floats (about 90) that serialises exactly to JSON or bytes.
+
+How a sample is judged
+----------------------
+Four views of "how far is this sample from what was expected", each a non-negative number:
+
+* ``spike``: distance from a fast exponentially weighted level, in units of the mean absolute
+  one-step residual;
+* ``shift``: the mean of the last :data:`SHIFT_SPAN` residuals (a sustained offset, i.e. a level
+  shift), same units;
+* ``seasonal``: distance from a slow level plus a learned time-of-day profile (24 hourly
+  buckets, keyed by the sample's timestamp), in units of that model's mean absolute residual.
+  On a series without a daily cycle the profile stays near zero and this is simply a slow-level
+  deviation;
+* ``variance``: ``|log(short-term / long-term mean absolute residual)|``, which catches a
+  flatline (variability collapses) as well as a burst of noise.
+
+Each view is turned into a surprise ``-log10(p)`` by its own peaks-over-threshold tail model
+(Siffer et al., "Anomaly detection in streams with extreme value theory", KDD 2017): a tracked
+97 % quantile of ``log1p(view)`` plus a generalised Pareto tail fitted by the method of moments
+to the exceedances (slow exponential forgetting).  Samples that are themselves extreme
+(surprise >= :data:`LEARN_CAP`) are not learned, so one anomaly does not hide the next.
+The sample's surprise ``S`` is the largest of the four; the score is ``1 - 2**(-S/4)``, so
+``S = 4`` (a one-in-ten-thousand event for the most surprised view) maps to 0.5, the alarm
+level.
+
+One episode is flagged once (hysteresis): a sample whose surprise reaches
+:data:`ALARM_SURPRISE` while the detector is armed opens an episode and keeps its full score;
+until :data:`REARM` *calm* samples in a row follow (calm: no view is above its tracked 97 %
+quantile, i.e. ``S == 0``), every score is multiplied by :data:`EPISODE_DAMP`, so later samples
+of the same episode stay well under the alarm level.  This replaced an earlier rule that halved
+any score not above a decaying peak of past surprises: that rule let a saturated repeat
+(score ~0.92, halved ~0.46) sit just under the alarm level, and it re-fired as soon as the peak
+had decayed, whether or not the series had calmed down.  Longer episodes (REARM of 30 and
+more) lose anomaly onsets that follow an earlier alarm closely (measured on nab-dev, see
+bench/nab.py), so the refractory stays short.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import struct
+from dataclasses import dataclass
+from typing import Any
+
+__all__ = ["PATTERNS", "StreamDetector", "Verdict"]
+
+# Tuned once on nab-dev (see bench/nab.py); kept few on purpose.
+LEVEL_ALPHA = 0.2  # fast level (spike view)
+SCALE_ALPHA = 0.01  # mean absolute residual of the fast level
+SLOW_ALPHA = 0.01  # slow level under the daily profile
+PROFILE_ALPHA = 0.1  # per-bucket learning rate of the daily profile
+SEASON_SCALE_ALPHA = 0.01
+VAR_FAST_ALPHA = 0.1  # short-term variability
+VAR_SLOW_ALPHA = 0.005  # long-term variability
+SHIFT_SPAN = 8  # samples averaged by the level-shift view
+TAIL_Q = 0.97  # quantile above which the tail is modelled
+TAIL_STEP = 0.02  # quantile tracker step, in log1p units
+TAIL_ALPHA = 0.0005  # forgetting of the tail fit (per sample)
+TAIL_MIN = 100  # samples a tail needs before it reports surprise
+LEARN_CAP = 6.0  # surprise at or above which a sample is not learned by the tails
+WARMUP = 20  # samples before the tails start learning
+ALARM_SURPRISE = 4.0  # score 0.5
+REARM = 20  # calm samples in a row (no view above its 97 % quantile) that end an episode
+EPISODE_DAMP = 0.25  # score factor for samples inside an episode (after its onset)
+BUCKETS = 24  # hourly time-of-day buckets
+DAY = 86400.0
+BAND_WIDTH = 4.0  # half-width of the reported expected band, in mean absolute residuals
+
+PATTERNS = (
+    "normal",
+    "spike above expected band",
+    "spike below expected band",
+    "level shift up",
+    "level shift down",
+    "seasonal deviation",
+    "flatline",
+    "variance burst",
+)
+
+_LN10 = math.log(10.0)
+_TAIL_BASE = -math.log(1.0 - TAIL_Q)
+_TAIL_RATE = 1.0 / (1.0 - TAIL_Q)
+_STEP_UP = TAIL_STEP * TAIL_Q
+_STEP_DOWN = TAIL_STEP * (1.0 - TAIL_Q)
+_FORMAT_VERSION = 2
+_N_TAIL = 4
+# Scalars in a fixed order: the serialised layout (bytes) and the JSON keys.
+_SCALARS = (
+    "level",
+    "scale",
+    "slow",
+    "season_scale",
+    "var_fast",
+    "var_slow",
+    "shift_sum",
+    "quiet",
+    "last_time",
+)
+
+
+@dataclass(slots=True)
+class Verdict:
+    """The judgement of one sample.
+
+    ``score`` is in [0, 1]; 0.5 is the alarm level.  ``is_anomaly`` is true only when the score
+    reaches the alarm level *and* the sample opens an episode (the rest of an episode is
+    damped, see the module docstring).  ``expected_low``/``expected_high`` bound the value the model
+    expected (in the series' own units); ``pattern`` is one of :data:`PATTERNS`, naming the view
+    that was most surprised; ``confidence`` is ``1 - p`` of that view's tail model (0 while the
+    detector is still learning).
+    """
+
+    score: float
+    is_anomaly: bool
+    observed: float
+    expected_low: float
+    expected_high: float
+    pattern: str
+    confidence: float
+
+
+def _surprise(g: float, tail: list[float], i: int) -> float:
+    """-log10 of the tail probability of ``g`` (a log1p view) under tail model ``i``."""
+    if tail[i + 3] < TAIL_MIN:
+        return 0.0
+    ex = g - tail[i]
+    if ex <= 0.0:
+        return 0.0
+    me = tail[i + 1]
+    var = tail[i + 2] - me * me
+    if var <= 1e-12 or me <= 1e-12:
+        return (_TAIL_BASE + 30.0) / _LN10 if me <= 1e-12 else (_TAIL_BASE + ex / me) / _LN10
+    r = me * me / var
+    xi = 0.5 * (1.0 - r)  # method-of-moments GPD shape and scale
+    sig = 0.5 * me * (r + 1.0)
+    if xi > 0.02:
+        return (_TAIL_BASE + math.log1p(xi * ex / sig) / xi) / _LN10
+    if xi < -0.02:
+        xi = max(xi, -0.5)
+        v = 1.0 + xi * ex / sig
+        if v <= 1e-12:  # beyond the fitted upper end point
+            return (_TAIL_BASE + 30.0) / _LN10
+        return (_TAIL_BASE + math.log(v) / xi) / _LN10
+    return (_TAIL_BASE + ex / sig) / _LN10
+
+
+def _learn(g: float, tail: list[float], i: int) -> None:
+    n = tail[i + 3] + 1.0
+    tail[i + 3] = n
+    ex = g - tail[i]
+    if ex > 0.0:
+        tail[i] += _STEP_UP
+        if n > _TAIL_RATE:
+            b = max(TAIL_ALPHA, 1.0 / n) * _TAIL_RATE
+            tail[i + 1] += b * (ex - tail[i + 1])
+            tail[i + 2] += b * (ex * ex - tail[i + 2])
+    else:
+        tail[i] -= _STEP_DOWN
+
+
+class StreamDetector:
+    """Online anomaly detector for one series; see the module docstring for the method.
+
+    ``update(timestamp, value)`` takes the timestamp in seconds since the epoch (UTC; only used
+    for the time-of-day profile) and a finite float.  State size is fixed (~90 floats); use
+    :meth:`to_bytes`/:meth:`from_bytes` or :meth:`to_json`/:meth:`from_json` to persist it, and
+    scoring continues identically after a round trip.
+    """
+
+    __slots__ = (*_SCALARS, "count", "profile", "profile_count", "ring", "tail")
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.level = 0.0
+        self.scale = 0.0
+        self.slow = 0.0
+        self.season_scale = 0.0
+        self.var_fast = 0.0
+        self.var_slow = 0.0
+        self.shift_sum = 0.0
+        self.quiet = float(REARM)
+        self.last_time = 0.0
+        self.ring = [0.0] * SHIFT_SPAN
+        self.profile = [0.0] * BUCKETS
+        self.profile_count = [0] * BUCKETS
+        # per view: tracked quantile, mean excess, mean squared excess, samples learned
+        self.tail = [0.0, 0.1, 0.02, 0.0] * _N_TAIL
+
+    def update(self, timestamp: float, value: float) -> Verdict:
+        """Score ``value`` observed at ``timestamp``, then learn from it."""
+        x = float(value)
+        if not math.isfinite(x):
+            raise ValueError(f"value must be finite, got {value!r}")
+        n = self.count
+        self.count = n + 1
+        self.last_time = t = float(timestamp)
+        b = int((t % DAY) * (BUCKETS / DAY)) % BUCKETS
+        if n == 0:
+            self.level = self.slow = x
+            return Verdict(0.0, False, x, x, x, "normal", 0.0)
+
+        level = self.level
+        slow = self.slow
+        sc = self.scale + 1e-9 * abs(level) + 1e-12
+        r = x - level
+        d = abs(r)
+        ring = self.ring
+        k = n % SHIFT_SPAN
+        shift = self.shift_sum + r - ring[k]
+        self.shift_sum = shift
+        ring[k] = r
+        pred = slow + self.profile[b]
+        rs = x - pred
+        ss = self.season_scale
+        seasoned = self.profile_count[b] > 3
+        vf = self.var_fast
+        vsl = self.var_slow
+
+        g0 = math.log1p(d / sc)
+        g1 = math.log1p(abs(shift) / (sc * SHIFT_SPAN))
+        g2 = math.log1p(abs(rs) / (ss + 1e-12)) if seasoned else 0.0
+        g3 = math.log1p(abs(math.log((vf + sc * 1e-3) / (vsl + sc * 1e-3))))
+        tail = self.tail
+        s0 = _surprise(g0, tail, 0)
+        s1 = _surprise(g1, tail, 4)
+        s2 = _surprise(g2, tail, 8)
+        s3 = _surprise(g3, tail, 12)
+        if n > WARMUP:
+            if s0 < LEARN_CAP:
+                _learn(g0, tail, 0)
+            if s1 < LEARN_CAP:
+                _learn(g1, tail, 4)
+            if s2 < LEARN_CAP:
+                _learn(g2, tail, 8)
+            if s3 < LEARN_CAP:
+                _learn(g3, tail, 12)
+
+        # learn the models
+        if n < WARMUP:
+            self.scale += (d - self.scale) / n
+        else:
+            self.scale += SCALE_ALPHA * (min(d, 5.0 * sc) - self.scale)
+        self.var_fast = vf + VAR_FAST_ALPHA * (d - vf)
+        self.var_slow = vsl + VAR_SLOW_ALPHA * (d - vsl)
+        self.level = level + LEVEL_ALPHA * r
+        slow += SLOW_ALPHA * (x - slow)
+        self.slow = slow
+        self.season_scale = ss + SEASON_SCALE_ALPHA * (abs(rs) - ss)
+        self.profile[b] += PROFILE_ALPHA * (x - slow - self.profile[b])
+        if not seasoned:
+            self.profile_count[b] += 1
+
+        # combine: the most surprised view wins
+        s = s0
+        view = 0
+        if s1 > s:
+            s, view = s1, 1
+        if s2 > s:
+            s, view = s2, 2
+        if s3 > s:
+            s, view = s3, 3
+        # episodes: an alarm opens one, and it lasts until REARM calm samples in a row
+        score = 1.0 - 2.0 ** (-s / ALARM_SURPRISE)
+        quiet = self.quiet
+        onset = False
+        if quiet >= REARM:
+            if s >= ALARM_SURPRISE:
+                onset = True
+                self.quiet = 0.0
+        else:
+            score *= EPISODE_DAMP
+            self.quiet = quiet + 1.0 if s <= 0.0 else 0.0
+        if s <= 0.0:
+            return Verdict(
+                score, False, x, pred - BAND_WIDTH * ss, pred + BAND_WIDTH * ss, "normal", 0.0
+            )
+        if view == 0:
+            pattern = PATTERNS[1] if r > 0 else PATTERNS[2]
+        elif view == 1:
+            pattern = PATTERNS[3] if shift > 0 else PATTERNS[4]
+        elif view == 2:
+            pattern = PATTERNS[5]
+        else:
+            pattern = PATTERNS[6] if vf < vsl else PATTERNS[7]
+        if view == 2:
+            low, high = pred - BAND_WIDTH * ss, pred + BAND_WIDTH * ss
+        else:
+            low, high = level - BAND_WIDTH * sc, level + BAND_WIDTH * sc
+        return Verdict(
+            score,
+            onset,
+            x,
+            low,
+            high,
+            pattern,
+            1.0 - 10.0 ** (-s),
+        )
+
+    # --- persistence -------------------------------------------------------------------
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-compatible snapshot of the full state (floats round-trip exactly)."""
+        out: dict[str, Any] = {"version": _FORMAT_VERSION, "count": self.count}
+        for name in _SCALARS:
+            out[name] = getattr(self, name)
+        out["ring"] = list(self.ring)
+        out["profile"] = list(self.profile)
+        out["profile_count"] = list(self.profile_count)
+        out["tail"] = list(self.tail)
+        return out
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> StreamDetector:
+        if data.get("version") != _FORMAT_VERSION:
+            raise ValueError(f"unsupported detector state version {data.get('version')!r}")
+        det = cls()
+        det.count = int(data["count"])
+        for name in _SCALARS:
+            setattr(det, name, float(data[name]))
+        det.ring = _floats(data["ring"], SHIFT_SPAN)
+        det.profile = _floats(data["profile"], BUCKETS)
+        det.profile_count = [int(v) for v in data["profile_count"]]
+        det.tail = _floats(data["tail"], 4 * _N_TAIL)
+        if len(det.profile_count) != BUCKETS:
+            raise ValueError("detector state: profile_count has the wrong length")
+        return det
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), separators=(",", ":"))
+
+    @classmethod
+    def from_json(cls, text: str | bytes) -> StreamDetector:
+        return cls.from_dict(json.loads(text))
+
+    def to_bytes(self) -> bytes:
+        """Compact binary snapshot (little-endian IEEE doubles; ~760 bytes)."""
+        return _STRUCT.pack(
+            _FORMAT_VERSION,
+            self.count,
+            *(getattr(self, name) for name in _SCALARS),
+            *self.ring,
+            *self.profile,
+            *(min(c, 255) for c in self.profile_count),
+            *self.tail,
+        )
+
+    @classmethod
+    def from_bytes(cls, blob: bytes) -> StreamDetector:
+        if len(blob) != _STRUCT.size or blob[0] != _FORMAT_VERSION:
+            raise ValueError("not a StreamDetector state of this version")
+        fields = _STRUCT.unpack(blob)
+        det = cls()
+        det.count = fields[1]
+        pos = 2
+        for name in _SCALARS:
+            setattr(det, name, fields[pos])
+            pos += 1
+        det.ring = list(fields[pos : pos + SHIFT_SPAN])
+        pos += SHIFT_SPAN
+        det.profile = list(fields[pos : pos + BUCKETS])
+        pos += BUCKETS
+        det.profile_count = list(fields[pos : pos + BUCKETS])
+        pos += BUCKETS
+        det.tail = list(fields[pos : pos + 4 * _N_TAIL])
+        return det
+
+
+_STRUCT = struct.Struct(f"<BQ{len(_SCALARS)}d{SHIFT_SPAN}d{BUCKETS}d{BUCKETS}B{4 * _N_TAIL}d")
+
+
+def _floats(values: Any, length: int) -> list[float]:
+    out = [float(v) for v in values]
+    if len(out) != length:
+        raise ValueError(f"detector state: expected {length} values, got {len(out)}")
+    return out

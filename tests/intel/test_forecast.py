@@ -1,0 +1,81 @@
+"""time_to_threshold on synthetic fill scenarios with known crossing times."""
+
+from __future__ import annotations
+
+import math
+import random
+
+import pytest
+
+from steward.intel import ForecastStatus, time_to_threshold
+
+STEP = 300.0
+HOUR = 3600.0
+DAY = 86400.0
+
+
+def series(fn, days: float, noise: float, seed: int = 0) -> tuple[list[float], list[float]]:  # type: ignore[no-untyped-def]
+    rng = random.Random(seed)
+    ts = [i * STEP for i in range(int(days * DAY / STEP))]
+    return ts, [fn(t) + rng.gauss(0.0, noise) for t in ts]
+
+
+def test_linear_fill_crossing_is_predicted_within_tolerance_with_an_interval() -> None:
+    ts, ys = series(lambda t: 40.0 + 4.0 * t / DAY, 5, 0.3)
+    fc = time_to_threshold(ts, ys, 90.0)
+    truth = (90.0 - 40.0) / 4.0 * DAY - ts[-1]
+    assert fc.status is ForecastStatus.CROSSING
+    assert fc.seconds == pytest.approx(truth, rel=0.05)
+    assert fc.lower is not None and fc.upper is not None
+    assert fc.lower <= fc.seconds <= fc.upper
+    assert fc.lower <= truth <= fc.upper
+
+
+def test_accelerating_fill_uses_the_curvature() -> None:
+    ts, ys = series(lambda t: 40.0 + t / DAY + 0.45 * (t / DAY) ** 2, 5, 0.3)
+    fc = time_to_threshold(ts, ys, 90.0)
+    truth_day = (-1.0 + math.sqrt(1.0 + 4 * 0.45 * 50.0)) / (2 * 0.45)
+    assert fc.model == "quadratic"
+    assert fc.seconds == pytest.approx(truth_day * DAY - ts[-1], rel=0.1)
+
+
+def test_only_the_segment_after_a_step_is_used() -> None:
+    ts, ys = series(lambda t: 30.0 + t / DAY if t < 3 * DAY else 60.0 + 5.0 * (t / DAY - 3), 5, 0.2)
+    fc = time_to_threshold(ts, ys, 90.0)
+    assert fc.segment_start == pytest.approx(3 * DAY)
+    assert fc.seconds == pytest.approx(9 * DAY - ts[-1], rel=0.1)  # 60 + 5/day reaches 90 on day 9
+
+
+def test_daily_clean_ups_follow_the_trend_of_the_cycle_peaks() -> None:
+    ts, ys = series(lambda t: 35.0 + 3.0 * t / DAY + 6.0 * ((t % DAY) / DAY), 8, 0.3)
+    fc = time_to_threshold(ts, ys, 90.0)
+    assert fc.model == "cycle peaks"
+    # peaks are ~41 + 3/day: they reach 90 after ~16.3 days
+    assert fc.seconds == pytest.approx(16.3 * DAY - ts[-1], rel=0.15)
+
+
+@pytest.mark.parametrize(
+    "fn",
+    [
+        lambda t: 60.0 + 2.0 * math.sin(2 * math.pi * t / DAY),
+        lambda t: 60.0,
+        lambda t: 60.0 - t / DAY,
+    ],
+    ids=["seasonal flat", "constant", "decreasing"],
+)
+def test_flat_noisy_or_falling_data_gives_an_explicit_no_trend(fn) -> None:  # type: ignore[no-untyped-def]
+    ts, ys = series(fn, 4, 3.0, seed=5)
+    fc = time_to_threshold(ts, ys, 90.0)
+    assert fc.status is ForecastStatus.NO_TREND
+    assert fc.seconds is None
+
+
+def test_already_over_the_threshold() -> None:
+    ts, ys = series(lambda t: 95.0 + t / DAY, 1, 0.1)
+    assert time_to_threshold(ts, ys, 90.0).status is ForecastStatus.ALREADY_CROSSED
+
+
+def test_too_few_points_and_bad_input() -> None:
+    assert time_to_threshold([0.0, 1.0], [1.0, 2.0], 5.0).status is ForecastStatus.INSUFFICIENT_DATA
+    with pytest.raises(ValueError):
+        time_to_threshold([0.0, 0.0, 1.0], [1.0, 2.0, 3.0], 5.0)
