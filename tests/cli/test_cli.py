@@ -48,8 +48,20 @@ def test_token_create_for_unknown_user_fails(capsys):
 
 @pytest.mark.django_db
 def test_user_create_joins_an_organization(world, capsys):
-    code = main(["user", "create", "--email", "New@Acme.test", "--password", PASSWORD,
-                 "--org", "Acme", "--role", "viewer"])
+    code = main(
+        [
+            "user",
+            "create",
+            "--email",
+            "New@Acme.test",
+            "--password",
+            PASSWORD,
+            "--org",
+            "Acme",
+            "--role",
+            "viewer",
+        ]
+    )
     assert code == 0
     user = User.objects.get(email="new@acme.test")
     assert user.memberships.get().role == "viewer"
@@ -66,8 +78,9 @@ def logged_in(live_server, world, monkeypatch, tmp_path):
     monkeypatch.setenv("STEWARD_CLIENT_CONFIG", str(tmp_path / "client.toml"))
     monkeypatch.delenv("STEWARD_URL", raising=False)
     monkeypatch.delenv("STEWARD_TOKEN", raising=False)
-    code = main(["login", "--url", live_server.url, "--email", "tech@acme.test",
-                 "--password", PASSWORD])
+    code = main(
+        ["login", "--url", live_server.url, "--email", "tech@acme.test", "--password", PASSWORD]
+    )
     assert code == 0
     assert (tmp_path / "client.toml").stat().st_mode & 0o777 == 0o600
     return live_server
@@ -97,8 +110,9 @@ def test_client_errors_go_to_stderr_with_non_zero_exit(logged_in, capsys):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_environment_token_overrides_the_stored_login(live_server, world, monkeypatch, capsys,
-                                                      tmp_path):
+def test_environment_token_overrides_the_stored_login(
+    live_server, world, monkeypatch, capsys, tmp_path
+):
     _, secret = ApiToken.issue(world.outsider, "env")
     monkeypatch.setenv("STEWARD_CLIENT_CONFIG", str(tmp_path / "none.toml"))
     monkeypatch.setenv("STEWARD_URL", live_server.url)

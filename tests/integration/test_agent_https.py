@@ -186,7 +186,16 @@ def test_enrollment_token_can_come_from_the_environment(server, tmp_path):
     url, http, cert = server
     secret = make_enrollment_token(http)
     env = dict(os.environ, STEWARD_AGENT_TOKEN=secret)
-    result = steward("agent", "enroll", "--server", url, "--state-dir", str(tmp_path / "s"),
-                     "--ca", str(cert), env=env)
+    result = steward(
+        "agent",
+        "enroll",
+        "--server",
+        url,
+        "--state-dir",
+        str(tmp_path / "s"),
+        "--ca",
+        str(cert),
+        env=env,
+    )
     assert result.returncode == 0, result.stderr
     assert http.get("/devices").json()["count"] == 1

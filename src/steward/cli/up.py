@@ -68,6 +68,9 @@ def run(args: argparse.Namespace) -> int:
     config = local.setup_django()
     from django.core.management import call_command
 
+    # httpx logs every request at INFO: the readiness polling would fill the terminal.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+
     from steward.server import bootstrap
 
     host = args.host or config.host
