@@ -66,5 +66,7 @@ def test_silent_devices_are_recorded_offline_once(world):
     assert device.recorded_status == "offline" and device.status == "offline"
     presence.record_contact(device)
     assert list(StatusChange.objects.filter(device=device).values_list("status", flat=True)) == [
-        "online", "offline", "online"
+        "online",
+        "offline",
+        "online",
     ]
