@@ -52,18 +52,12 @@ def certificate(tmp_path):
 
 
 @pytest.fixture
-def server(tmp_path, certificate):
+def server(tmp_path, certificate, steward_env):
     cert, key = certificate
     port = free_port()
     env = dict(
-        os.environ,
-        STEWARD_HOME=str(tmp_path / "home"),
-        STEWARD_TLS_CERT=str(cert),
-        STEWARD_TLS_KEY=str(key),
-        STEWARD_PORT=str(port),
-        STEWARD_LOG_LEVEL="warning",
+        steward_env, STEWARD_TLS_CERT=str(cert), STEWARD_TLS_KEY=str(key), STEWARD_PORT=str(port)
     )
-    env.pop("DJANGO_SETTINGS_MODULE", None)
     assert steward("migrate", env=env).returncode == 0
     created = steward(
         "user", "create", "--email", ADMIN, "--password", PASSWORD, "--superuser", env=env

@@ -8,7 +8,6 @@ second run reuses the data.
 from __future__ import annotations
 
 import json
-import os
 import signal
 import socket
 import subprocess
@@ -57,12 +56,12 @@ def wait_for(predicate, timeout: float, what: str):
 
 
 class Up:
-    def __init__(self, home: Path, port: int) -> None:
+    def __init__(self, base_env: dict, port: int) -> None:
+        home = Path(base_env["STEWARD_HOME"])
         self.port = port
         self.url = f"http://127.0.0.1:{port}"
         self.env = dict(
-            os.environ,
-            STEWARD_HOME=str(home),
+            base_env,
             STEWARD_ADMIN_EMAIL=ADMIN,
             STEWARD_ADMIN_PASSWORD=PASSWORD,
             STEWARD_LOG_LEVEL="warning",
@@ -109,13 +108,9 @@ class Up:
         return self.log.read_text()
 
 
-@pytest.fixture
-def home(tmp_path):
-    return tmp_path / "home"
-
-
-def test_up_enrolls_this_machine_and_stops_cleanly(home):
-    up = Up(home, free_port())
+def test_up_enrolls_this_machine_and_stops_cleanly(steward_env):
+    home = Path(steward_env["STEWARD_HOME"])
+    up = Up(steward_env, free_port())
     up.start()
     try:
         assert f"Steward is running at {up.url}/" in wait_for(
@@ -151,7 +146,7 @@ def test_up_enrolls_this_machine_and_stops_cleanly(home):
         httpx.get(f"{up.url}/healthz", timeout=1)
 
     # A second run reuses the data: same admin, same single device, no new enrollment.
-    again = Up(home, free_port())
+    again = Up(steward_env, free_port())
     again.start()
     try:
         response = httpx.post(

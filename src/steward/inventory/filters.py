@@ -5,16 +5,18 @@ from __future__ import annotations
 from dataclasses import dataclass, fields
 from typing import Any
 
-from django.db.models import Q, QuerySet
+from django.db.models import F, Q, QuerySet
 
 from steward.inventory.models import Device, Status
 
 STATUSES = tuple(s.value for s in Status)
+# Never-seen devices (NULL last_seen) count as the oldest, on SQLite and PostgreSQL alike
+# (their default NULL orders differ).
 SORTS = {
     "hostname": ("hostname", "id"),
     "-hostname": ("-hostname", "-id"),
-    "last_seen": ("last_seen", "id"),
-    "-last_seen": ("-last_seen", "-id"),
+    "last_seen": (F("last_seen").asc(nulls_first=True), "id"),
+    "-last_seen": (F("last_seen").desc(nulls_last=True), "-id"),
     "os": ("os_name", "os_version", "hostname"),
     "site": ("site__name", "hostname"),
 }
