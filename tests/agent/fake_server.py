@@ -7,6 +7,7 @@ may change at any time, and records every request. It is a real HTTP server on l
 
 from __future__ import annotations
 
+import gzip
 import json
 import threading
 import time
@@ -18,6 +19,7 @@ from typing import Any
 ENROLL = "/api/v1/agent/enroll"
 HEARTBEAT = "/api/v1/agent/heartbeat"
 INVENTORY = "/api/v1/agent/inventory"
+METRICS = "/api/v1/agent/metrics"
 
 CREDENTIAL = "sdc_fake-credential-0123456789abcdef"
 
@@ -63,6 +65,53 @@ def default_routes() -> dict[str, Reply | Responder]:
         ),
         INVENTORY: Reply(200, {"accepted": True, "software_count": 0}),
     }
+
+
+class MetricsSink:
+    """The metrics endpoint as a responder: keeps each batch once by ``batch_id`` (the
+    real server dedupes by (series, timestamp); a replayed batch is a duplicate either
+    way) and answers in the protocol's shape. ``interval`` is echoed when set."""
+
+    def __init__(self, interval: int | None = None) -> None:
+        self.batches: dict[str, Any] = {}
+        self.duplicate_batches = 0
+        self.interval = interval
+        self._lock = threading.Lock()
+
+    def __call__(self, request: Recorded) -> Reply:
+        body = request.body
+        if not isinstance(body, dict) or not isinstance(body.get("batch_id"), str):
+            return error(422, "invalid_request", "batch_id: required")
+        points = sum(
+            len(series["points"]) for family in body["families"] for series in family["series"]
+        )
+        with self._lock:
+            duplicate = body["batch_id"] in self.batches
+            if duplicate:
+                self.duplicate_batches += 1
+            else:
+                self.batches[body["batch_id"]] = body
+        answer: dict[str, Any] = {
+            "accepted": 0 if duplicate else points,
+            "duplicates": points if duplicate else 0,
+            "rejected": 0,
+            "errors": [],
+        }
+        if self.interval is not None:
+            answer["interval"] = self.interval
+        return Reply(200, answer)
+
+    def samples(self) -> list[tuple[str, tuple[tuple[str, str], ...], int, float]]:
+        """Every (family, labels, timestamp_ms, value) received, in arrival order."""
+        with self._lock:
+            bodies = list(self.batches.values())
+        return [
+            (family["name"], tuple(sorted(series["labels"].items())), point[0], point[1])
+            for body in bodies
+            for family in body["families"]
+            for series in family["series"]
+            for point in series["points"]
+        ]
 
 
 def error(status: int, code: str, detail: str) -> Reply:
@@ -132,6 +181,8 @@ class FakeServer:
             def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 raw = self.rfile.read(length)
+                if self.headers.get("Content-Encoding") == "gzip":
+                    raw = gzip.decompress(raw)
                 try:
                     body = json.loads(raw) if raw else None
                 except ValueError:

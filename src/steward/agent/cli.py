@@ -1,4 +1,4 @@
-"""``steward agent ...``: enroll this machine, run the agent, or print its inventory.
+"""``steward agent ...``: enroll this machine, run the agent, print its inventory or metrics.
 
 The project's CLI owns the top-level parser and calls ``configure_parser`` with the
 ``agent`` subparser; every handler is ``func(args) -> int`` (the process exit status).
@@ -23,8 +23,14 @@ from types import FrameType
 from steward.agent.client import AgentClientError, EnrollmentRejected, ServerUnavailable
 from steward.agent.enrollment import enroll_device
 from steward.agent.inventory import SECTION_NAMES, collect_inventory
+from steward.agent.metrics.batch import BatchBuilder
+from steward.agent.metrics.engine import MetricsEngine
+from steward.agent.metrics.families import markdown_table
+from steward.agent.metrics.pipeline import DEFAULT_INTERVAL, MetricsPipeline, clamp_interval
 from steward.agent.platforms import UnsupportedPlatform, current_platform
+from steward.agent.protocol import MAX_METRICS_INTERVAL, MIN_METRICS_INTERVAL
 from steward.agent.runner import AgentRunner
+from steward.agent.spool import DEFAULT_MAX_BYTES, SPOOL_DIR, Spool
 from steward.agent.state import StateError, default_state_dir, load_state
 
 logger = logging.getLogger(__name__)
@@ -43,7 +49,9 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     ``steward agent`` with no subcommand runs the agent, which is what a service unit
     wants to say.
     """
-    parser.set_defaults(func=run_command, state_dir=None)
+    parser.set_defaults(
+        func=run_command, state_dir=None, interval=DEFAULT_INTERVAL, spool_max_mb=None
+    )
     commands = parser.add_subparsers(dest="agent_command", metavar="COMMAND")
 
     enroll = commands.add_parser(
@@ -64,6 +72,22 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
 
     run = commands.add_parser("run", help="report to the server until stopped (the default)")
     _add_state_dir(run)
+    run.add_argument(
+        "--interval",
+        type=_interval,
+        default=DEFAULT_INTERVAL,
+        metavar="SECONDS",
+        help=f"metrics collection interval to start with ({MIN_METRICS_INTERVAL}-"
+        f"{MAX_METRICS_INTERVAL}, default {DEFAULT_INTERVAL:g}); the server's answer adjusts it",
+    )
+    run.add_argument(
+        "--spool-max-mb",
+        type=float,
+        default=None,
+        metavar="MIB",
+        help=f"cap of the metrics spool kept through outages (default "
+        f"{DEFAULT_MAX_BYTES // 2**20}, about a day of a typical host at 10 s)",
+    )
     run.set_defaults(func=run_command)
 
     inventory = commands.add_parser(
@@ -73,6 +97,28 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
         "--section", choices=SECTION_NAMES, help="print only this section of the inventory"
     )
     inventory.set_defaults(func=inventory_command)
+
+    metrics = commands.add_parser(
+        "metrics", help="print one round of this machine's metrics as JSON (no server needed)"
+    )
+    metrics.add_argument(
+        "--families",
+        action="store_true",
+        help="print the table of metric families the agent sends (Markdown) instead",
+    )
+    metrics.set_defaults(func=metrics_command)
+
+
+def _interval(value: str) -> float:
+    try:
+        seconds = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {value!r}") from None
+    if not MIN_METRICS_INTERVAL <= seconds <= MAX_METRICS_INTERVAL:
+        raise argparse.ArgumentTypeError(
+            f"must be between {MIN_METRICS_INTERVAL} and {MAX_METRICS_INTERVAL} seconds"
+        )
+    return clamp_interval(seconds)
 
 
 def _add_state_dir(parser: argparse.ArgumentParser) -> None:
@@ -154,8 +200,16 @@ def run_command(args: argparse.Namespace) -> int:
     if state is None:
         print(NOT_ENROLLED_MESSAGE, file=sys.stderr)
         return EXIT_NOT_ENROLLED
+    max_bytes = DEFAULT_MAX_BYTES
+    if args.spool_max_mb is not None:
+        max_bytes = max(1, int(args.spool_max_mb * 2**20))
     try:
-        runner = AgentRunner(state)
+        spool = Spool(state_dir / SPOOL_DIR, max_bytes=max_bytes)
+    except OSError as error:
+        return _error(f"cannot use the metrics spool in {state_dir / SPOOL_DIR}: {error}")
+    metrics = MetricsPipeline(MetricsEngine(), spool, interval=args.interval)
+    try:
+        runner = AgentRunner(state, metrics=metrics)
     except ValueError as error:  # the saved server URL or CA file is unusable
         return _error(str(error))
     stop = threading.Event()
@@ -174,5 +228,24 @@ def inventory_command(args: argparse.Namespace) -> int:
     except UnsupportedPlatform as error:
         return _error(str(error))
     json.dump(value, sys.stdout, indent=2, ensure_ascii=False)
+    sys.stdout.write("\n")
+    return EXIT_OK
+
+
+def metrics_command(args: argparse.Namespace) -> int:
+    """Print one collection round as the batch the server would receive (or the table)."""
+    _configure_logging(logging.WARNING)
+    if args.families:
+        sys.stdout.write(markdown_table())
+        return EXIT_OK
+    try:
+        current_platform()
+    except UnsupportedPlatform as error:
+        return _error(str(error))
+    engine = MetricsEngine()
+    builder = BatchBuilder()
+    builder.add(engine.collect())
+    engine.close()
+    json.dump(builder.payload(), sys.stdout, indent=1, ensure_ascii=False)
     sys.stdout.write("\n")
     return EXIT_OK

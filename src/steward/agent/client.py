@@ -23,6 +23,7 @@ from steward.agent.protocol import (
     ENROLL_PATH,
     HEARTBEAT_PATH,
     INVENTORY_PATH,
+    METRICS_PATH,
     encode_body,
     utc_now,
 )
@@ -211,19 +212,38 @@ class AgentClient:
             software_count=_optional_int(data, "software_count"),
         )
 
+    def send_metrics(self, body_gzipped: bytes) -> dict[str, Any]:
+        """Send one gzip-compressed metrics batch, already complete (the caller stamps its
+        ``sent_at``: the batch is spooled compressed and this client does not reopen it).
+        Returns the server's answer (``accepted``, ``duplicates``, ``interval``...)."""
+        return self._post_content(
+            METRICS_PATH, body_gzipped, extra_headers={"Content-Encoding": "gzip"}
+        )
+
     def _post(
         self, path: str, body: Mapping[str, Any], *, enrolling: bool = False
     ) -> dict[str, Any]:
-        headers = {"Content-Type": "application/json", "Accept": "application/json"}
-        if not enrolling:
-            if not self._credential:
-                raise ValueError("this request needs a credential; enroll first")
-            headers["Authorization"] = f"Bearer {self._credential}"
         # sent_at is stamped here, as the request leaves, so that the server's clock-skew
         # check measures this machine's clock and not how long the report waited.
         content = encode_body(
             {"sent_at": utc_now(), **{k: v for k, v in body.items() if k != "sent_at"}}
         )
+        return self._post_content(path, content, enrolling=enrolling)
+
+    def _post_content(
+        self,
+        path: str,
+        content: bytes,
+        *,
+        enrolling: bool = False,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> dict[str, Any]:
+        headers = {"Content-Type": "application/json", "Accept": "application/json"}
+        headers.update(extra_headers or {})
+        if not enrolling:
+            if not self._credential:
+                raise ValueError("this request needs a credential; enroll first")
+            headers["Authorization"] = f"Bearer {self._credential}"
         url = self.server_url + path
         try:
             response = self._http.post(url, content=content, headers=headers)

@@ -15,10 +15,23 @@ from typing import Any, Final
 ENROLL_PATH: Final = "/api/v1/agent/enroll"
 HEARTBEAT_PATH: Final = "/api/v1/agent/heartbeat"
 INVENTORY_PATH: Final = "/api/v1/agent/inventory"
+METRICS_PATH: Final = "/api/v1/agent/metrics"
 
 # Stable error codes the agent reacts to (every error body is {"detail", "code"}).
 CODE_DEVICE_REVOKED: Final = "device_revoked"
 CODE_INVALID_CREDENTIAL: Final = "invalid_credential"
+CODE_CLOCK_SKEW: Final = "clock_skew"
+
+# Metrics: the collection interval the server may ask for, in seconds, and the keys of a
+# batch's agent_stats (exactly these: a server validating the schema refuses others).
+MIN_METRICS_INTERVAL: Final = 1
+MAX_METRICS_INTERVAL: Final = 3600
+AGENT_STATS_KEYS: Final = (
+    "spool_bytes",
+    "spool_dropped_samples",
+    "collector_errors",
+    "collectors_skipped",
+)
 
 # Limits the server enforces; a report over any of them is rejected whole, so the agent
 # trims before sending rather than lose a big machine's entire inventory.

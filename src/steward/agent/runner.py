@@ -1,4 +1,5 @@
-"""The agent's main loop: inventory on start and hourly, a heartbeat every few seconds.
+"""The agent's main loop: inventory on start and hourly, a heartbeat every few seconds,
+and (with a ``MetricsPipeline``) host metrics every collection interval.
 
 The loop outlives the server: while it is unreachable the agent waits with capped,
 jittered exponential backoff (a server restart must not be met by every agent at the same
@@ -6,6 +7,9 @@ instant) and resumes on its own. Only two answers end it, because retrying canno
 them: a revoked device (exit 3) and an unknown credential (exit 4). Signals are the
 CLI's business: the runner only watches the ``stop`` event, and sleeps on it so that a
 stop request is honoured at once.
+
+Metrics are collected on their own schedule whether or not the server answers: during an
+outage the rounds go to the spool, and only the server requests wait for the backoff.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ from steward.agent.client import (
     ServerUnavailable,
 )
 from steward.agent.inventory import collect_inventory
+from steward.agent.metrics.pipeline import MetricsPipeline
 from steward.agent.state import AgentState
 
 logger = logging.getLogger(__name__)
@@ -86,6 +91,7 @@ class AgentRunner:
         inventory_interval: float = DEFAULT_INVENTORY_INTERVAL,
         initial_backoff: float = 1.0,
         max_backoff: float = 60.0,
+        metrics: MetricsPipeline | None = None,
     ) -> None:
         self.state = state
         self._clock = clock
@@ -105,6 +111,9 @@ class AgentRunner:
         self._pending: dict[str, Any] | None = None
         self._pending_since = now
         self._last_rejection: str | None = None
+        self.metrics = metrics
+        # No server request before this (monotonic) time: the backoff after an outage.
+        self._retry_at = now
 
     def run(self, stop: threading.Event) -> int:
         """Loop until ``stop`` is set (returns 0), the device is revoked (3) or the
@@ -113,43 +122,67 @@ class AgentRunner:
         try:
             return self._loop(stop)
         finally:
+            if self.metrics is not None:
+                self.metrics.close()
             if self._owns_client:
                 self._client.close()
 
     def _loop(self, stop: threading.Event) -> int:
         while not stop.is_set():
-            try:
-                if self._clock() >= self._next_inventory:
-                    self._send_inventory()
-                if not stop.is_set() and self._clock() >= self._next_heartbeat:
-                    self._send_heartbeat()
-            except DeviceRevoked as error:
-                logger.error(
-                    "this device was revoked on the server (%s); stopping. "
-                    "To report again, enroll with a new token.",
-                    error.detail,
-                )
-                return EXIT_REVOKED
-            except InvalidCredential as error:
-                logger.error(
-                    "the server does not accept this agent's credential (%s); stopping. "
-                    "Enroll again with a new token.",
-                    error.detail,
-                )
-                return EXIT_INVALID_CREDENTIAL
-            except ServerUnavailable as error:
-                delay = self._backoff.next_delay()
-                level = logging.WARNING if self._backoff.failures == 1 else logging.DEBUG
-                logger.log(level, "server unavailable (%s); retrying in %.1f s", error, delay)
-                stop.wait(delay)
-                continue
-            if self._backoff.failures:
-                logger.info("server reachable again")
-                self._backoff.reset()
-            due = min(self._next_heartbeat, self._next_inventory)
-            stop.wait(max(0.0, due - self._clock()))
+            if self.metrics is not None and self._clock() >= self.metrics.next_collect:
+                self.metrics.collect(stop)
+            if not stop.is_set() and self._clock() >= self._retry_at:
+                try:
+                    contacted = self._talk(stop)
+                except DeviceRevoked as error:
+                    logger.error(
+                        "this device was revoked on the server (%s); stopping. "
+                        "To report again, enroll with a new token.",
+                        error.detail,
+                    )
+                    return EXIT_REVOKED
+                except InvalidCredential as error:
+                    logger.error(
+                        "the server does not accept this agent's credential (%s); stopping. "
+                        "Enroll again with a new token.",
+                        error.detail,
+                    )
+                    return EXIT_INVALID_CREDENTIAL
+                except ServerUnavailable as error:
+                    delay = self._backoff.next_delay()
+                    level = logging.WARNING if self._backoff.failures == 1 else logging.DEBUG
+                    logger.log(level, "server unavailable (%s); retrying in %.1f s", error, delay)
+                    self._retry_at = self._clock() + delay
+                else:
+                    if contacted and self._backoff.failures:
+                        logger.info("server reachable again")
+                        self._backoff.reset()
+            stop.wait(max(0.0, self._next_due() - self._clock()))
         logger.info("stopped")
         return EXIT_STOPPED
+
+    def _talk(self, stop: threading.Event) -> bool:
+        """The server requests that are due; returns whether any was made."""
+        contacted = False
+        if self._clock() >= self._next_inventory:
+            self._send_inventory()
+            contacted = True
+        if not stop.is_set() and self._clock() >= self._next_heartbeat:
+            self._send_heartbeat()
+            contacted = True
+        metrics = self.metrics
+        if metrics is not None and not stop.is_set() and self._clock() >= metrics.next_ship:
+            contacted = metrics.ship(self._client, stop) or contacted
+        return contacted
+
+    def _next_due(self) -> float:
+        talk = min(self._next_heartbeat, self._next_inventory)
+        if self.metrics is not None:
+            talk = min(talk, self.metrics.next_ship)
+        due = max(self._retry_at, talk)
+        if self.metrics is not None:
+            due = min(due, self.metrics.next_collect)
+        return due
 
     def _send_inventory(self) -> None:
         # A report kept through an outage is re-collected once it is older than one
