@@ -1,0 +1,376 @@
+"""Reads: find the matching series, then merge their chunks and recent samples.
+
+Finding series uses the registry's indexes for the most selective matcher the database
+can answer (``__name__="x"``, else ``steward_device="n"``, else the metric names matched
+in Python), then evaluates every matcher in Python on the cached label sets. Every read
+runs in one snapshot (``Backend.read``) so a compaction committing meanwhile is never
+seen half-done; samples are still de-duplicated by timestamp as a second line of defence.
+"""
+
+# S608: SQL here is assembled from fixed fragments (table names, IN-list clauses) only;
+# every value travels as a bound parameter.
+# ruff: noqa: S608
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+import numpy as np
+
+from steward.tsdb import codec
+from steward.tsdb.backends import RAW_BUCKET_MS
+from steward.tsdb.codec import Float64Array, Int64Array
+from steward.tsdb.labels import compile_matchers
+from steward.tsdb.registry import BOUNDS_SLACK_MS
+from steward.tsdb.rollup import (
+    CHUNK_SPAN,
+    STEP,
+    Buckets,
+    aggregate,
+    field_values,
+    merge_keep_first,
+    raw_field_values,
+)
+from steward.tsdb.types import (
+    DEVICE_LABEL,
+    METRIC_NAME,
+    Matcher,
+    MatchOp,
+    MetricType,
+    RollupField,
+    SeriesData,
+    SeriesMetadata,
+    Tier,
+)
+
+if TYPE_CHECKING:
+    from steward.tsdb.store import TimeSeriesStore
+
+CHUNK_TABLE = {Tier.RAW: "chunk_raw", Tier.MINUTE: "chunk_1m", Tier.HOUR: "chunk_1h"}
+
+
+class Candidate(NamedTuple):
+    sid: int
+    org_id: int
+    labels: dict[str, str]
+    first_ms: int
+    last_ms: int
+
+
+def candidates(
+    store: TimeSeriesStore, conn: Any, org_ids: Collection[int] | None, matchers: Sequence[Matcher]
+) -> list[Candidate]:
+    """Series of the given orgs matching every matcher, in id (creation) order."""
+    b = store.backend
+    where: list[str] = []
+    params: list[Any] = []
+    if org_ids is not None:
+        if not org_ids:
+            return []
+        clause, param = b.id_filter("org_id", sorted(org_ids))
+        where.append(clause)
+        params.append(param)
+    name_eq = next(
+        (m.value for m in matchers if m.name == METRIC_NAME and m.op is MatchOp.EQ), None
+    )
+    device_eq = next(
+        (m.value for m in matchers if m.name == DEVICE_LABEL and m.op is MatchOp.EQ and m.value),
+        None,
+    )
+    if name_eq is not None:
+        where.append("metric = ?")
+        params.append(name_eq)
+    elif device_eq is not None:
+        where.append("device = ?")
+        params.append(device_eq)
+    elif any(m.name == METRIC_NAME for m in matchers):
+        names = metric_names(store, conn, org_ids)
+        test = compile_matchers([m for m in matchers if m.name == METRIC_NAME])
+        wanted = [n for n in names if test({METRIC_NAME: n})]
+        if not wanted:
+            return []
+        clause, param = b.id_filter("metric", wanted, text=True)
+        where.append(clause)
+        params.append(param)
+    sql = "SELECT id, org_id, first_ms, last_ms FROM series"
+    if where:
+        sql += " WHERE " + " AND ".join(where)
+    rows = b.execute(conn, sql + " ORDER BY id", params).fetchall()
+    registry = store.registry
+    registry.load_labels(conn, [int(r[0]) for r in rows])
+    test = compile_matchers(matchers)
+    out = []
+    cached = registry.labels
+    for sid, org_id, first_ms, last_ms in rows:
+        labels = cached[int(sid)][1]
+        if test(labels):
+            out.append(Candidate(int(sid), int(org_id), labels, int(first_ms), int(last_ms)))
+    return out
+
+
+def metric_names(store: TimeSeriesStore, conn: Any, org_ids: Collection[int] | None) -> list[str]:
+    sql = "SELECT DISTINCT metric FROM series"
+    params: list[Any] = []
+    if org_ids is not None:
+        if not org_ids:
+            return []
+        clause, param = store.backend.id_filter("org_id", sorted(org_ids))
+        sql += " WHERE " + clause
+        params.append(param)
+    return sorted(r[0] for r in store.backend.execute(conn, sql, params).fetchall())
+
+
+def _in_range(c: Candidate, start_ms: int, end_ms: int) -> bool:
+    return c.first_ms <= end_ms and c.last_ms + BOUNDS_SLACK_MS >= start_ms
+
+
+def _group_rows(rows: list[Any]) -> dict[int, tuple[Int64Array, Float64Array]]:
+    """(series_id, ts, value) rows in any order -> per-series arrays in time order."""
+    if not rows:
+        return {}
+    # float64 holds ids and ms timestamps exactly (both < 2**53); None (NULL: SQLite
+    # stores NaN as NULL) becomes NaN.
+    arr = np.array(rows, dtype=np.float64)
+    order = np.lexsort((arr[:, 1], arr[:, 0]))
+    sids = arr[order, 0].astype(np.int64)
+    ts = arr[order, 1].astype(np.int64)
+    values = arr[order, 2]
+    cuts = np.flatnonzero(sids[1:] != sids[:-1]) + 1
+    starts = np.concatenate(([0], cuts))
+    ends = np.concatenate((cuts, [len(sids)]))
+    return {int(sids[s]): (ts[s:e], values[s:e]) for s, e in zip(starts, ends, strict=True)}
+
+
+def _read_chunks(
+    store: TimeSeriesStore, conn: Any, tier: Tier, ids: list[int], lo: int, hi: int
+) -> list[tuple[int, Int64Array, list[Float64Array]]]:
+    """Decoded chunks of ``tier`` whose span meets [lo, hi], in (series, time) order."""
+    where, param = store.backend.id_filter("series_id", ids)
+    cur = store.backend.execute(
+        conn,
+        f"SELECT series_id, data FROM {CHUNK_TABLE[tier]} WHERE {where} "
+        "AND start_ts > ? AND start_ts <= ? ORDER BY series_id, start_ts",
+        (param, lo - CHUNK_SPAN[tier], hi),
+    )
+    out = []
+    for sid, data in cur.fetchall():
+        ts, cols = codec.decode(bytes(data))
+        out.append((int(sid), ts, cols))
+    return out
+
+
+def _read_recent(
+    store: TimeSeriesStore, conn: Any, ids: list[int], lo: int, hi: int
+) -> dict[int, tuple[Int64Array, Float64Array]]:
+    """Samples of the ``raw`` table with lo <= ts <= hi, per series."""
+    b = store.backend
+    lo_bucket = lo - lo % RAW_BUCKET_MS
+    first = b.execute(conn, "SELECT min(bucket) FROM raw WHERE bucket >= ?", (lo_bucket,))
+    first_bucket = first.fetchone()[0]
+    if first_bucket is None or first_bucket > hi:
+        return {}
+    # One seek per (bucket, series): list the buckets, never a range (see RAW_BUCKET_MS).
+    buckets = list(range(int(first_bucket), hi + 1, RAW_BUCKET_MS))
+    in_buckets, p_buckets = b.id_filter("bucket", buckets)
+    in_series, p_series = b.id_filter("series_id", ids)
+    cur = b.execute(
+        conn,
+        f"SELECT series_id, ts, value FROM raw WHERE {in_buckets} AND {in_series} "
+        "AND ts >= ? AND ts <= ?",
+        (p_buckets, p_series, lo, hi),
+    )
+    return _group_rows(cur.fetchall())
+
+
+def _raw_arrays(
+    store: TimeSeriesStore, conn: Any, ids: list[int], start_ms: int, end_ms: int
+) -> dict[int, tuple[Int64Array, Float64Array]]:
+    # Recent samples first: if a compaction slipped in between (it cannot inside the
+    # snapshot, but the order makes it harmless anyway) rows would be seen twice, not lost.
+    recent = _read_recent(store, conn, ids, start_ms, end_ms)
+    parts: dict[int, tuple[list[Int64Array], list[list[Float64Array]]]] = {}
+    for sid, ts, cols in _read_chunks(store, conn, Tier.RAW, ids, start_ms, end_ms):
+        keep = (ts >= start_ms) & (ts <= end_ms)
+        p = parts.setdefault(sid, ([], []))
+        p[0].append(ts[keep])
+        p[1].append([cols[0][keep]])
+    for sid, (ts, values) in recent.items():
+        p = parts.setdefault(sid, ([], []))
+        p[0].append(ts)
+        p[1].append([values])
+    out = {}
+    for sid, (ts_parts, col_parts) in parts.items():
+        ts, cols = _concat_sorted(ts_parts, col_parts)
+        if len(ts):
+            out[sid] = (ts, cols[0])
+    return out
+
+
+def _concat_sorted(
+    ts_parts: list[Int64Array], col_parts: list[list[Float64Array]]
+) -> tuple[Int64Array, list[Float64Array]]:
+    """Runs in time order as read: concatenate, and only sort/dedup when they overlap."""
+    if len(ts_parts) == 1:
+        return ts_parts[0], col_parts[0]
+    ts = np.concatenate(ts_parts)
+    if len(ts) < 2 or bool(np.all(ts[1:] > ts[:-1])):
+        ncols = len(col_parts[0])
+        return ts, [np.concatenate([p[i] for p in col_parts]) for i in range(ncols)]
+    return merge_keep_first(ts_parts, col_parts)
+
+
+def _rollup_buckets(
+    store: TimeSeriesStore, conn: Any, tier: Tier, ids: list[int], start_ms: int, end_ms: int
+) -> dict[int, Buckets]:
+    """Buckets whose END is in [start, end]: stored ones, plus recent ones computed now."""
+    step = STEP[tier]
+    first_start = start_ms - step  # the earliest bucket start whose end is >= start
+    first_start += -first_start % step
+    last_start = end_ms - step
+    watermark = store._meta(conn, "watermark")
+    recent: dict[int, Buckets] = {}
+    if end_ms > watermark:
+        # Not compacted yet: aggregate the raw table's samples on the fly.
+        lo = max(watermark, first_start)
+        for sid, (ts, values) in _read_recent(store, conn, ids, lo, end_ms - 1).items():
+            recent[sid] = aggregate(ts, values, step)
+    parts: dict[int, tuple[list[Int64Array], list[list[Float64Array]]]] = {}
+    if first_start < watermark:
+        hi = min(last_start, watermark - 1)
+        for sid, ts, cols in _read_chunks(store, conn, tier, ids, first_start, hi):
+            keep = (ts >= first_start) & (ts <= last_start) & (ts < watermark)
+            p = parts.setdefault(sid, ([], []))
+            p[0].append(ts[keep])
+            p[1].append([c[keep] for c in cols])
+    for sid, buckets in recent.items():
+        p = parts.setdefault(sid, ([], []))
+        p[0].append(buckets.starts)
+        p[1].append(buckets.columns)
+    out = {}
+    for sid, (ts_parts, col_parts) in parts.items():
+        starts, cols = _concat_sorted(ts_parts, col_parts)
+        keep = (starts >= first_start) & (starts <= last_start)
+        if np.any(keep):
+            out[sid] = Buckets(starts[keep], [c[keep] for c in cols])
+    return out
+
+
+def select(
+    store: TimeSeriesStore,
+    org_ids: Collection[int] | None,
+    matchers: Sequence[Matcher],
+    start_ms: int,
+    end_ms: int,
+    tier: Tier,
+    field: RollupField,
+) -> list[SeriesData]:
+    """Series with at least one point in [start, end] on ``tier`` (``Store.select``)."""
+    if end_ms < start_ms:
+        return []
+    b = store.backend
+    conn = b.conn()
+    with b.read(conn):
+        # A bucket ending at start_ms holds samples from up to one step before it.
+        since = start_ms - STEP.get(tier, 0)
+        found = [
+            c for c in candidates(store, conn, org_ids, matchers) if _in_range(c, since, end_ms)
+        ]
+        if not found:
+            return []
+        ids = [c.sid for c in found]
+        if tier is Tier.RAW:
+            samples = _raw_arrays(store, conn, ids, start_ms, end_ms)
+            out = []
+            for c in found:
+                got = samples.get(c.sid)
+                if got is not None:
+                    values = raw_field_values(got[1], field)
+                    out.append(SeriesData(dict(c.labels), got[0].tolist(), values.tolist()))
+            return out
+        buckets = _rollup_buckets(store, conn, tier, ids, start_ms, end_ms)
+        keys = {(c.org_id, c.labels.get(METRIC_NAME, "")) for c in found if c.sid in buckets}
+        types = store.metric_types(conn, keys) if field is RollupField.VALUE else {}
+    step = STEP[tier]
+    out = []
+    for c in found:
+        bk = buckets.get(c.sid)
+        if bk is None:
+            continue
+        kind = _metric_type(types.get((c.org_id, c.labels.get(METRIC_NAME, ""))))
+        values = field_values(bk, field, kind)
+        out.append(SeriesData(dict(c.labels), (bk.starts + step).tolist(), values.tolist()))
+    return out
+
+
+def _metric_type(value: str | None) -> MetricType:
+    try:
+        return MetricType(value) if value else MetricType.UNKNOWN
+    except ValueError:
+        return MetricType.UNKNOWN
+
+
+def series(
+    store: TimeSeriesStore,
+    org_ids: Collection[int] | None,
+    matchers: Sequence[Matcher],
+    start_ms: int,
+    end_ms: int,
+) -> list[dict[str, str]]:
+    b = store.backend
+    conn = b.conn()
+    with b.read(conn):
+        found = candidates(store, conn, org_ids, matchers)
+    return [dict(c.labels) for c in found if _in_range(c, start_ms, end_ms)]
+
+
+def label_names(
+    store: TimeSeriesStore, org_ids: Collection[int] | None, matchers: Sequence[Matcher]
+) -> list[str]:
+    b = store.backend
+    conn = b.conn()
+    with b.read(conn):
+        found = candidates(store, conn, org_ids, matchers)
+    names: set[str] = set()
+    for c in found:
+        names.update(c.labels)
+    return sorted(names)
+
+
+def label_values(
+    store: TimeSeriesStore,
+    org_ids: Collection[int] | None,
+    name: str,
+    matchers: Sequence[Matcher],
+) -> list[str]:
+    b = store.backend
+    conn = b.conn()
+    with b.read(conn):
+        if name == METRIC_NAME and not matchers:
+            return metric_names(store, conn, org_ids)  # straight from the index
+        found = candidates(store, conn, org_ids, matchers)
+    return sorted({c.labels[name] for c in found if name in c.labels})
+
+
+def metadata(
+    store: TimeSeriesStore, org_ids: Collection[int] | None, metric: str | None
+) -> list[SeriesMetadata]:
+    b = store.backend
+    where: list[str] = []
+    params: list[Any] = []
+    if org_ids is not None:
+        if not org_ids:
+            return []
+        clause, param = b.id_filter("org_id", sorted(org_ids))
+        where.append(clause)
+        params.append(param)
+    if metric is not None:
+        where.append("metric = ?")
+        params.append(metric)
+    sql = "SELECT DISTINCT metric, type, unit, help FROM metadata"
+    if where:
+        sql += " WHERE " + " AND ".join(where)
+    conn = b.conn()
+    with b.read(conn):
+        rows = b.execute(conn, sql + " ORDER BY metric, type, unit, help", params).fetchall()
+    return [SeriesMetadata(m, _metric_type(t), u, h) for m, t, u, h in rows]

@@ -1,0 +1,350 @@
+"""The store: append and the metadata calls here, reads in ``reads.py``, upkeep in
+``maintenance.py``; ADR 0002 explains the layout.
+
+Tables (one set per SQLite file or PostgreSQL schema):
+
+- ``series``: id, org, 16-byte label hash, metric, device, canonical labels (JSON),
+  first/last sample time (last refreshed at most every 10 min);
+- ``raw``: recent samples, ``(series_id, ts) -> value``, a WITHOUT ROWID B-tree on SQLite,
+  so an idempotent insert is one ``ON CONFLICT DO NOTHING`` probe of the key;
+- ``chunk_raw`` / ``chunk_1m`` / ``chunk_1h``: compressed runs (``codec.py``) of raw
+  samples per series-hour, 1-minute buckets per series-hour, 1-hour buckets per
+  series-day; written by ``maintain()`` from raw samples older than the *watermark*
+  (``compact_after_ms``, default 2 h, before ``now``, whole hours);
+- ``metadata``: type/unit/help per (org, metric); ``meta``: watermark, flags, lease.
+
+A replayed sample older than the watermark is checked against its chunk on append (and
+counted as a duplicate if there) so idempotency holds across compaction too; one that is
+new goes to ``raw`` and is merged into its chunk (and its rollups recomputed) by the next
+``maintain()``.
+"""
+
+# S608: SQL here is assembled from fixed fragments (table names, IN-list clauses) only;
+# every value travels as a bound parameter.
+# ruff: noqa: S608
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Collection, Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+from steward.tsdb import maintenance, reads
+from steward.tsdb.backends import Backend, PostgresBackend, SqliteBackend
+from steward.tsdb.codec import decode_timestamps
+from steward.tsdb.registry import BOUNDS_SLACK_MS, Pending, Registry, add_error
+from steward.tsdb.types import (
+    DAY_MS,
+    HOUR_MS,
+    METRIC_NAME,
+    AppendResult,
+    Limits,
+    MaintainResult,
+    Matcher,
+    Retention,
+    RollupField,
+    Sample,
+    SeriesData,
+    SeriesMetadata,
+    Tier,
+)
+
+DEFAULT_COMPACT_AFTER_MS = 2 * HOUR_MS
+# select(tier=None): ranges longer than these read the coarser tier (ADR 0002).
+MINUTE_TIER_AFTER_MS = 2 * DAY_MS
+HOUR_TIER_AFTER_MS = 60 * DAY_MS
+_TIERS = (Tier.RAW, Tier.MINUTE, Tier.HOUR)
+
+
+def _wall_clock_ms() -> int:
+    return int(time.time() * 1000)
+
+
+class TimeSeriesStore:
+    """Implements ``types.ManagedStore`` on SQLite or PostgreSQL (see ``open_store``)."""
+
+    def __init__(
+        self,
+        backend: Backend,
+        *,
+        limits: Limits | None = None,
+        retention: Retention | None = None,
+        clock: Callable[[], int] | None = None,
+        compact_after_ms: int = DEFAULT_COMPACT_AFTER_MS,
+    ) -> None:
+        if compact_after_ms < HOUR_MS:
+            raise ValueError("compact_after_ms must be at least an hour")
+        self.backend = backend
+        self.limits = limits or Limits()
+        self.retention = retention or Retention()
+        self.clock = clock or _wall_clock_ms
+        self.compact_after_ms = compact_after_ms
+        self.registry = Registry(backend, self.limits)
+        self._metadata_written: dict[tuple[int, str], SeriesMetadata] = {}
+        backend.setup()
+
+    # -- writes -----------------------------------------------------------------------
+
+    def append(self, org_id: int, samples: Iterable[Sample]) -> AppendResult:
+        """Store samples; see ``types.Store.append``. One transaction per call."""
+        result = AppendResult()
+        now = self.clock()
+        oldest = now - min(self.limits.max_past_ms, self.retention.raw_ms)
+        newest = now + self.limits.max_future_ms
+        cache = self.registry.items_cache(org_id)
+        bounds = self.registry.bounds
+        rows: list[tuple[int, int, float]] = []
+        pending: dict[tuple[tuple[str, str], ...], Pending] = {}
+        touched: list[tuple[int, int]] = []  # (id, ts) beyond what series.first/last say
+        last_labels: object = None
+        items: tuple[tuple[str, str], ...] = ()
+        sid: int | None = None
+        min_ts = newest
+        # The hot loop: a dict lookup per label set, nothing else per sample.
+        for sample in samples:
+            ts = sample.timestamp_ms
+            if ts < oldest or ts > newest:
+                self._reject_time(result, sample, ts, oldest, newest)
+                continue
+            if ts < min_ts:
+                min_ts = ts
+            labels = sample.labels
+            if labels is not last_labels:
+                last_labels = labels
+                items = tuple(labels.items())
+                sid = cache.get(items)
+            if sid is None:
+                p = pending.get(items)
+                if p is None:
+                    p = pending[items] = Pending(labels)
+                p.points.append((ts, sample.value))
+                continue
+            rows.append((sid, ts, sample.value))
+            b = bounds.get(sid)
+            if b is None or ts < b[0] or ts > b[1]:
+                touched.append((sid, ts))
+        if not rows and not pending:
+            return result
+        b = self.backend
+        conn = b.conn()
+        with b.write(conn):
+            b.lock_appends(conn)
+            watermark = self._meta(conn, "watermark")
+            if pending:
+                new_rows, widen = self.registry.register(conn, org_id, pending, result)
+                rows.extend(new_rows)
+                touched.extend(widen)
+            if rows and min_ts < watermark:
+                rows = self._drop_compacted(conn, rows, watermark, result)
+            if rows:
+                inserted = b.insert_raw(conn, rows)
+                result.accepted += inserted
+                result.duplicates += len(rows) - inserted
+            if touched:
+                self._update_bounds(conn, touched)
+        return result
+
+    def _reject_time(
+        self, result: AppendResult, sample: Sample, ts: int, oldest: int, newest: int
+    ) -> None:
+        result.rejected += 1
+        if len(result.errors) < 10:
+            name = sample.labels.get(METRIC_NAME, "?")
+            if ts < oldest:
+                why = f"older than the accepted {(self.clock() - oldest) // 60_000} minutes"
+            else:
+                why = f"more than {self.limits.max_future_ms // 1000} s in the future"
+            add_error(result, f"{name}: sample at {ts} ms is {why}")
+
+    def _meta(self, conn: Any, key: str) -> int:
+        row = self.backend.execute(conn, "SELECT value FROM meta WHERE key = ?", (key,))
+        return int(row.fetchone()[0])
+
+    def _drop_compacted(
+        self, conn: Any, rows: list[tuple[int, int, float]], watermark: int, result: AppendResult
+    ) -> list[tuple[int, int, float]]:
+        """Leave out samples already in a chunk; flag the rest for the next compaction."""
+        fresh = [r for r in rows if r[1] >= watermark]
+        late = [r for r in rows if r[1] < watermark]
+        stored: dict[tuple[int, int], set[int]] = {}
+        for sid, ts, _ in late:
+            key = (sid, ts - ts % HOUR_MS)
+            if key not in stored:
+                row = self.backend.execute(
+                    conn,
+                    "SELECT data FROM chunk_raw WHERE series_id = ? AND start_ts = ?",
+                    key,
+                ).fetchone()
+                stored[key] = set(decode_timestamps(bytes(row[0])).tolist()) if row else set()
+        keep = [r for r in late if r[1] not in stored[(r[0], r[1] - r[1] % HOUR_MS)]]
+        result.duplicates += len(late) - len(keep)
+        if keep:
+            self.backend.execute(conn, "UPDATE meta SET value = 1 WHERE key = 'late'")
+        return fresh + keep
+
+    def _update_bounds(self, conn: Any, touched: list[tuple[int, int]]) -> None:
+        spans: dict[int, list[int]] = {}
+        for sid, ts in touched:
+            span = spans.get(sid)
+            if span is None:
+                spans[sid] = [ts, ts]
+            elif ts < span[0]:
+                span[0] = ts
+            elif ts > span[1]:
+                span[1] = ts
+        self.backend.update_bounds(conn, [(lo, hi, sid) for sid, (lo, hi) in spans.items()])
+        bounds = self.registry.bounds
+        for sid, (lo, hi) in spans.items():
+            old = bounds.get(sid)
+            first = lo if old is None else min(old[0], lo)
+            bounds[sid] = (first, hi + BOUNDS_SLACK_MS)
+
+    def set_metadata(self, org_id: int, metadata: Iterable[SeriesMetadata]) -> None:
+        """Record type/unit/help per (org, metric); unchanged entries cost no write."""
+        changed = {
+            m.metric: m for m in metadata if self._metadata_written.get((org_id, m.metric)) != m
+        }
+        if not changed:
+            return
+        b = self.backend
+        conn = b.conn()
+        with b.write(conn):
+            b.executemany(
+                conn,
+                "INSERT INTO metadata (org_id, metric, type, unit, help) VALUES (?, ?, ?, ?, ?) "
+                "ON CONFLICT (org_id, metric) DO UPDATE SET type = excluded.type, "
+                "unit = excluded.unit, help = excluded.help",
+                [(org_id, m.metric, str(m.type), m.unit, m.help) for m in changed.values()],
+            )
+        for m in changed.values():
+            self._metadata_written[(org_id, m.metric)] = m
+
+    # -- reads ------------------------------------------------------------------------
+
+    def pick_tier(self, start_ms: int, end_ms: int) -> Tier:
+        """The coarser of: the tier for the range's length, the finest still holding start.
+
+        Length: up to 2 days raw, up to 60 days 1-minute buckets, longer hourly ones (a
+        chart is ~1,000 points wide; 2 days at 10 s is 17,280 already). Retention: raw
+        if start is within ``retention.raw_ms`` of now, else 1 m within
+        ``retention.minute_ms``, else 1 h.
+        """
+        span = end_ms - start_ms
+        by_length = 0 if span <= MINUTE_TIER_AFTER_MS else 1 if span <= HOUR_TIER_AFTER_MS else 2
+        age = self.clock() - start_ms
+        by_age = 0 if age <= self.retention.raw_ms else 1 if age <= self.retention.minute_ms else 2
+        return _TIERS[max(by_length, by_age)]
+
+    def select(
+        self,
+        org_ids: Collection[int] | None,
+        matchers: Sequence[Matcher],
+        start_ms: int,
+        end_ms: int,
+        tier: Tier | None = None,
+    ) -> list[SeriesData]:
+        """See ``types.Store.select``; rollup tiers give one point per bucket at its end."""
+        return self.select_rollup(org_ids, matchers, start_ms, end_ms, RollupField.VALUE, tier)
+
+    def select_rollup(
+        self,
+        org_ids: Collection[int] | None,
+        matchers: Sequence[Matcher],
+        start_ms: int,
+        end_ms: int,
+        field: RollupField,
+        tier: Tier | None = None,
+    ) -> list[SeriesData]:
+        """One field of each bucket (MIN/MAX for chart bands, COUNT for gaps...).
+
+        On the raw tier every sample is a bucket of one: MIN = MAX = LAST = AVG = SUM =
+        the value and COUNT = 1.
+        """
+        if tier is None:
+            tier = self.pick_tier(start_ms, end_ms)
+        return reads.select(self, org_ids, matchers, start_ms, end_ms, tier, field)
+
+    def series(
+        self,
+        org_ids: Collection[int] | None,
+        matchers: Sequence[Matcher],
+        start_ms: int,
+        end_ms: int,
+    ) -> list[dict[str, str]]:
+        """Label sets of matching series with samples around [start, end].
+
+        Precision is ``BOUNDS_SLACK_MS`` (10 min): a series that stopped up to 10 min
+        before ``start`` may be listed (Prometheus is block-precise, i.e. coarser).
+        """
+        return reads.series(self, org_ids, matchers, start_ms, end_ms)
+
+    def label_names(
+        self, org_ids: Collection[int] | None, matchers: Sequence[Matcher]
+    ) -> list[str]:
+        return reads.label_names(self, org_ids, matchers)
+
+    def label_values(
+        self, org_ids: Collection[int] | None, name: str, matchers: Sequence[Matcher]
+    ) -> list[str]:
+        return reads.label_values(self, org_ids, name, matchers)
+
+    def metadata(
+        self, org_ids: Collection[int] | None, metric: str | None = None
+    ) -> list[SeriesMetadata]:
+        return reads.metadata(self, org_ids, metric)
+
+    def metric_types(self, conn: Any, keys: set[tuple[int, str]]) -> dict[tuple[int, str], str]:
+        """(org, metric) -> type, for the rollup reads' avg-or-last choice."""
+        if not keys:
+            return {}
+        metrics = sorted({m for _, m in keys})
+        where, param = self.backend.id_filter("metric", metrics, text=True)
+        cur = self.backend.execute(
+            conn, f"SELECT org_id, metric, type FROM metadata WHERE {where}", (param,)
+        )
+        return {(int(o), m): t for o, m, t in cur.fetchall() if (int(o), m) in keys}
+
+    # -- upkeep -----------------------------------------------------------------------
+
+    def maintain(self, now_ms: int | None = None) -> MaintainResult:
+        """Compact, roll up, apply retention (see ``maintenance.py``)."""
+        return maintenance.maintain(self, self.clock() if now_ms is None else now_ms)
+
+    def close(self) -> None:
+        """Close this process's connections; the store must not be used afterwards."""
+        self.backend.close()
+
+    def size_bytes(self) -> int:
+        """Bytes used on disk (file + WAL, or the schema's tables)."""
+        return self.backend.size_bytes()
+
+
+def open_store(
+    target: str | Path,
+    *,
+    limits: Limits | None = None,
+    retention: Retention | None = None,
+    schema: str = "tsdb",
+    clock: Callable[[], int] | None = None,
+    compact_after_ms: int = DEFAULT_COMPACT_AFTER_MS,
+) -> TimeSeriesStore:
+    """Open (creating if needed) the store at a SQLite file path or a postgresql:// URL.
+
+    ``schema``: the PostgreSQL schema holding the tables (ignored for SQLite).
+    ``clock``: milliseconds now, for the accepted time window and ``pick_tier`` (tests
+    freeze it). Safe to call from several processes at once.
+    """
+    text = str(target)
+    backend: Backend
+    if text.startswith(("postgresql://", "postgres://")):
+        backend = PostgresBackend(text, schema)
+    else:
+        backend = SqliteBackend(Path(text))
+    return TimeSeriesStore(
+        backend,
+        limits=limits,
+        retention=retention,
+        clock=clock,
+        compact_after_ms=compact_after_ms,
+    )
