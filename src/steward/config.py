@@ -97,6 +97,13 @@ def _positive(raw: Any) -> int:
     return value
 
 
+def _interval(raw: Any) -> int:
+    value = _parse_int(raw)
+    if not 1 <= value <= 3600:
+        raise ValueError(f"expected seconds between 1 and 3600, got {value}")
+    return value
+
+
 def _database_url(raw: Any) -> str:
     text = _parse_str(raw).strip()
     if text and not text.startswith(("postgres://", "postgresql://", "sqlite:///")):
@@ -172,6 +179,32 @@ OPTIONS: tuple[Option, ...] = (
     ),
     Option("login_lockout", _positive, 900, "Seconds a throttled login stays blocked"),
     Option("worker_interval", _positive, 5, "Seconds between worker scheduling rounds"),
+    Option("metrics_interval", _interval, 10, "Default seconds between agent metric collections"),
+    Option(
+        "metrics_agent_max_decompressed",
+        _positive,
+        8 * 1024 * 1024,
+        "Largest agent metrics batch once decompressed, in bytes",
+    ),
+    Option(
+        "metrics_write_max_body",
+        _positive,
+        32 * 1024 * 1024,
+        "Largest line-protocol or remote-write body, compressed or not, in bytes",
+    ),
+    Option(
+        "metrics_write_max_lines", _positive, 500_000, "Most lines in one line-protocol request"
+    ),
+    Option("metrics_scrape_concurrency", _positive, 8, "Scrape targets fetched at the same time"),
+    Option(
+        "metrics_scrape_max_body", _positive, 16 * 1024 * 1024, "Largest scrape response, in bytes"
+    ),
+    Option(
+        "metrics_device_cache_seconds",
+        _positive,
+        30,
+        "Seconds the host name to device map of push ingest is cached",
+    ),
 )
 
 OPTIONS_BY_KEY = {option.key: option for option in OPTIONS}

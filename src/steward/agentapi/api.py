@@ -54,7 +54,7 @@ def _intervals() -> dict:
     }
 
 
-def _check_clock(sent_at: datetime | None) -> None:
+def check_clock(sent_at: datetime | None) -> None:
     if sent_at is None:
         return
     skew = abs((timezone.now() - sent_at).total_seconds())
@@ -70,7 +70,7 @@ def _check_clock(sent_at: datetime | None) -> None:
 
 @router.post("/enroll", auth=None, response={201: EnrollOut})
 def enroll(request, body: EnrollIn):
-    _check_clock(body.sent_at)
+    check_clock(body.sent_at)
     try:
         enrollment = services.enroll(body.token, body.hostname, body.machine_id, body.agent_version)
     except services.EnrollmentRejected as exc:
@@ -91,7 +91,7 @@ def enroll(request, body: EnrollIn):
 
 @router.post("/heartbeat", auth=DeviceAuth(), response=IntervalsOut)
 def heartbeat(request, body: HeartbeatIn):
-    _check_clock(body.sent_at)
+    check_clock(body.sent_at)
     device: Device = request.auth
     presence.record_contact(device)
     if body.agent_version and body.agent_version != device.agent_version:
@@ -101,7 +101,7 @@ def heartbeat(request, body: HeartbeatIn):
 
 @router.post("/inventory", auth=DeviceAuth(), response=InventoryOut)
 def inventory(request, body: InventoryIn):
-    _check_clock(body.sent_at)
+    check_clock(body.sent_at)
     device: Device = request.auth
     report = body.model_dump(mode="json", exclude={"software"})
     report["boot_time"] = body.boot_time

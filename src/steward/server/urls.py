@@ -8,5 +8,6 @@ urlpatterns = [
     path("readyz", ops.readyz, name="readyz"),
     path("metrics", ops.metrics, name="metrics"),
     path("api/v1/", api.urls),
+    path("prometheus/api/v1/", include("steward.metrics.prom_api")),
     path("", include("steward.console.urls")),
 ]

@@ -1,0 +1,476 @@
+"""Sustained metric ingest into a running ``steward serve``: line protocol and agent batches.
+
+Starts the server as a subprocess on loopback with a throw-away STEWARD_HOME, creates an
+organization, a technician and an API token (``steward user create``/``steward token
+create``), then pushes for ``--seconds``:
+
+* line protocol: ``--hosts`` hosts x ``--series`` series (``--fields`` fields per line),
+  ``--lines`` lines per request, ``--senders`` concurrent senders, fresh timestamps
+  every round (no duplicates);
+* agent batches: gzip JSON to ``/api/v1/agent/metrics`` for ``--devices`` enrolled devices.
+
+Runs on SQLite, then on PostgreSQL when ``STEWARD_BENCH_PG_URL`` is set or a local server
+answers on the default socket (a scratch database is created and dropped). When Debian's
+``victoria-metrics`` is installed (it *is* in bookworm main: 1.79.5), the identical
+line-protocol payload is also pushed to a scratch VictoriaMetrics (``/write``) and the
+ratio printed; ``--victoria URL`` uses a running one instead.
+
+    .venv/bin/python bench/ingest.py [--seconds 20] [--store real|null] [--no-pg]
+
+``--store null`` swaps in a store that only counts (measures ingest without storage);
+``real`` (default when ``steward.tsdb.open_store`` exists) uses the configured store.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import json
+import os
+import random
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import textwrap
+import threading
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+PASSWORD = "bench-password-123"  # noqa: S105 - a throw-away bench user
+EMAIL = "bench@example.test"
+
+# Mounts the metrics app when the lead's settings/urls lines are not in yet; harmless after.
+OVERLAY_SETTINGS = """
+from steward.server.settings import *  # noqa: F403
+
+if "steward.metrics" not in INSTALLED_APPS:  # noqa: F405
+    INSTALLED_APPS = [*INSTALLED_APPS, "steward.metrics"]  # noqa: F405
+ROOT_URLCONF = "steward_bench_urls"
+"""
+
+OVERLAY_URLS = """
+import os
+
+from django.urls import path
+from ninja import NinjaAPI
+
+from steward.api import errors
+from steward.api.auth import SessionAuth, TokenAuth
+from steward.metrics.agent import router as agent_metrics_router
+from steward.metrics.api import router as metrics_router
+from steward.metrics.write import router as write_router
+from steward.server.urls import urlpatterns as server_urlpatterns
+
+api = NinjaAPI(auth=[TokenAuth(), SessionAuth()], urls_namespace="metrics-bench", docs_url=None)
+errors.install(api)
+api.add_router("/", metrics_router)
+api.add_router("/", write_router)
+api.add_router("/agent", agent_metrics_router)
+urlpatterns = [path("api/v1/", api.urls), *server_urlpatterns]
+
+if os.environ.get("STEWARD_BENCH_STORE") == "null":
+    from steward.metrics.store import set_store_for_tests
+    from steward.tsdb.types import AppendResult
+
+    class NullStore:
+        def append(self, org_id, samples):
+            return AppendResult(accepted=sum(1 for _ in samples))
+
+        def set_metadata(self, org_id, items):
+            pass
+
+        def maintain(self, now_ms):
+            pass
+
+    set_store_for_tests(NullStore())
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@dataclass
+class Server:
+    url: str
+    token: str
+    credentials: list[str]
+    process: subprocess.Popen
+    home: Path
+
+    def stop(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+
+
+def start_server(env: dict[str, str], devices: int) -> Server:
+    home = Path(env["STEWARD_HOME"])
+    steward = [sys.executable, "-m", "steward"]
+    run = dict(env=env, check=True, capture_output=True, text=True, cwd=ROOT)
+    subprocess.run([*steward, "migrate"], **run)
+    setup = textwrap.dedent(
+        f"""
+        import django
+        django.setup()
+        from steward.accounts import tokens
+        from steward.inventory.models import Device
+        from steward.tenancy.models import Organization, Site
+        org = Organization.objects.create(name="Bench")
+        site = Site.objects.create(organization=org, name="HQ")
+        creds = [f"{{tokens.DEVICE_CREDENTIAL_PREFIX}}bench{{i:06d}}" for i in range({devices})]
+        Device.objects.bulk_create([
+            Device(organization=org, site=site, hostname=f"dev-{{i:05d}}",
+                   credential_hash=tokens.hash_secret(c))
+            for i, c in enumerate(creds)
+        ])
+        # Hosts of the line-protocol load that are enrolled devices too (mapping cost).
+        Device.objects.bulk_create([
+            Device(organization=org, site=site, hostname=f"host-{{i:05d}}",
+                   credential_hash=tokens.hash_secret(f"lp-{{i}}"))
+            for i in range(0, 1000, 2)
+        ])
+        print("\\n".join(creds))
+        """
+    )
+    out = subprocess.run([sys.executable, "-c", setup], **run).stdout.split()
+    subprocess.run(
+        [
+            *steward,
+            "user",
+            "create",
+            "--email",
+            EMAIL,
+            "--password",
+            PASSWORD,
+            "--org",
+            "Bench",
+            "--role",
+            "technician",
+        ],
+        **run,
+    )
+    token = subprocess.run(
+        [*steward, "token", "create", "--user", EMAIL, "--expires-days", "1"], **run
+    ).stdout.split()[-1]
+    port = free_port()
+    process = subprocess.Popen(
+        [*steward, "serve", "--host", "127.0.0.1", "--port", str(port)],
+        env=env,
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=open(home / "server.log", "w"),  # noqa: SIM115 - lives as long as the process
+    )
+    url = f"http://127.0.0.1:{port}"
+    for _ in range(200):
+        try:
+            if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
+                break
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    else:
+        process.kill()
+        raise SystemExit(f"server did not start: see {home / 'server.log'}")
+    return Server(url, token, out, process, home)
+
+
+# --- line protocol load -----------------------------------------------------------------
+
+
+def line_prefixes(hosts: int, series: int, fields: int) -> list[str]:
+    measurements = max(1, series // fields)
+    rng = random.Random(42)
+    prefixes = []
+    for h in range(hosts):
+        for m in range(measurements):
+            values = ",".join(f"f{f}={rng.random() * 100:.3f}" for f in range(fields))
+            prefixes.append(f"m{m},host=host-{h:05d},region=eu-west,dc=dc{h % 4} {values}")
+    return prefixes
+
+
+def line_bodies(prefixes: list[str], lines: int, ts_ms: int) -> list[bytes]:
+    stamped = [f"{p} {ts_ms}" for p in prefixes]
+    return ["\n".join(stamped[i : i + lines]).encode() for i in range(0, len(stamped), lines)]
+
+
+@dataclass
+class Tally:
+    samples: int = 0
+    requests: int = 0
+    errors: int = 0
+    first_error: str = ""
+
+
+def push_lines(
+    url: str, headers: dict[str, str], prefixes: list[str], args, seconds: float, start_ms: int
+) -> tuple[Tally, float]:
+    tally = Tally()
+    lock = threading.Lock()
+    per_body = args.lines * args.fields
+    # Built before the clock starts (enough rounds for ~600,000 samples/s): the generator
+    # must not compete with the server for the CPU. Round n is one second after round n-1.
+    rounds = max(1, int(seconds * 600_000 / max(1, len(prefixes) * args.fields)))
+    bodies = [
+        b for n in range(rounds) for b in line_bodies(prefixes, args.lines, start_ms + n * 1000)
+    ]
+    counter = iter(range(len(bodies)))
+
+    def sender() -> None:
+        with httpx.Client(headers=headers, timeout=60) as client:
+            while time.monotonic() < deadline:
+                with lock:
+                    n = next(counter, None)
+                if n is None:
+                    return
+                response = client.post(url, content=bodies[n])
+                with lock:
+                    tally.requests += 1
+                    if response.status_code == 204:
+                        tally.samples += per_body
+                    else:
+                        tally.errors += 1
+                        tally.first_error = tally.first_error or response.text[:300]
+
+    started = time.monotonic()
+    deadline = started + seconds
+    threads = [threading.Thread(target=sender) for _ in range(args.senders)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return tally, time.monotonic() - started
+
+
+# --- agent load ---------------------------------------------------------------------------
+
+
+def push_agent(server: Server, args, seconds: float, start_ms: int) -> tuple[Tally, float]:
+    tally = Tally()
+    lock = threading.Lock()
+    counter = iter(range(10**9))
+    points = args.agent_points
+
+    def batch(n: int) -> bytes:
+        base = start_ms + n * points * 1000
+        families = [
+            {
+                "name": f"node_bench_{f}",
+                "type": "gauge",
+                "help": "bench",
+                "series": [
+                    {
+                        "labels": {"i": str(s)},
+                        "points": [[base + p * 1000, float(p)] for p in range(points)],
+                    }
+                    for s in range(10)
+                ],
+            }
+            for f in range(args.series // 10)
+        ]
+        body = {
+            "batch_id": f"b{n}",
+            "sent_at": datetime.now(UTC).isoformat(),
+            "families": families,
+            "agent_stats": {"spool_bytes": 0},
+        }
+        return gzip.compress(json.dumps(body).encode(), 1)
+
+    # Built before the clock starts: the generator must not compete with the server.
+    count = int(seconds * args.agent_rate_guess)
+    bodies = [batch(n // len(server.credentials)) for n in range(count)]
+
+    def sender() -> None:
+        with httpx.Client(timeout=60) as client:
+            while time.monotonic() < deadline:
+                with lock:
+                    n = next(counter)
+                if n >= count:
+                    return
+                credential = server.credentials[n % len(server.credentials)]
+                response = client.post(
+                    f"{server.url}/api/v1/agent/metrics",
+                    content=bodies[n],
+                    headers={
+                        "Authorization": f"Bearer {credential}",
+                        "Content-Encoding": "gzip",
+                        "Content-Type": "application/json",
+                    },
+                )
+                with lock:
+                    tally.requests += 1
+                    if response.status_code == 200:
+                        tally.samples += response.json()["accepted"]
+                        tally.errors += response.json()["duplicates"] > 0
+                    else:
+                        tally.errors += 1
+                        tally.first_error = tally.first_error or response.text[:300]
+
+    started = time.monotonic()
+    deadline = started + seconds
+    threads = [threading.Thread(target=sender) for _ in range(args.senders)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return tally, time.monotonic() - started
+
+
+def report(name: str, tally: Tally, elapsed: float) -> float:
+    rate = tally.samples / elapsed if elapsed else 0.0
+    print(
+        f"  {name:28} {rate:>12,.0f} samples/s  {tally.requests / elapsed:>7.1f} req/s"
+        f"  errors {tally.errors}" + (f"  first: {tally.first_error}" if tally.first_error else "")
+    )
+    return rate
+
+
+def start_victoria() -> tuple[str, subprocess.Popen] | None:
+    binary = shutil.which("victoria-metrics")
+    if binary is None:
+        return None
+    port = free_port()
+    process = subprocess.Popen(
+        [
+            binary,
+            f"-httpListenAddr=127.0.0.1:{port}",
+            f"-storageDataPath={tempfile.mkdtemp(prefix='vm-bench-')}",
+            "-retentionPeriod=1",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    for _ in range(100):
+        try:
+            if httpx.get(f"{url}/health", timeout=1).status_code == 200:
+                return url, process
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    process.kill()
+    return None
+
+
+def victoria(url: str, prefixes: list[str], args, seconds: float, start_ms: int) -> float:
+    headers = {"Content-Type": "text/plain"}
+    tally, elapsed = push_lines(
+        f"{url.rstrip('/')}/write?precision=ms", headers, prefixes, args, seconds, start_ms
+    )
+    return report("victoria-metrics /write", tally, elapsed)
+
+
+def run(label: str, env: dict[str, str], args) -> None:
+    print(f"{label}: store={env.get('STEWARD_BENCH_STORE') or 'configured'}")
+    server = start_server(env, args.devices)
+    try:
+        headers = {"Authorization": f"Token {server.token}", "Content-Type": "text/plain"}
+        prefixes = line_prefixes(args.hosts, args.series, args.fields)
+        start_ms = int(time.time() * 1000) - 20 * 60 * 1000
+        url = f"{server.url}/api/v1/write?precision=ms"
+        tally, elapsed = push_lines(url, headers, prefixes, args, args.seconds, start_ms)
+        lp_rate = report("line protocol", tally, elapsed)
+        if not args.no_agent:
+            tally, elapsed = push_agent(server, args, args.seconds, start_ms)
+            report("agent batches (gzip JSON)", tally, elapsed)
+        started = None if args.victoria or args.no_victoria else start_victoria()
+        vm_url = args.victoria or (started[0] if started else None)
+        if vm_url:
+            try:
+                vm_rate = victoria(vm_url, prefixes, args, args.seconds, start_ms)
+            finally:
+                if started:
+                    started[1].terminate()
+                    started[1].wait(10)
+            if vm_rate:
+                print(f"  Steward / VictoriaMetrics    {lp_rate / vm_rate:.2f}")
+    finally:
+        server.stop()
+
+
+def pg_url() -> str | None:
+    if os.environ.get("STEWARD_BENCH_PG_URL"):
+        return os.environ["STEWARD_BENCH_PG_URL"]
+    if shutil.which("psql") is None:
+        return None
+    probe = subprocess.run(
+        ["psql", "-X", "-q", "-c", "select 1", "postgres"], capture_output=True, check=False
+    )
+    return "postgresql:///postgres" if probe.returncode == 0 else None
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--seconds", type=float, default=20)
+    parser.add_argument("--hosts", type=int, default=1000)
+    parser.add_argument("--series", type=int, default=50, help="series per host")
+    parser.add_argument("--fields", type=int, default=10, help="fields per line")
+    parser.add_argument("--lines", type=int, default=1000, help="lines per request")
+    parser.add_argument("--senders", type=int, default=2)
+    parser.add_argument("--devices", type=int, default=200, help="enrolled agent devices")
+    parser.add_argument("--agent-points", type=int, default=2, help="points per series")
+    parser.add_argument(
+        "--agent-rate-guess", type=int, default=1000, help="agent batches/s to pre-build"
+    )
+    parser.add_argument("--no-agent", action="store_true")
+    parser.add_argument("--no-pg", action="store_true")
+    parser.add_argument("--store", choices=["real", "null"], default=None)
+    parser.add_argument("--victoria", help="VictoriaMetrics URL for the same payload")
+    parser.add_argument("--no-victoria", action="store_true")
+    args = parser.parse_args()
+    if args.store is None:
+        sys.path.insert(0, str(ROOT / "src"))
+        import steward.tsdb
+
+        args.store = "real" if hasattr(steward.tsdb, "open_store") else "null"
+        if args.store == "null":
+            print("steward.tsdb.open_store does not exist yet: measuring with a null store")
+
+    overlay = Path(tempfile.mkdtemp(prefix="steward-bench-overlay-"))
+    (overlay / "steward_bench_settings.py").write_text(OVERLAY_SETTINGS)
+    (overlay / "steward_bench_urls.py").write_text(OVERLAY_URLS)
+    base = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(overlay), str(ROOT / "src"), str(ROOT)]),
+        "DJANGO_SETTINGS_MODULE": "steward_bench_settings",
+        "STEWARD_LOG_LEVEL": "warning",
+        "STEWARD_BENCH_STORE": "null" if args.store == "null" else "",
+    }
+    print(
+        f"{args.hosts} hosts x {args.series} series, {args.fields} fields/line, "
+        f"{args.lines} lines/request, {args.senders} senders, {args.seconds:g} s per case"
+    )
+    run("SQLite", {**base, "STEWARD_HOME": tempfile.mkdtemp(prefix="steward-bench-")}, args)
+    url = None if args.no_pg else pg_url()
+    if url is None:
+        print("PostgreSQL: skipped (set STEWARD_BENCH_PG_URL or run a local server)")
+        return
+    import psycopg
+
+    name = f"steward_bench_{os.getpid()}"
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        db_url = url.rsplit("/", 1)[0] + "/" + name
+        env = {
+            **base,
+            "STEWARD_HOME": tempfile.mkdtemp(prefix="steward-bench-"),
+            "STEWARD_DATABASE_URL": db_url,
+        }
+        run("PostgreSQL", env, args)
+    finally:
+        with psycopg.connect(url, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+if __name__ == "__main__":
+    main()

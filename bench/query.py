@@ -1,0 +1,240 @@
+"""Query latency of the PromQL engine, against Prometheus where it is installed.
+
+    .venv/bin/python bench/query.py [--hosts 1000] [--series-per-host 50] [--repeat 20]
+
+Data: HOSTS hosts x SERIES_PER_HOST series at 10 s for 1 h (the fleet; CPU_SERIES of them
+are ``node_cpu_seconds_total``), plus 24 h at 10 s for the target host's ``node_load1``
+and ``node_network_receive_bytes_total``. Loaded into ``MemoryStore`` and, when it exists,
+the real store (``steward.tsdb.open_store``). Queries:
+
+  (a) 24 h range of one series at step 60 s (a raw gauge, and ``rate()`` of a counter);
+  (b) ``avg by (instance) (rate(node_cpu_seconds_total[5m]))`` over all hosts, 1 h, step 60 s.
+
+Prometheus (Debian's package) is backfilled with the series these queries read only and
+queried over HTTP on 127.0.0.1, so its figures include JSON encoding; ours are timed as
+engine + JSON encoding. VictoriaMetrics is not packaged in Debian bookworm, so it is not
+measured.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import random
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path[:0] = [str(ROOT / "src"), str(ROOT)]
+
+from steward.promql import Result, evaluate_range  # noqa: E402
+from steward.promql.memstore import MemoryStore  # noqa: E402
+from steward.tsdb.types import Sample, Store  # noqa: E402
+
+HOUR = 3_600_000
+STEP_DATA = 10_000
+MODES = ("idle", "user", "system", "iowait", "irq", "softirq", "steal", "nice")
+
+
+def build(
+    hosts: int, per_host: int, cpu_series: int, end: int
+) -> list[tuple[dict, np.ndarray, np.ndarray]]:
+    rng = np.random.default_rng(1)
+    fleet_ts = np.arange(end - HOUR, end, STEP_DATA, dtype=np.int64)
+    day_ts = np.arange(end - 24 * HOUR, end, STEP_DATA, dtype=np.int64)
+    out = []
+    for h in range(hosts):
+        inst = f"host-{h:04d}"
+        for c in range(cpu_series):
+            labels = {
+                "__name__": "node_cpu_seconds_total",
+                "instance": inst,
+                "job": "node",
+                "cpu": str(c // len(MODES)),
+                "mode": MODES[c % len(MODES)],
+            }
+            inc = rng.uniform(0.05, 9.0, fleet_ts.size).round(2)
+            out.append((labels, fleet_ts, np.cumsum(inc) + rng.uniform(1e4, 1e6)))
+        for k in range(per_host - cpu_series):
+            labels = {"__name__": f"node_other_{k}", "instance": inst, "job": "node"}
+            out.append((labels, fleet_ts, rng.uniform(0, 100, fleet_ts.size).round(2)))
+    target = "host-0000"
+    out.append(
+        (
+            {"__name__": "node_load1", "instance": target, "job": "node"},
+            day_ts,
+            rng.uniform(0, 4, day_ts.size).round(2),
+        )
+    )
+    out.append(
+        (
+            {"__name__": "node_network_receive_bytes_total", "instance": target, "job": "node"},
+            day_ts,
+            np.cumsum(rng.integers(0, 10**6, day_ts.size)) * 1.0,
+        )
+    )
+    return out
+
+
+def queries(end: int) -> dict[str, tuple[str, int, int, int]]:
+    return {
+        "(a) 24h gauge, step 60s": (
+            'node_load1{instance="host-0000"}',
+            end - 24 * HOUR,
+            end,
+            60_000,
+        ),
+        "(a) 24h rate(), step 60s": (
+            'rate(node_network_receive_bytes_total{instance="host-0000"}[5m])',
+            end - 24 * HOUR,
+            end,
+            60_000,
+        ),
+        "(b) fleet avg by rate 1h": (
+            "avg by (instance) (rate(node_cpu_seconds_total[5m]))",
+            end - HOUR,
+            end,
+            60_000,
+        ),
+    }
+
+
+def encode(result: Result) -> str:
+    """Roughly what prom_api does to a matrix (it needs Django; this does not)."""
+    return json.dumps(
+        [
+            {
+                "metric": s.labels,
+                "values": [
+                    [t / 1000, repr(v)] for t, v in zip(s.timestamps, s.values, strict=True)
+                ],
+            }
+            for s in result.series
+        ]
+    )
+
+
+def measure(fn: Callable[[], object], repeat: int) -> tuple[float, float]:
+    fn()  # warm up
+    times = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        fn()
+        times.append((time.perf_counter() - t0) * 1000)
+    times.sort()
+    return statistics.median(times), times[min(len(times) - 1, math.ceil(0.95 * len(times)) - 1)]
+
+
+def bench_store(name: str, store: Store, qs: dict, repeat: int) -> dict[str, float]:
+    p50s = {}
+    for label, (expr, start, end, step) in qs.items():
+        result = evaluate_range(expr, start, end, step, store, [1])
+        points = sum(len(s.values) for s in result.series)
+        p50, p95 = measure(
+            lambda e=expr, a=start, b=end, s=step: encode(evaluate_range(e, a, b, s, store, [1])),
+            repeat,
+        )
+        p50s[label] = p50
+        print(
+            f"  {name:<11} {label:<26} p50 {p50:8.1f} ms  p95 {p95:8.1f} ms  "
+            f"({len(result.series)} series, {points} points)"
+        )
+    return p50s
+
+
+def load_tsdb(data, path: Path) -> Store | None:
+    try:
+        from steward.tsdb import open_store  # type: ignore[attr-defined]
+    except ImportError:
+        print("steward.tsdb.open_store: not available yet (the store is being written); skipped")
+        return None
+    store = open_store(path)
+    t0 = time.perf_counter()
+    batch: list[Sample] = []
+    for labels, ts, vs in data:
+        batch.extend(Sample(labels, int(t), float(v)) for t, v in zip(ts, vs, strict=True))
+        if len(batch) >= 50_000:
+            store.append(1, batch)
+            batch = []
+    if batch:
+        store.append(1, batch)
+    print(f"steward.tsdb loaded in {time.perf_counter() - t0:.1f} s")
+    return store
+
+
+def bench_prometheus(data, qs: dict, repeat: int, workdir: Path) -> dict[str, float] | None:
+    from tests.promql.prometheus_harness import binaries_missing, running_prometheus
+
+    reason = binaries_missing()
+    if reason:
+        print(f"Prometheus: {reason}; skipped")
+        return None
+    wanted = {"node_cpu_seconds_total", "node_load1", "node_network_receive_bytes_total"}
+    series = [
+        (labels, list(zip(ts.tolist(), vs.tolist(), strict=True)))
+        for labels, ts, vs in data
+        if labels["__name__"] in wanted
+    ]
+    t0 = time.perf_counter()
+    with running_prometheus(series, workdir, startup_timeout=300) as prom:
+        print(
+            f"Prometheus backfilled and ready in {time.perf_counter() - t0:.1f} s "
+            f"({sum(len(p) for _, p in series)} samples)"
+        )
+        p50s = {}
+        for label, (expr, start, end, step) in qs.items():
+            p50, p95 = measure(
+                lambda e=expr, a=start, b=end, s=step: prom.query_range(e, a, b, s), repeat
+            )
+            p50s[label] = p50
+            print(f"  {'prometheus':<11} {label:<26} p50 {p50:8.1f} ms  p95 {p95:8.1f} ms")
+        return p50s
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--hosts", type=int, default=1000)
+    parser.add_argument("--series-per-host", type=int, default=50)
+    parser.add_argument("--cpu-series", type=int, default=8)
+    parser.add_argument("--repeat", type=int, default=20)
+    parser.add_argument("--no-prometheus", action="store_true")
+    args = parser.parse_args()
+    random.seed(1)
+    end = (int(time.time() * 1000) - 4 * HOUR) // HOUR * HOUR  # clear of Prometheus' head
+    t0 = time.perf_counter()
+    data = build(args.hosts, args.series_per_host, args.cpu_series, end)
+    memory = MemoryStore()
+    for labels, ts, vs in data:
+        memory.append_series(1, labels, ts, vs)
+    total = sum(ts.size for _, ts, _ in data)
+    print(
+        f"{len(data)} series, {total} samples; MemoryStore loaded in "
+        f"{time.perf_counter() - t0:.1f} s"
+    )
+    qs = queries(end)
+    ours = bench_store("memory", memory, qs, args.repeat)
+    with tempfile.TemporaryDirectory(prefix="steward-bench-") as tmp:
+        tsdb = load_tsdb(data, Path(tmp) / "tsdb")
+        if tsdb is not None:
+            bench_store("steward.tsdb", tsdb, qs, args.repeat)
+        theirs = None
+        if not args.no_prometheus:
+            workdir = Path(tmp) / "prometheus"
+            workdir.mkdir()
+            theirs = bench_prometheus(data, qs, args.repeat, workdir)
+    if theirs:
+        print("ratio (MemoryStore engine p50 / Prometheus p50):")
+        for label in qs:
+            print(f"  {label:<26} {ours[label] / theirs[label]:6.2f}x")
+    print("VictoriaMetrics: not packaged in Debian bookworm; not measured.")
+
+
+if __name__ == "__main__":
+    main()

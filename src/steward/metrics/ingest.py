@@ -1,0 +1,419 @@
+"""From parsed input to stored samples: naming, the labels Steward adds, the store call.
+
+Every series gets ``steward_org`` (the organization's slug); series of a known device also
+get ``steward_device`` (its id) and ``instance`` (its host name). Labels of those names
+sent by a client are renamed ``exported_<name>``, as Prometheus does for clashing target
+labels (``honor_labels: false``), so a client can never place a series on another device.
+"""
+
+from __future__ import annotations
+
+import gc
+import re
+import threading
+import time
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.conf import settings
+
+from steward.api.errors import ApiError
+from steward.inventory.models import Device
+from steward.metrics import lineproto, prompb
+from steward.metrics.store import get_store
+from steward.tenancy.models import Organization
+from steward.tsdb.types import (
+    DEVICE_LABEL,
+    LABEL_NAME_RE,
+    METRIC_NAME,
+    METRIC_NAME_RE,
+    ORG_LABEL,
+    AppendResult,
+    MetricType,
+    Sample,
+    SeriesMetadata,
+)
+
+MiB = 1024 * 1024
+
+# Server-side knobs; the lead's config ``Option`` lines override them (same keys).
+DEFAULTS: dict[str, Any] = {
+    "metrics_interval": 10,
+    "metrics_agent_max_decompressed": 8 * MiB,
+    "metrics_write_max_body": 32 * MiB,
+    "metrics_write_max_lines": 500_000,
+    "metrics_scrape_concurrency": 8,
+    "metrics_scrape_max_body": 16 * MiB,
+    "metrics_device_cache_seconds": 30,
+}
+
+
+def option(key: str) -> Any:
+    return settings.STEWARD.get(key, DEFAULTS[key])
+
+
+AGENT_JOB = "steward"
+LINE_PROTOCOL_JOB = "telegraf"
+REMOTE_WRITE_JOB = "prometheus"
+INSTANCE = "instance"
+JOB = "job"
+_ADDED = frozenset({INSTANCE, JOB, DEVICE_LABEL, ORG_LABEL})
+_INVALID_METRIC_CHARS = re.compile(r"[^a-zA-Z0-9_:]")
+_INVALID_LABEL_CHARS = re.compile(r"[^a-zA-Z0-9_]")
+
+
+def now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+def sanitize_metric_name(name: str) -> str:
+    """Invalid characters become ``_``; a leading digit gets a ``_`` prefix."""
+    if METRIC_NAME_RE.match(name):
+        return name
+    name = _INVALID_METRIC_CHARS.sub("_", name)
+    return "_" + name if name[:1].isdigit() else name
+
+
+def sanitize_label_name(name: str) -> str:
+    """Invalid characters become ``_``; ``__``-prefixed (reserved) names get ``tag``."""
+    if not LABEL_NAME_RE.match(name):
+        name = _INVALID_LABEL_CHARS.sub("_", name)
+        if name[:1].isdigit():
+            name = "_" + name
+    if name.startswith("__"):
+        name = "tag" + name
+    return name
+
+
+def device_labels(device: Device, org_slug: str, job: str = AGENT_JOB) -> dict[str, str]:
+    return {
+        INSTANCE: device.hostname,
+        JOB: job,
+        DEVICE_LABEL: str(device.pk),
+        ORG_LABEL: org_slug,
+    }
+
+
+_gc_lock = threading.Lock()
+_gc_pausers = 0
+_gc_was_enabled = True
+
+
+@contextmanager
+def paused_gc() -> Iterator[None]:
+    """Pause the cyclic garbage collector while a batch is turned into samples.
+
+    A 10,000-sample request allocates ~20,000 dicts and objects; each burst of allocations
+    triggers collections that walk the whole Django process's heap. Samples hold no
+    reference cycles (reference counting frees them), so pausing the collector for the
+    batch doubled line-protocol throughput in bench/ingest.py. Counted, so overlapping
+    requests in several threads re-enable it only when the last one ends.
+    """
+    global _gc_pausers, _gc_was_enabled
+    with _gc_lock:
+        _gc_pausers += 1
+        if _gc_pausers == 1:
+            _gc_was_enabled = gc.isenabled()
+            gc.disable()
+    try:
+        yield
+    finally:
+        with _gc_lock:
+            _gc_pausers -= 1
+            if _gc_pausers == 0 and _gc_was_enabled:
+                gc.enable()
+
+
+# --- host name -> device, per organization ----------------------------------------------
+
+
+@dataclass(frozen=True)
+class DeviceRef:
+    pk: int
+    hostname: str
+
+
+class DeviceDirectory:
+    """Active devices of an organization by host name, FQDN and short name (lower case).
+
+    Cached per process for ``metrics_device_cache_seconds``: a push of 1,000 lines must
+    not cost a query per line, and a device enrolled a moment ago is matched on the next
+    refresh.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._maps: dict[int, tuple[float, dict[str, DeviceRef]]] = {}
+
+    def clear(self) -> None:
+        with self._lock:
+            self._maps.clear()
+
+    def for_org(self, org_id: int) -> dict[str, DeviceRef]:
+        now = time.monotonic()
+        cached = self._maps.get(org_id)
+        if cached is not None and cached[0] > now:
+            return cached[1]
+        mapping: dict[str, DeviceRef] = {}
+        rows = (
+            Device.objects.active()
+            .filter(organization_id=org_id)
+            .order_by("-last_seen", "pk")  # several devices, one name: the freshest wins
+            .values_list("pk", "hostname", "fqdn")
+        )
+        for pk, hostname, fqdn in rows:
+            ref = DeviceRef(pk, hostname)
+            for key in (hostname.lower(), fqdn.lower(), hostname.lower().split(".", 1)[0]):
+                if key:
+                    mapping.setdefault(key, ref)
+        with self._lock:
+            self._maps[org_id] = (now + option("metrics_device_cache_seconds"), mapping)
+        return mapping
+
+    def lookup(self, org_id: int, host: str) -> DeviceRef | None:
+        mapping = self.for_org(org_id)
+        host = host.lower()
+        return mapping.get(host) or mapping.get(host.split(".", 1)[0])
+
+
+devices = DeviceDirectory()
+
+
+# --- metadata ---------------------------------------------------------------------------
+
+_metadata_seen: dict[tuple[int, str], SeriesMetadata] = {}
+_metadata_lock = threading.Lock()
+
+
+def record_metadata(org_id: int, items: Iterable[SeriesMetadata]) -> None:
+    """Hand new or changed metadata to the store (agents resend it with every batch)."""
+    with _metadata_lock:
+        changed = {
+            item.metric: item for item in items if _metadata_seen.get((org_id, item.metric)) != item
+        }
+    if not changed:
+        return
+    get_store().set_metadata(org_id, list(changed.values()))  # type: ignore[attr-defined]
+    with _metadata_lock:  # only once stored: a failed call is retried with the next batch
+        for metric, item in changed.items():
+            _metadata_seen[(org_id, metric)] = item
+
+
+def forget_metadata_cache() -> None:
+    with _metadata_lock:
+        _metadata_seen.clear()
+
+
+def metric_type(name: str) -> MetricType:
+    try:
+        return MetricType(name)
+    except ValueError:
+        return MetricType.UNKNOWN
+
+
+# --- appending --------------------------------------------------------------------------
+
+
+def append(org_id: int, samples: Sequence[Sample]) -> AppendResult:
+    if not samples:
+        return AppendResult()
+    return get_store().append(org_id, samples)
+
+
+def limit_error(result: AppendResult, where: str) -> ApiError:
+    """A clear 422 for samples a store limit refused (cardinality, age, label size)."""
+    first = result.errors[0] if result.errors else "refused by a store limit"
+    return ApiError(
+        422,
+        "limit_exceeded",
+        f"{where}: {result.rejected} sample(s) refused: {first}",
+    )
+
+
+# --- InfluxDB line protocol -------------------------------------------------------------
+
+
+@dataclass
+class LineOutcome:
+    lines_accepted: int = 0
+    lines_rejected: int = 0
+    strings_skipped: int = 0
+    first_error: str | None = None
+    result: AppendResult = field(default_factory=AppendResult)
+
+    def counts(self) -> dict[str, int]:
+        return {
+            "accepted": self.lines_accepted,
+            "rejected": self.lines_rejected,
+            "samples_accepted": self.result.accepted,
+            "samples_duplicate": self.result.duplicates,
+            "samples_rejected": self.result.rejected,
+            "strings_skipped": self.strings_skipped,
+        }
+
+
+class _LineLabels:
+    """Label sets for line protocol points, memoized per (measurement, tags) in a request."""
+
+    def __init__(self, org: Organization) -> None:
+        self.org = org
+        self.names: dict[tuple[str, str], str] = {}
+        self.label_names: dict[str, str] = {}
+
+    def label_name(self, tag: str) -> str:
+        name = self.label_names.get(tag)
+        if name is None:
+            name = sanitize_label_name(tag)
+            self.label_names[tag] = name
+        return name
+
+    def metric(self, measurement: str, field_key: str) -> str:
+        key = (measurement, field_key)
+        name = self.names.get(key)
+        if name is None:
+            # Telegraf's Prometheus naming (serializers/prometheus MetricName).
+            raw = field_key if measurement == "prometheus" else f"{measurement}_{field_key}"
+            name = sanitize_metric_name(raw)
+            self.names[key] = name
+        return name
+
+    def base(self, tags: dict[str, str]) -> dict[str, str]:
+        labels: dict[str, str] = {}
+        for tag, value in tags.items():
+            name = self.label_name(tag)
+            if name in (DEVICE_LABEL, ORG_LABEL):
+                name = "exported_" + name
+            labels[name] = value
+        host = tags.get("host")
+        device = devices.lookup(self.org.pk, host) if host else None
+        if device is not None:
+            if INSTANCE in labels:
+                labels["exported_instance"] = labels.pop(INSTANCE)
+            labels[INSTANCE] = device.hostname
+            labels[DEVICE_LABEL] = str(device.pk)
+        elif host and INSTANCE not in labels:
+            labels[INSTANCE] = host
+        labels.setdefault(JOB, LINE_PROTOCOL_JOB)
+        labels[ORG_LABEL] = self.org.slug
+        return labels
+
+
+def ingest_lines(org: Organization, text: str, precision: str) -> LineOutcome:
+    """Parse, label and store a line-protocol body: good lines are kept, bad ones counted."""
+    with paused_gc():
+        return _ingest_lines(org, text, precision)
+
+
+def _ingest_lines(org: Organization, text: str, precision: str) -> LineOutcome:
+    parsed = lineproto.parse(text, precision)
+    outcome = LineOutcome(
+        lines_rejected=parsed.rejected_lines,
+        strings_skipped=parsed.strings_skipped,
+        first_error=parsed.first_error,
+    )
+    received = now_ms()
+    naming = _LineLabels(org)
+    bases: dict[tuple[str, tuple[tuple[str, str], ...]], dict[str, str]] = {}
+    names: dict[str, dict[str, str]] = {}  # measurement -> field -> metric name
+    samples: list[Sample] = []
+    add = samples.append
+    # The hot loop of line-protocol ingest: per sample one dict copy and one Sample.
+    for point in parsed.points:
+        measurement = point.measurement
+        key = (measurement, tuple(point.tags.items()))
+        base = bases.get(key)
+        if base is None:
+            base = bases[key] = naming.base(point.tags)
+        field_names = names.get(measurement)
+        if field_names is None:
+            field_names = names[measurement] = {}
+        ts = received if point.timestamp_ms is None else point.timestamp_ms
+        for field_key, value in point.fields:
+            name = field_names.get(field_key)
+            if name is None:
+                name = field_names[field_key] = naming.metric(measurement, field_key)
+            labels = base.copy()
+            labels[METRIC_NAME] = name
+            add(Sample(labels, ts, value))
+    outcome.lines_accepted = len(parsed.points)
+    outcome.result = append(org.pk, samples)
+    return outcome
+
+
+# --- Prometheus remote write ------------------------------------------------------------
+
+
+@dataclass
+class RemoteWriteOutcome:
+    series_rejected: int = 0
+    first_error: str | None = None
+    result: AppendResult = field(default_factory=AppendResult)
+
+
+def _series_labels(org: Organization, pairs: list[tuple[str, str]]) -> dict[str, str]:
+    labels: dict[str, str] = {}
+    for name, value in pairs:
+        if not value:
+            continue  # an empty value is the same as no label (Prometheus semantics)
+        if name == METRIC_NAME:
+            if not METRIC_NAME_RE.match(value):
+                raise ValueError(f"invalid metric name {value!r}")
+        elif not LABEL_NAME_RE.match(name):
+            raise ValueError(f"invalid label name {name!r}")
+        elif name in (DEVICE_LABEL, ORG_LABEL):
+            name = "exported_" + name
+        labels[name] = value
+    if METRIC_NAME not in labels:
+        raise ValueError("no __name__ label")
+    instance = labels.get(INSTANCE)
+    if instance:
+        host = _host_of(instance)
+        device = devices.lookup(org.pk, host) if host else None
+        if device is not None:
+            labels[DEVICE_LABEL] = str(device.pk)
+    labels.setdefault(JOB, REMOTE_WRITE_JOB)
+    labels[ORG_LABEL] = org.slug
+    return labels
+
+
+def _host_of(instance: str) -> str:
+    """``web-01:9100`` -> ``web-01``; ``[::1]:9100`` -> ``::1``; ``web-01`` -> ``web-01``."""
+    if instance.startswith("["):
+        return instance[1:].split("]", 1)[0]
+    if instance.count(":") == 1:
+        return instance.split(":", 1)[0]
+    return instance
+
+
+def ingest_remote_write(org: Organization, request: prompb.WriteRequest) -> RemoteWriteOutcome:
+    with paused_gc():
+        return _ingest_remote_write(org, request)
+
+
+def _ingest_remote_write(org: Organization, request: prompb.WriteRequest) -> RemoteWriteOutcome:
+    outcome = RemoteWriteOutcome()
+    samples: list[Sample] = []
+    add = samples.append
+    for index, series in enumerate(request.timeseries):
+        try:
+            labels = _series_labels(org, series.labels)
+        except ValueError as exc:
+            outcome.series_rejected += 1
+            if outcome.first_error is None:
+                outcome.first_error = f"timeseries {index}: {exc}"
+            continue
+        for ts, value in series.samples:
+            add(Sample(labels, ts, value))
+    outcome.result = append(org.pk, samples)
+    if request.metadata:
+        record_metadata(
+            org.pk,
+            [
+                SeriesMetadata(m.metric, metric_type(m.type), m.unit, m.help)
+                for m in request.metadata
+                if m.metric
+            ],
+        )
+    return outcome

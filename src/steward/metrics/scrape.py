@@ -1,0 +1,226 @@
+"""The worker job that scrapes Prometheus exporters (``ScrapeTarget``).
+
+Each run claims the due targets with a conditional update (one winner per target even if
+two workers overlap), fetches them concurrently in a bounded thread pool, parses the text
+exposition format with ``prometheus_client``'s parser and appends one batch per
+organization. A failing target records its error and is retried at its next interval; it
+never fails the job. Like Prometheus, every scrape also writes ``up``,
+``scrape_duration_seconds`` and ``scrape_samples_scraped`` for the target.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import defaultdict
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from urllib.parse import urlsplit
+
+import httpx
+from django.utils import timezone
+from prometheus_client.parser import text_string_to_metric_families
+
+from steward import __version__
+from steward.metrics import ingest
+from steward.metrics.models import ScrapeTarget
+from steward.tsdb.types import (
+    DEVICE_LABEL,
+    METRIC_NAME,
+    ORG_LABEL,
+    MetricType,
+    Sample,
+    SeriesMetadata,
+)
+
+log = logging.getLogger("steward.metrics.scrape")
+
+ACCEPT = "text/plain;version=0.0.4;q=1,*/*;q=0.1"
+MAX_TARGETS_PER_RUN = 1_000
+_TARGET_LABELS = (ingest.INSTANCE, ingest.JOB, DEVICE_LABEL, ORG_LABEL)
+
+
+class ScrapeError(Exception):
+    """The target could not be scraped; the message is recorded on the target."""
+
+
+@dataclass
+class Scraped:
+    """What one scrape produced (filled in the pool thread, stored by the job's thread)."""
+
+    started_ms: int
+    duration: float = 0.0
+    error: str = ""
+    samples: list[tuple[str, dict[str, str], float, int | None]] = field(default_factory=list)
+    metadata: list[SeriesMetadata] = field(default_factory=list)
+
+
+def instance_of(url: str) -> str:
+    """``host:port`` of the URL, with the scheme's default port, as Prometheus labels it."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    if ":" in host:
+        host = f"[{host}]"
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    return f"{host}:{port}"
+
+
+def fetch(client: httpx.Client, url: str, timeout: float, max_bytes: int) -> str:
+    try:
+        with client.stream("GET", url, timeout=timeout) as response:
+            if response.status_code != 200:
+                raise ScrapeError(f"HTTP {response.status_code} from {url}")
+            chunks: list[bytes] = []
+            size = 0
+            for chunk in response.iter_bytes():
+                size += len(chunk)
+                if size > max_bytes:
+                    raise ScrapeError(f"response larger than {max_bytes} bytes")
+                chunks.append(chunk)
+            encoding = response.encoding or "utf-8"
+    except httpx.TimeoutException:
+        raise ScrapeError(f"timed out after {timeout:g} s") from None
+    except httpx.HTTPError as exc:
+        raise ScrapeError(f"{type(exc).__name__}: {exc}") from None
+    try:
+        return b"".join(chunks).decode(encoding)
+    except (LookupError, UnicodeDecodeError) as exc:
+        raise ScrapeError(f"response is not text: {exc}") from None
+
+
+def _sample_type(family_type: str, sample_name: str) -> MetricType:
+    if family_type in ("counter", "gauge"):
+        return MetricType(family_type)
+    if family_type in ("histogram", "summary", "gaugehistogram"):
+        if sample_name.endswith(("_bucket", "_count", "_sum")):
+            return MetricType.COUNTER
+        return MetricType.GAUGE
+    return MetricType.UNKNOWN
+
+
+def parse_exposition(text: str, scraped: Scraped) -> None:
+    seen: set[str] = set()
+    try:
+        for family in text_string_to_metric_families(text):
+            for sample in family.samples:
+                ts = None if sample.timestamp is None else round(sample.timestamp * 1000)
+                scraped.samples.append((sample.name, dict(sample.labels), sample.value, ts))
+                if sample.name not in seen:
+                    seen.add(sample.name)
+                    scraped.metadata.append(
+                        SeriesMetadata(
+                            sample.name,
+                            _sample_type(family.type, sample.name),
+                            family.unit or "",
+                            family.documentation or "",
+                        )
+                    )
+    except ValueError as exc:  # how prometheus_client's parser reports syntax errors
+        raise ScrapeError(f"invalid exposition format: {exc}") from None
+
+
+def scrape_one(client: httpx.Client, url: str, timeout: float, max_bytes: int) -> Scraped:
+    scraped = Scraped(started_ms=ingest.now_ms())
+    started = time.perf_counter()
+    try:
+        parse_exposition(fetch(client, url, timeout, max_bytes), scraped)
+    except ScrapeError as exc:
+        scraped.error = str(exc)[:1000]
+        scraped.samples.clear()
+        scraped.metadata.clear()
+    except Exception as exc:  # a bug must not kill the other targets' scrapes
+        log.exception("scrape of %s failed", url)
+        scraped.error = f"internal error: {type(exc).__name__}: {exc}"[:1000]
+        scraped.samples.clear()
+    scraped.duration = time.perf_counter() - started
+    return scraped
+
+
+def target_labels(target: ScrapeTarget) -> dict[str, str]:
+    labels = {
+        ingest.INSTANCE: instance_of(target.url),
+        ingest.JOB: target.job,
+        ORG_LABEL: target.organization.slug,
+    }
+    if target.device_id is not None:
+        labels[DEVICE_LABEL] = str(target.device_id)
+    return labels
+
+
+def samples_of(target: ScrapeTarget, scraped: Scraped) -> list[Sample]:
+    added = target_labels(target)
+    ts_default = scraped.started_ms
+    samples: list[Sample] = []
+    for name, labels, value, ts in scraped.samples:
+        for clash in _TARGET_LABELS:
+            if clash in labels:
+                labels["exported_" + clash] = labels.pop(clash)
+        labels.update(added)
+        labels[METRIC_NAME] = name
+        samples.append(Sample(labels, ts_default if ts is None else ts, value))
+    for name, value in (
+        ("up", 0.0 if scraped.error else 1.0),
+        ("scrape_duration_seconds", scraped.duration),
+        ("scrape_samples_scraped", float(len(scraped.samples))),
+    ):
+        samples.append(Sample({**added, METRIC_NAME: name}, ts_default, value))
+    return samples
+
+
+def _claim(target: ScrapeTarget, now) -> bool:
+    won = ScrapeTarget.objects.filter(
+        pk=target.pk, next_scrape_at=target.next_scrape_at, enabled=True
+    ).update(next_scrape_at=now + target.interval)
+    return won == 1
+
+
+def scrape_due_targets() -> int:
+    """Scrape every due target once; return how many were scraped."""
+    now = timezone.now()
+    due = list(
+        ScrapeTarget.objects.due(now)
+        .select_related("organization")
+        .order_by("next_scrape_at")[:MAX_TARGETS_PER_RUN]
+    )
+    targets = [t for t in due if _claim(t, now)]
+    if not targets:
+        return 0
+    max_bytes = ingest.option("metrics_scrape_max_body")
+    workers = max(1, min(int(ingest.option("metrics_scrape_concurrency")), len(targets)))
+    headers = {"Accept": ACCEPT, "User-Agent": f"Steward/{__version__}"}
+    with (
+        httpx.Client(headers=headers, follow_redirects=False) as client,
+        ThreadPoolExecutor(max_workers=workers, thread_name_prefix="scrape") as pool,
+    ):
+        results = list(
+            pool.map(
+                lambda t: scrape_one(client, t.url, float(t.timeout_seconds), max_bytes),
+                targets,
+            )
+        )
+    by_org: dict[int, list[Sample]] = defaultdict(list)
+    metadata: dict[int, list[SeriesMetadata]] = defaultdict(list)
+    for target, scraped in zip(targets, results, strict=True):
+        by_org[target.organization_id].extend(samples_of(target, scraped))
+        metadata[target.organization_id].extend(scraped.metadata)
+    errors: dict[int, str] = {}
+    for org_id, samples in by_org.items():
+        try:
+            result = ingest.append(org_id, samples)
+            ingest.record_metadata(org_id, metadata[org_id])
+        except Exception as exc:  # the store refusing must still record it on the targets
+            log.exception("storing scraped samples of organization %s failed", org_id)
+            errors[org_id] = f"storing failed: {type(exc).__name__}: {exc}"[:1000]
+            continue
+        if result.rejected:
+            first = result.errors[0] if result.errors else "refused by a store limit"
+            errors[org_id] = f"{result.rejected} sample(s) refused: {first}"[:1000]
+    finished = timezone.now()
+    for target, scraped in zip(targets, results, strict=True):
+        ScrapeTarget.objects.filter(pk=target.pk).update(
+            last_scrape_at=finished,
+            last_duration=round(scraped.duration, 6),
+            last_error=scraped.error or errors.get(target.organization_id, ""),
+            last_samples=len(scraped.samples),
+        )
+    return len(targets)

@@ -1,0 +1,103 @@
+"""The process's time-series store, opened once from the settings.
+
+* SQLite installs: ``<STEWARD_HOME>/metrics.sqlite3``, a file of its own, so a burst of
+  ingest holds *its* write lock and never the console's database.
+* PostgreSQL installs: the same database as Django, in schema ``tsdb``.
+
+Tests swap the store with ``set_store_for_tests()`` (or the ``metrics_store`` fixture in
+``tests/metrics/conftest.py``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import inspect
+import threading
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+from django.conf import settings
+
+from steward.tsdb.types import Store
+
+SQLITE_FILE = "metrics.sqlite3"
+PG_SCHEMA = "tsdb"
+
+_lock = threading.Lock()
+_store: Store | None = None
+_override: Store | None = None
+
+
+def get_store() -> Store:
+    """The store of this process (opened on first use; thread-safe)."""
+    global _store
+    if _override is not None:
+        return _override
+    if _store is None:
+        with _lock:
+            if _store is None:
+                _store = _open()
+    return _store
+
+
+def set_store_for_tests(store: Store | None) -> None:
+    """Use ``store`` instead of the configured one (``None`` restores the configured one)."""
+    global _override
+    _override = store
+
+
+def uses_postgres() -> bool:
+    return "postgresql" in settings.DATABASES["default"]["ENGINE"]
+
+
+def postgres_url(db: dict[str, Any]) -> str:
+    """A Django database definition as a libpq URL (credentials percent-encoded)."""
+    user = quote(db.get("USER") or "", safe="")
+    password = quote(db.get("PASSWORD") or "", safe="")
+    auth = f"{user}:{password}@" if password else (f"{user}@" if user else "")
+    host = db.get("HOST") or ""
+    if ":" in host and not host.startswith("["):  # an IPv6 literal
+        host = f"[{host}]"
+    port = f":{db['PORT']}" if db.get("PORT") else ""
+    return f"postgresql://{auth}{host}{port}/{quote(db.get('NAME') or '', safe='')}"
+
+
+def store_target() -> str:
+    if uses_postgres():
+        return postgres_url(settings.DATABASES["default"])
+    return str(Path(settings.STEWARD_HOME) / SQLITE_FILE)
+
+
+def _from_settings(cls: type, prefix: str) -> Any:
+    """Build a tsdb settings dataclass from ``STEWARD[prefix + field]`` where configured.
+
+    The store declares its limits and retention as dataclasses; the matching config
+    options are named ``metrics_<field>`` (limits) and ``metrics_retention_<field>``, so a
+    new store knob needs one ``Option`` line and nothing here.
+    """
+    values = settings.STEWARD
+    known = {
+        f.name: values[prefix + f.name]
+        for f in dataclasses.fields(cls)
+        if prefix + f.name in values
+    }
+    return cls(**known)
+
+
+def _open() -> Store:
+    from steward import tsdb
+    from steward.tsdb import types
+
+    open_store = tsdb.open_store  # type: ignore[attr-defined]
+    kwargs: dict[str, Any] = {}
+    parameters = inspect.signature(open_store).parameters
+    limits_cls = getattr(tsdb, "Limits", None) or getattr(types, "Limits", None)
+    retention_cls = getattr(tsdb, "Retention", None) or getattr(types, "Retention", None)
+    if "limits" in parameters and dataclasses.is_dataclass(limits_cls):
+        kwargs["limits"] = _from_settings(limits_cls, "metrics_")  # type: ignore[arg-type]
+    if "retention" in parameters and dataclasses.is_dataclass(retention_cls):
+        kwargs["retention"] = _from_settings(retention_cls, "metrics_retention_")  # type: ignore[arg-type]
+    if uses_postgres() and "schema" in parameters:
+        kwargs["schema"] = PG_SCHEMA
+    return open_store(store_target(), **kwargs)

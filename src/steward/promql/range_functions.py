@@ -1,0 +1,268 @@
+"""Functions of a range vector (``rate(x[5m])``, ``avg_over_time(x[1h])``, ...).
+
+Each takes the windows of every (series, step) pair at once and returns ``(values,
+present)`` arrays of shape (series, steps). Semantics and edge cases follow Prometheus
+2.42 ``promql/functions.go`` (cited per function).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+
+from steward.promql.values import RangeWindows, window_reduce
+
+Out = tuple[np.ndarray, np.ndarray]
+
+
+def _at(arr: np.ndarray, idx: np.ndarray, ok: np.ndarray) -> np.ndarray:
+    if arr.size == 0:
+        return np.zeros(idx.shape, dtype=arr.dtype)
+    return arr[np.where(ok, idx, 0)]
+
+
+def _pair_flags(w: RangeWindows, flags: np.ndarray) -> np.ndarray:
+    """``flags[i]`` compares sample i with i-1; clear it at each series' first sample."""
+    flags = flags.astype(np.float64)
+    flags[w.starts[:-1][w.starts[:-1] < flags.size]] = 0.0
+    return flags
+
+
+def _pairs(w: RangeWindows) -> tuple[np.ndarray, np.ndarray]:
+    """Current and previous values for every flat index (previous of index 0 is itself)."""
+    prev = np.empty_like(w.vs)
+    if w.vs.size:
+        prev[0] = w.vs[0]
+        prev[1:] = w.vs[:-1]
+    return w.vs, prev
+
+
+def _window_sum_sparse(arr: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+    """Window sums of a mostly-zero array (counter resets): only windows holding a non-zero
+    element are reduced. Pairs (i-1, i) inside [lo, hi) are the indices [lo + 1, hi)."""
+    out = np.zeros(lo.shape)
+    nonzero = np.flatnonzero(arr)
+    if nonzero.size:
+        hit = np.searchsorted(nonzero, hi) > np.searchsorted(nonzero, lo)
+        out[hit] = window_reduce(np.add, arr, lo[hit], hi[hit], 0.0)
+    return out
+
+
+def extrapolated_rate(w: RangeWindows, is_counter: bool, is_rate: bool) -> Out:
+    """``extrapolatedRate`` (rate, increase, delta): counter resets add the value before
+    the reset; the result is extrapolated to the window's edges when the first/last samples
+    lie within 1.1 average intervals of them (else by half an interval), never below a
+    counter's zero."""
+    n = w.count
+    ok = n >= 2
+    first_i, last_i = w.lo, w.hi - 1
+    first_v, last_v = _at(w.vs, first_i, ok), _at(w.vs, last_i, ok)
+    first_t, last_t = _at(w.ts, first_i, ok), _at(w.ts, last_i, ok)
+    result = last_v - first_v
+    if is_counter:
+        cur, prev = _pairs(w)
+        resets = np.where(_pair_flags(w, cur < prev) > 0, prev, 0.0)
+        result = result + _window_sum_sparse(resets, np.minimum(w.lo + 1, w.hi), w.hi)
+    with np.errstate(all="ignore"):
+        to_start = (first_t - w.range_start[None, :]) / 1000.0
+        to_end = (w.range_end[None, :] - last_t) / 1000.0
+        sampled = (last_t - first_t) / 1000.0
+        average = sampled / np.maximum(n - 1, 1)
+        if is_counter:
+            to_zero = sampled * (first_v / result)
+            use_zero = (result > 0) & (first_v >= 0) & (to_zero < to_start)
+            to_start = np.where(use_zero, to_zero, to_start)
+        threshold = average * 1.1
+        interval = (
+            sampled
+            + np.where(to_start < threshold, to_start, average / 2)
+            + np.where(to_end < threshold, to_end, average / 2)
+        )
+        factor = interval / sampled
+        if is_rate:
+            factor = factor / (w.range_ms / 1000.0)
+        values = result * factor
+    return values, ok
+
+
+def rate(w: RangeWindows) -> Out:
+    return extrapolated_rate(w, True, True)
+
+
+def increase(w: RangeWindows) -> Out:
+    return extrapolated_rate(w, True, False)
+
+
+def delta(w: RangeWindows) -> Out:
+    return extrapolated_rate(w, False, False)
+
+
+def _instant_value(w: RangeWindows, is_rate: bool) -> Out:
+    """``instantValue`` (irate, idelta): the last two samples of the window."""
+    ok = w.count >= 2
+    last_v, prev_v = _at(w.vs, w.hi - 1, ok), _at(w.vs, w.hi - 2, ok)
+    last_t, prev_t = _at(w.ts, w.hi - 1, ok), _at(w.ts, w.hi - 2, ok)
+    if is_rate:
+        result = np.where(last_v < prev_v, last_v, last_v - prev_v)  # a counter reset
+        with np.errstate(all="ignore"):
+            result = result / ((last_t - prev_t) / 1000.0)
+    else:
+        result = last_v - prev_v
+    return result, ok & (last_t != prev_t)
+
+
+def irate(w: RangeWindows) -> Out:
+    return _instant_value(w, True)
+
+
+def idelta(w: RangeWindows) -> Out:
+    return _instant_value(w, False)
+
+
+def sum_over_time(w: RangeWindows) -> Out:
+    return window_reduce(np.add, w.vs, w.lo, w.hi, 0.0), w.count > 0
+
+
+def count_over_time(w: RangeWindows) -> Out:
+    return w.count.astype(np.float64), w.count > 0
+
+
+def avg_over_time(w: RangeWindows) -> Out:
+    n = w.count
+    with np.errstate(all="ignore"):
+        return window_reduce(np.add, w.vs, w.lo, w.hi, 0.0) / n, n > 0
+
+
+def min_over_time(w: RangeWindows) -> Out:
+    # fmin ignores NaN unless every value is NaN, as Prometheus' `cur < min || IsNaN(min)`.
+    return window_reduce(np.fmin, w.vs, w.lo, w.hi, np.nan), w.count > 0
+
+
+def max_over_time(w: RangeWindows) -> Out:
+    return window_reduce(np.fmax, w.vs, w.lo, w.hi, np.nan), w.count > 0
+
+
+def last_over_time(w: RangeWindows) -> Out:
+    ok = w.count > 0
+    return _at(w.vs, w.hi - 1, ok), ok
+
+
+def present_over_time(w: RangeWindows) -> Out:
+    ok = w.count > 0
+    return np.ones(ok.shape), ok
+
+
+def changes(w: RangeWindows) -> Out:
+    cur, prev = _pairs(w)
+    same = (cur == prev) | (np.isnan(cur) & np.isnan(prev))
+    flags = _pair_flags(w, ~same)
+    return window_reduce(np.add, flags, np.minimum(w.lo + 1, w.hi), w.hi, 0.0), w.count > 0
+
+
+def resets(w: RangeWindows) -> Out:
+    cur, prev = _pairs(w)
+    flags = _pair_flags(w, cur < prev)
+    return window_reduce(np.add, flags, np.minimum(w.lo + 1, w.hi), w.hi, 0.0), w.count > 0
+
+
+def _per_window(
+    w: RangeWindows, minimum: int, fn: Callable[[np.ndarray, np.ndarray, int], float]
+) -> Out:
+    """Loop over windows for the functions numpy cannot reduce in one pass."""
+    values = np.zeros(w.lo.shape)
+    ok = w.count >= minimum
+    for s, i in zip(*np.nonzero(ok), strict=True):
+        lo, hi = w.lo[s, i], w.hi[s, i]
+        values[s, i] = fn(w.ts[lo:hi], w.vs[lo:hi], i)
+    return values, ok
+
+
+def quantile(q: float, values: np.ndarray) -> float:
+    """Prometheus' ``quantile``: linear interpolation between the closest ranks."""
+    if np.isnan(q):
+        return float("nan")
+    if q < 0:
+        return float("-inf")
+    if q > 1:
+        return float("inf")
+    # NaN sorts first, as in Prometheus' vectorByValueHeap (np.sort puts it last).
+    nan = np.isnan(values)
+    ordered = np.concatenate([values[nan], np.sort(values[~nan])])
+    n = ordered.size
+    rank = q * (n - 1)
+    lower = max(0, int(np.floor(rank)))
+    upper = min(n - 1, lower + 1)
+    weight = rank - np.floor(rank)
+    return float(ordered[lower] * (1 - weight) + ordered[upper] * weight)
+
+
+def quantile_over_time(w: RangeWindows, q: np.ndarray) -> Out:
+    return _per_window(w, 1, lambda _t, v, i: quantile(float(q[i]), v))
+
+
+def _stdvar(values: np.ndarray) -> float:
+    # Welford's online algorithm, as Prometheus' funcStdvarOverTime.
+    count = mean = aux = 0.0
+    for v in values.tolist():
+        count += 1
+        d = v - mean
+        mean += d / count
+        aux += d * (v - mean)
+    return aux / count
+
+
+def stdvar_over_time(w: RangeWindows) -> Out:
+    return _per_window(w, 1, lambda _t, v, _i: _stdvar(v))
+
+
+def stddev_over_time(w: RangeWindows) -> Out:
+    return _per_window(w, 1, lambda _t, v, _i: float(np.sqrt(_stdvar(v))))
+
+
+def linear_regression(ts: np.ndarray, vs: np.ndarray, intercept_ms: int) -> tuple[float, float]:
+    """Least-squares slope (per second) and intercept at ``intercept_ms``."""
+    if (vs == vs[0]).all():
+        if np.isinf(vs[0]):
+            return float("nan"), float("nan")
+        return 0.0, float(vs[0])
+    x = (ts - intercept_ms) / 1000.0
+    n = float(ts.size)
+    sum_x, sum_y = x.sum(), vs.sum()
+    cov_xy = (x * vs).sum() - sum_x * sum_y / n
+    var_x = (x * x).sum() - sum_x * sum_x / n
+    slope = cov_xy / var_x
+    return float(slope), float(sum_y / n - slope * sum_x / n)
+
+
+def deriv(w: RangeWindows) -> Out:
+    return _per_window(w, 2, lambda t, v, _i: linear_regression(t, v, int(t[0]))[0])
+
+
+def predict_linear(w: RangeWindows, seconds: np.ndarray, steps: np.ndarray) -> Out:
+    def predict(t: np.ndarray, v: np.ndarray, i: int) -> float:
+        slope, intercept = linear_regression(t, v, int(steps[i]))
+        return slope * float(seconds[i]) + intercept
+
+    return _per_window(w, 2, predict)
+
+
+SIMPLE: dict[str, Callable[[RangeWindows], Out]] = {
+    "rate": rate,
+    "increase": increase,
+    "delta": delta,
+    "irate": irate,
+    "idelta": idelta,
+    "sum_over_time": sum_over_time,
+    "count_over_time": count_over_time,
+    "avg_over_time": avg_over_time,
+    "min_over_time": min_over_time,
+    "max_over_time": max_over_time,
+    "last_over_time": last_over_time,
+    "present_over_time": present_over_time,
+    "stddev_over_time": stddev_over_time,
+    "stdvar_over_time": stdvar_over_time,
+    "changes": changes,
+    "resets": resets,
+    "deriv": deriv,
+}

@@ -1,0 +1,78 @@
+"""get_store(): one store per process, opened from the settings."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import pytest
+
+from steward import tsdb
+from steward.metrics import store
+
+
+@pytest.fixture
+def fake_open(monkeypatch):
+    opened: list[tuple[str, dict]] = []
+
+    def open_store(target, limits=None, retention=None, schema=None):
+        kwargs = {"limits": limits, "retention": retention, "schema": schema}
+        opened.append((target, kwargs))
+        return object()
+
+    monkeypatch.setattr(tsdb, "open_store", open_store, raising=False)
+    monkeypatch.setattr(store, "_store", None)
+    store.set_store_for_tests(None)
+    return opened
+
+
+def test_sqlite_installs_get_a_separate_file_in_the_data_directory(
+    settings, fake_open, monkeypatch
+):
+    monkeypatch.setattr(store, "uses_postgres", lambda: False)
+    first = store.get_store()
+    assert store.get_store() is first  # one per process
+    [(target, kwargs)] = fake_open
+    assert target == str(Path(settings.STEWARD_HOME) / "metrics.sqlite3")
+    assert kwargs["schema"] is None
+
+
+def test_postgres_installs_use_djangos_database_in_schema_tsdb(fake_open, monkeypatch):
+    monkeypatch.setattr(store, "uses_postgres", lambda: True)
+    monkeypatch.setattr(store, "store_target", lambda: "postgresql://db/steward")
+    store.get_store()
+    [(target, kwargs)] = fake_open
+    assert (target, kwargs["schema"]) == ("postgresql://db/steward", "tsdb")
+
+
+def test_the_postgres_url_is_djangos_database_with_credentials_encoded():
+    db = {
+        "NAME": "steward",
+        "USER": "st@ff",
+        "PASSWORD": "p:w/d",
+        "HOST": "db.example",
+        "PORT": "5433",
+    }
+    assert store.postgres_url(db) == "postgresql://st%40ff:p%3Aw%2Fd@db.example:5433/steward"
+    assert store.postgres_url({"NAME": "s", "HOST": "::1"}) == "postgresql://[::1]/s"
+    assert store.postgres_url({"NAME": "s"}) == "postgresql:///s"  # local socket
+
+
+def test_limits_come_from_metrics_options(settings, fake_open, monkeypatch):
+    @dataclasses.dataclass
+    class Limits:
+        max_series_per_org: int = 100
+        max_label_value_length: int = 10
+
+    monkeypatch.setattr(tsdb, "Limits", Limits, raising=False)
+    settings.STEWARD = {**settings.STEWARD, "metrics_max_series_per_org": 5}
+    store.get_store()
+    assert fake_open[0][1]["limits"] == Limits(max_series_per_org=5)
+
+
+def test_tests_can_swap_the_store(fake_open):
+    mine = object()
+    store.set_store_for_tests(mine)  # type: ignore[arg-type]
+    assert store.get_store() is mine
+    store.set_store_for_tests(None)
+    assert store.get_store() is not mine
