@@ -9,8 +9,6 @@ expires.
 from __future__ import annotations
 
 import logging
-import os
-import socket
 import threading
 import traceback
 from datetime import timedelta
@@ -19,15 +17,12 @@ from django.db import close_old_connections, models
 from django.utils import timezone
 
 from steward.audit import context
+from steward.jobs.identity import worker_id
 from steward.jobs.models import JobState
 from steward.jobs.schedule import JOBS, Job
 
 log = logging.getLogger("steward.worker")
 LEASE = timedelta(minutes=5)
-
-
-def worker_id() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}"
 
 
 def ensure_rows(jobs: tuple[Job, ...] = JOBS) -> None:

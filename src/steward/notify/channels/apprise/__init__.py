@@ -1,0 +1,1 @@
+"""Any service apprise speaks (Slack, Teams, Telegram, ntfy, Matrix, ...) from one URL."""

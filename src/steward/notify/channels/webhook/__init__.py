@@ -1,0 +1,1 @@
+"""Signed JSON webhooks: ``X-Steward-Signature: sha256=<hex HMAC of the raw body>``."""
