@@ -13,12 +13,21 @@ import json
 from datetime import timedelta
 
 import pytest
+from django.utils import timezone
 
 from steward.accounts.models import ApiToken
 from steward.api.v1 import api as ninja_api
 from steward.audit.models import AuditEntry
 from steward.inventory.models import Device, EnrollmentToken
+from steward.metrics.models import ScrapeTarget
+from steward.notify.models import Channel, Delivery
 from steward.tenancy.models import Membership, Organization, Site
+from tests.helpdesk.isolation import (
+    HELPDESK_ROUTES,
+    helpdesk_ids,
+    helpdesk_path,
+    helpdesk_snapshot,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -70,11 +79,48 @@ ROUTES: dict[tuple[str, str], tuple[dict | None, set[int]]] = {
     ("POST", "/api/v1/enrollment-tokens"): ({"site_id": "{site}", "name": "rogue"}, {404}),
     ("DELETE", "/api/v1/enrollment-tokens/{token_id}"): (None, {404}),
     ("GET", "/api/v1/audit"): (None, {200}),
+    ("GET", "/api/v1/channels"): (None, {200}),
+    ("POST", "/api/v1/channels"): (
+        {
+            "organization_id": "{org}",
+            "name": "rogue",
+            "kind": "webhook",
+            "config": {"url": "https://rogue.test/hook"},
+        },
+        {404},
+    ),
+    ("GET", "/api/v1/channels/{channel_id}"): (None, {404}),
+    ("PATCH", "/api/v1/channels/{channel_id}"): ({"name": "pwned", "enabled": False}, {404}),
+    ("DELETE", "/api/v1/channels/{channel_id}"): (None, {404}),
+    ("POST", "/api/v1/channels/{channel_id}/test"): ({}, {404}),
+    ("GET", "/api/v1/deliveries"): (None, {200}),
+    ("GET", "/api/v1/deliveries/{delivery_id}"): (None, {404}),
+    ("POST", "/api/v1/deliveries/{delivery_id}/retry"): ({}, {404}),
+    # The caller's own preferences: the outsider changes only their own.
+    ("GET", "/api/v1/me/notification-preferences"): (None, {200}),
+    ("PUT", "/api/v1/me/notification-preferences"): ({"email_enabled": False}, {200}),
+    ("GET", "/api/v1/scrape-targets"): (None, {200}),
+    ("POST", "/api/v1/scrape-targets"): (
+        {"organization_id": "{org}", "url": "http://10.0.0.9:9100/metrics"},
+        {404},
+    ),
+    ("GET", "/api/v1/scrape-targets/{target_id}"): (None, {404}),
+    ("PATCH", "/api/v1/scrape-targets/{target_id}"): ({"enabled": False}, {404}),
+    ("DELETE", "/api/v1/scrape-targets/{target_id}"): (None, {404}),
+    # Push ingest writes into the caller's own organization (Globex here); naming Acme
+    # with ?org= is a 404, tested in tests/metrics. Bodies that are not valid line protocol
+    # or snappy are refused.
+    ("POST", "/api/v1/write"): ({"not": "line protocol"}, {400}),
+    ("POST", "/api/v1/api/v2/write"): ({"not": "line protocol"}, {400}),
+    ("POST", "/api/v1/prom/write"): ({"not": "snappy"}, {400, 415}),
     # Agent routes take device credentials, never a person's token.
     ("POST", "/api/v1/agent/enroll"): ({"token": "set_guess", "hostname": "rogue"}, {401}),
     ("POST", "/api/v1/agent/heartbeat"): ({"sent_at": "2026-01-01T00:00:00Z"}, {401}),
     ("POST", "/api/v1/agent/inventory"): ({"sent_at": "2026-01-01T00:00:00Z"}, {401}),
+    ("POST", "/api/v1/agent/metrics"): ({"sent_at": "2026-01-01T00:00:00Z"}, {401}),
 }
+
+ROUTES.update(HELPDESK_ROUTES)
 
 
 def api_routes() -> set[tuple[str, str]]:
@@ -99,6 +145,10 @@ def snapshot() -> str:
             list(Membership.objects.filter(organization__name="Acme").values()),
             list(EnrollmentToken.objects.filter(organization__name="Acme").values()),
             list(ApiToken.objects.filter(user__email__endswith="@acme.test").values()),
+            list(Channel.objects.filter(organization__name="Acme").values()),
+            list(Delivery.objects.filter(channel__organization__name="Acme").values()),
+            helpdesk_snapshot(),
+            list(ScrapeTarget.objects.filter(organization__name="Acme").values()),
         ],
         default=str,
     )
@@ -108,7 +158,23 @@ def snapshot() -> str:
 def acme_ids(world):
     _, _ = ApiToken.issue(world.owner, "acme owner's token")
     token, _ = EnrollmentToken.issue(world.acme_hq, "acme", timedelta(hours=1))
-    return {
+    channel = Channel.objects.create(
+        organization=world.acme,
+        name="Acme pager",
+        kind="webhook",
+        config={"url": "https://hooks.acme.test/x", "timeout": 5.0},
+        secrets={"secret": "acme-secret"},
+    )
+    delivery = Delivery.objects.create(
+        channel=channel,
+        idempotency_key="acme-1",
+        event_kind="alert.firing",
+        subject="Acme disk full",
+        payload={"subject": "Acme disk full", "text": ""},
+        status="dead",
+        next_attempt_at=timezone.now(),
+    )
+    ids = {
         "org_id": world.acme.pk,
         "org": world.acme.pk,
         "site_id": world.acme_hq.pk,
@@ -117,7 +183,14 @@ def acme_ids(world):
         "membership_id": Membership.objects.get(user=world.owner).pk,
         "enrollment_token_id": token.pk,
         "api_token_id": ApiToken.objects.filter(user=world.owner).first().pk,
+        "channel_id": channel.pk,
+        "target_id": ScrapeTarget.objects.create(
+            organization=world.acme, url="http://10.0.0.5:9100/metrics"
+        ).pk,
+        "delivery_id": delivery.pk,
     }
+    ids.update(helpdesk_ids(world))
+    return ids
 
 
 def fill(value, ids: dict, path: str):
@@ -129,6 +202,7 @@ def fill(value, ids: dict, path: str):
 
 
 def concrete(path: str, ids: dict) -> str:
+    path = helpdesk_path(path, ids)
     token_id = ids["enrollment_token_id"] if "enrollment" in path else ids["api_token_id"]
     return (
         path.replace("{token_id}", str(token_id))
@@ -136,6 +210,9 @@ def concrete(path: str, ids: dict) -> str:
         .replace("{site_id}", str(ids["site_id"]))
         .replace("{device_id}", str(ids["device_id"]))
         .replace("{membership_id}", str(ids["membership_id"]))
+        .replace("{channel_id}", str(ids["channel_id"]))
+        .replace("{target_id}", str(ids["target_id"]))
+        .replace("{delivery_id}", str(ids["delivery_id"]))
     )
 
 

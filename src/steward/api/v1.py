@@ -10,7 +10,12 @@ from steward.agentapi.api import router as agent_router
 from steward.api import errors
 from steward.api.auth import SessionAuth, TokenAuth
 from steward.audit.api import router as audit_router
+from steward.helpdesk.api import router as helpdesk_router
 from steward.inventory.api import router as inventory_router
+from steward.metrics.agent import router as agent_metrics_router
+from steward.metrics.api import router as metrics_router
+from steward.metrics.write import router as metrics_write_router
+from steward.notify.api import router as notify_router
 from steward.tenancy.api import router as tenancy_router
 
 api = NinjaAPI(
@@ -29,4 +34,9 @@ api.add_router("/", accounts_router)
 api.add_router("/", tenancy_router)
 api.add_router("/", inventory_router)
 api.add_router("/", audit_router)
+api.add_router("/", notify_router)
+api.add_router("/", helpdesk_router)
+api.add_router("/", metrics_router)
+api.add_router("/", metrics_write_router)
 api.add_router("/agent", agent_router)
+api.add_router("/agent", agent_metrics_router)

@@ -14,7 +14,11 @@ from django.contrib.sessions.models import Session
 from django.utils import timezone
 
 from steward.accounts import throttle
+from steward.helpdesk import jobs as helpdesk_jobs
+from steward.helpdesk.email import jobs as helpdesk_email_jobs
 from steward.inventory import presence
+from steward.metrics import jobs as metrics_jobs
+from steward.notify.dispatch import deliver_due
 
 
 @dataclass(frozen=True)
@@ -33,4 +37,12 @@ JOBS: tuple[Job, ...] = (
     Job("record_offline_devices", timedelta(seconds=5), presence.record_offline_devices),
     Job("prune_login_failures", timedelta(minutes=10), throttle.prune),
     Job("clear_expired_sessions", timedelta(hours=1), _clear_expired_sessions),
+    Job("deliver_notifications", timedelta(seconds=5), deliver_due),
+    Job("scrape_due_targets", timedelta(seconds=5), metrics_jobs.scrape_due_targets),
+    Job("maintain_metrics_store", timedelta(seconds=60), metrics_jobs.maintain_store),
+    Job("helpdesk_check_sla", timedelta(minutes=1), helpdesk_jobs.check_sla),
+    Job("helpdesk_auto_close", timedelta(hours=1), helpdesk_jobs.auto_close_resolved),
+    Job("helpdesk_open_alert_tickets", timedelta(minutes=1), helpdesk_jobs.open_alert_tickets),
+    Job("helpdesk_poll_mailboxes", timedelta(seconds=30), helpdesk_email_jobs.poll_mailboxes),
+    Job("helpdesk_send_email", timedelta(seconds=5), helpdesk_email_jobs.send_ticket_email),
 )

@@ -38,6 +38,9 @@ INSTALLED_APPS = [
     "steward.inventory",
     "steward.agentapi",
     "steward.jobs",
+    "steward.metrics",
+    "steward.helpdesk",
+    "steward.notify",
     "steward.ops",
     "steward.console",
 ]
