@@ -27,6 +27,8 @@ SITES_SHOWN = 12
 
 @console_view
 def dashboard(request: HttpRequest) -> HttpResponse:
+    if principal(request).organization_ids(Capability.VIEW) == []:
+        return redirect("console:portal")  # requesters (no VIEW anywhere) use the portal
     counts = in_current_org(request, Device.objects.all()).status_counts()
     active = Q(devices__revoked_at__isnull=True)
     sites = (

@@ -37,9 +37,9 @@ MAIN_NAV: tuple[NavItem, ...] = (
     NavItem("Dashboard", "dashboard", "console:home", ("home",)),
     NavItem("Devices", "devices", "console:devices", ("device",)),
     NavItem("Alerts", "alerts"),
-    NavItem("Tickets", "tickets"),
+    NavItem("Tickets", "tickets", "console:tickets", ("ticket", "kb-")),
     NavItem("Automation", "automation"),
-    NavItem("Reports", "reports"),
+    NavItem("Reports", "reports", "console:helpdesk-reports", ("helpdesk-report",)),
 )
 
 SETTINGS_NAV: tuple[NavItem, ...] = (
