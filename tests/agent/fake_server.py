@@ -20,6 +20,8 @@ ENROLL = "/api/v1/agent/enroll"
 HEARTBEAT = "/api/v1/agent/heartbeat"
 INVENTORY = "/api/v1/agent/inventory"
 METRICS = "/api/v1/agent/metrics"
+CHECKS = "/api/v1/agent/checks"
+CHECK_RESULTS = "/api/v1/agent/check-results"
 
 CREDENTIAL = "sdc_fake-credential-0123456789abcdef"
 
@@ -29,6 +31,8 @@ class Recorded:
     path: str
     headers: dict[str, str]
     body: Any
+    method: str = "POST"
+    at: float = 0.0  # time.monotonic() on arrival
 
 
 @dataclass
@@ -64,7 +68,94 @@ def default_routes() -> dict[str, Reply | Responder]:
             },
         ),
         INVENTORY: Reply(200, {"accepted": True, "software_count": 0}),
+        CHECKS: Reply(200, {"revision": "0", "checks": []}),
+        CHECK_RESULTS: Reply(200, {"accepted": 0, "unknown_checks": []}),
     }
+
+
+class Assignment:
+    """``GET /checks`` as a responder: the test edits ``checks`` and ``revision``."""
+
+    def __init__(self, *checks: dict[str, Any], revision: str = "r1") -> None:
+        self.checks = list(checks)
+        self.revision = revision
+
+    def __call__(self, request: Recorded) -> Reply:
+        return Reply(200, {"revision": self.revision, "checks": list(self.checks)})
+
+
+@dataclass(frozen=True)
+class Arrival:
+    result: dict[str, Any]
+    at: float  # time.monotonic() when the POST carrying it arrived
+    post: int  # index of that POST, from 0
+
+
+class ResultsSink:
+    """``POST /check-results`` as a responder: keeps every result with its arrival time,
+    counts duplicates as the real server would see them (same check and observed_at),
+    answers in the protocol's shape. ``outcome``, when set, is returned instead (an
+    outage or a refusal) and nothing is kept."""
+
+    def __init__(self, known: set[int] | None = None) -> None:
+        self.arrivals: list[Arrival] = []
+        self.duplicates = 0
+        self.posts = 0
+        self.known = known
+        self.outcome: Reply | None = None
+        self._seen: set[tuple[int, str]] = set()
+        self._cond = threading.Condition()
+
+    def __call__(self, request: Recorded) -> Reply:
+        if self.outcome is not None:
+            return self.outcome
+        body = request.body
+        if not isinstance(body, dict) or not isinstance(body.get("results"), list):
+            return error(422, "invalid_request", "results: required")
+        if not isinstance(body.get("sent_at"), str):
+            return error(422, "invalid_request", "sent_at: required")
+        with self._cond:
+            for result in body["results"]:
+                key = (result["check_id"], result["observed_at"])
+                if key in self._seen:
+                    self.duplicates += 1
+                self._seen.add(key)
+                self.arrivals.append(Arrival(result, request.at, self.posts))
+            self.posts += 1
+            self._cond.notify_all()
+        ids = {result["check_id"] for result in body["results"]}
+        unknown = [] if self.known is None else sorted(ids - self.known)
+        return Reply(200, {"accepted": len(body["results"]) - len(unknown),
+                           "unknown_checks": unknown})  # fmt: skip
+
+    def results(self, check_id: int | None = None) -> list[dict[str, Any]]:
+        with self._cond:
+            return [
+                a.result
+                for a in self.arrivals
+                if check_id is None or a.result["check_id"] == check_id
+            ]
+
+    def wait_for(
+        self, predicate: Callable[[Arrival], bool], timeout: float = 5.0, after: int = 0
+    ) -> Arrival:
+        """The first arrival (from index ``after``) matching ``predicate``; fails the test
+        on timeout."""
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while True:
+                for arrival in self.arrivals[after:]:
+                    if predicate(arrival):
+                        return arrival
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    got = [(a.result["check_id"], a.result["status"]) for a in self.arrivals]
+                    raise AssertionError(f"no matching result within {timeout} s; got {got}")
+                self._cond.wait(remaining)
+
+    def wait_count(self, count: int, timeout: float = 5.0) -> list[dict[str, Any]]:
+        self.wait_for(lambda _: len(self.arrivals) >= count, timeout)
+        return self.results()
 
 
 class MetricsSink:
@@ -178,7 +269,11 @@ class FakeServer:
         server = self
 
         class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                self.do_POST()
+
             def do_POST(self) -> None:
+                arrived = time.monotonic()
                 length = int(self.headers.get("Content-Length") or 0)
                 raw = self.rfile.read(length)
                 if self.headers.get("Content-Encoding") == "gzip":
@@ -187,7 +282,10 @@ class FakeServer:
                     body = json.loads(raw) if raw else None
                 except ValueError:
                     body = raw
-                reply = server._record(Recorded(self.path, dict(self.headers.items()), body))
+                recorded = Recorded(
+                    self.path, dict(self.headers.items()), body, self.command, arrived
+                )
+                reply = server._record(recorded)
                 if reply.delay:
                     time.sleep(reply.delay)
                 payload = (

@@ -2,6 +2,12 @@
 
 A managed machine installs the agent without the server's dependencies, so an import of
 ``steward.config`` or ``django`` here would break it in the field, not in CI.
+
+One exception: ``steward.checks``, the check implementations the agent runs on the device.
+It is a pure package written to ship inside the agent (docs/checks.md: standard library,
+psutil, httpx, optionally dnspython; no Django, no other ``steward`` package), and the
+server's worker runs the very same code, so a check behaves the same from either side.
+The exception holds only while that stays true, which the last tests here check too.
 """
 
 from __future__ import annotations
@@ -11,9 +17,15 @@ import sys
 from pathlib import Path
 
 import steward.agent
+import steward.checks
 
 AGENT_DIR = Path(steward.agent.__file__).parent
+CHECKS_DIR = Path(steward.checks.__file__).parent
 ALLOWED_THIRD_PARTY = {"psutil", "httpx", "platformdirs"}
+# The agent's own package, and the pure checks package it runs (see the module docstring).
+ALLOWED_STEWARD_PACKAGES = ("steward.agent", "steward.checks")
+# dnspython is optional for steward.checks: imported in a try block, never required.
+CHECKS_OPTIONAL_THIRD_PARTY = {"dns"}
 
 
 def imported_modules(source: str, package: str) -> list[str]:
@@ -37,21 +49,51 @@ def file_imports(path: Path) -> list[str]:
     return imported_modules(path.read_text(encoding="utf-8"), package)
 
 
+def is_within(name: str, package: str) -> bool:
+    return name == package or name.startswith(f"{package}.")
+
+
 def agent_files() -> list[Path]:
     files = sorted(AGENT_DIR.rglob("*.py"))
     assert len(files) >= 8, files  # the scan really sees the package
     return files
 
 
-def test_no_agent_module_imports_steward_outside_the_agent_package() -> None:
+def test_no_agent_module_imports_steward_outside_the_agent_and_checks_packages() -> None:
     offenders = [
         f"{path.relative_to(AGENT_DIR)}: {name}"
         for path in agent_files()
         for name in file_imports(path)
-        if (name == "steward" or name.startswith("steward."))
-        and not (name == "steward.agent" or name.startswith("steward.agent."))
+        if is_within(name, "steward")
+        and not any(is_within(name, allowed) for allowed in ALLOWED_STEWARD_PACKAGES)
     ]
     assert offenders == []
+
+
+def test_the_agent_really_uses_steward_checks() -> None:
+    # Guard against an allowance nothing needs: remove it together with the last import.
+    assert any(
+        is_within(name, "steward.checks") for path in agent_files() for name in file_imports(path)
+    )
+
+
+def test_steward_checks_stays_pure_enough_to_ship_inside_the_agent() -> None:
+    files = sorted(CHECKS_DIR.rglob("*.py"))
+    assert len(files) >= 8, files
+    imports = [(path, name) for path in files for name in file_imports(path)]
+    steward_offenders = [
+        f"{path.name}: {name}"
+        for path, name in imports
+        if is_within(name, "steward") and not is_within(name, "steward.checks")
+    ]
+    assert steward_offenders == []
+    third_party = {
+        name.split(".")[0]
+        for _, name in imports
+        if name.split(".")[0] not in sys.stdlib_module_names
+        and name.split(".")[0] not in ("steward", "__future__")
+    }
+    assert third_party <= ALLOWED_THIRD_PARTY | CHECKS_OPTIONAL_THIRD_PARTY
 
 
 def test_no_agent_module_imports_django() -> None:

@@ -1,4 +1,5 @@
-"""``steward agent ...``: enroll this machine, run the agent, print its inventory or metrics.
+"""``steward agent ...``: enroll this machine, run the agent, print its inventory or metrics,
+list and try its checks.
 
 The project's CLI owns the top-level parser and calls ``configure_parser`` with the
 ``agent`` subparser; every handler is ``func(args) -> int`` (the process exit status).
@@ -20,7 +21,22 @@ from collections.abc import Iterator
 from pathlib import Path
 from types import FrameType
 
-from steward.agent.client import AgentClientError, EnrollmentRejected, ServerUnavailable
+from steward.agent.checks import (
+    Assignment,
+    ChecksService,
+    MalformedAssignment,
+    load_cached_assignment,
+)
+from steward.agent.checks.assignment import parse_assignment
+from steward.agent.checks.state_store import STATE_FILE, CheckStateStore
+from steward.agent.client import (
+    AgentClient,
+    AgentClientError,
+    DeviceRevoked,
+    EnrollmentRejected,
+    InvalidCredential,
+    ServerUnavailable,
+)
 from steward.agent.enrollment import enroll_device
 from steward.agent.inventory import SECTION_NAMES, collect_inventory
 from steward.agent.metrics.batch import BatchBuilder
@@ -29,9 +45,11 @@ from steward.agent.metrics.families import markdown_table
 from steward.agent.metrics.pipeline import DEFAULT_INTERVAL, MetricsPipeline, clamp_interval
 from steward.agent.platforms import UnsupportedPlatform, current_platform
 from steward.agent.protocol import MAX_METRICS_INTERVAL, MIN_METRICS_INTERVAL
-from steward.agent.runner import AgentRunner
+from steward.agent.runner import EXIT_INVALID_CREDENTIAL, EXIT_REVOKED, AgentRunner
 from steward.agent.spool import DEFAULT_MAX_BYTES, SPOOL_DIR, Spool
-from steward.agent.state import StateError, default_state_dir, load_state
+from steward.agent.state import AgentState, StateError, default_state_dir, load_state
+from steward.checks import Side
+from steward.checks import run as run_check
 
 logger = logging.getLogger(__name__)
 
@@ -107,6 +125,19 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
         help="print the table of metric families the agent sends (Markdown) instead",
     )
     metrics.set_defaults(func=metrics_command)
+
+    checks = commands.add_parser(
+        "checks",
+        help="list the checks the server assigns to this machine, or run one here (--run)",
+    )
+    _add_state_dir(checks)
+    checks.add_argument(
+        "--run",
+        type=int,
+        metavar="ID",
+        help="run this check once, locally, and print its result as JSON (nothing is sent)",
+    )
+    checks.set_defaults(func=checks_command)
 
 
 def _interval(value: str) -> float:
@@ -209,11 +240,18 @@ def run_command(args: argparse.Namespace) -> int:
         return _error(f"cannot use the metrics spool in {state_dir / SPOOL_DIR}: {error}")
     metrics = MetricsPipeline(MetricsEngine(), spool, interval=args.interval)
     try:
-        runner = AgentRunner(state, metrics=metrics)
+        # Results go out on their own connection: never queued behind an inventory upload.
+        results_client = AgentClient(
+            state.server_url, credential=state.credential, ca_file=state.ca_file
+        )
+        checks = ChecksService(results_client, state_dir)
+        runner = AgentRunner(state, metrics=metrics, checks=checks)
     except ValueError as error:  # the saved server URL or CA file is unusable
         return _error(str(error))
+    except OSError as error:
+        return _error(f"cannot use the check results spool in {state_dir}: {error}")
     stop = threading.Event()
-    with _stop_on_signals(stop):
+    with _stop_on_signals(stop), results_client:
         return runner.run(stop)
 
 
@@ -249,3 +287,82 @@ def metrics_command(args: argparse.Namespace) -> int:
     json.dump(builder.payload(), sys.stdout, indent=1, ensure_ascii=False)
     sys.stdout.write("\n")
     return EXIT_OK
+
+
+def checks_command(args: argparse.Namespace) -> int:
+    """List the assigned checks, or run one (``--run ID``) and print its result as JSON.
+
+    Asks the server; when it cannot be reached, falls back (saying so on stderr) to the
+    assignment the running agent saved at its last fetch. ``--run`` hands a stateful check
+    the running agent's saved state but keeps the new one to itself: trying a log check
+    does not make the agent skip the lines it read."""
+    _configure_logging(logging.WARNING)
+    state_dir: Path = args.state_dir or default_state_dir()
+    try:
+        state = load_state(state_dir)
+    except StateError as error:
+        return _error(str(error))
+    if state is None:
+        print(NOT_ENROLLED_MESSAGE, file=sys.stderr)
+        return EXIT_NOT_ENROLLED
+    assignment = _fetch_assignment(state, state_dir)
+    if isinstance(assignment, int):
+        return assignment
+    if args.run is None:
+        _print_assignment(assignment)
+        return EXIT_OK
+    check = assignment.by_id(args.run)
+    if check is None:
+        known = ", ".join(str(c.check_id) for c in assignment.checks) or "none"
+        return _error(f"no check {args.run} is assigned to this device (assigned: {known})")
+    if check.spec is None:
+        output = {"check_id": check.check_id, "status": "unknown", "message": check.problem}
+    else:
+        saved = CheckStateStore(state_dir / STATE_FILE).get(check.check_id, check.spec)
+        output = {"check_id": check.check_id,
+                  **run_check(check.spec, saved, side=Side.AGENT).to_dict()}  # fmt: skip
+    json.dump(output, sys.stdout, indent=2, ensure_ascii=False)
+    sys.stdout.write("\n")
+    return EXIT_OK
+
+
+def _fetch_assignment(state: AgentState, state_dir: Path) -> Assignment | int:
+    """The assignment, or the exit status to end with."""
+    try:
+        with AgentClient(state.server_url, state.credential, state.ca_file) as client:
+            return parse_assignment(client.fetch_checks())
+    except DeviceRevoked as error:
+        print(f"error: this device was revoked on the server ({error.detail})", file=sys.stderr)
+        return EXIT_REVOKED
+    except InvalidCredential as error:
+        print(f"error: the server does not accept this credential ({error.detail})",
+              file=sys.stderr)  # fmt: skip
+        return EXIT_INVALID_CREDENTIAL
+    except ServerUnavailable as error:
+        cached = load_cached_assignment(state_dir)
+        if cached is None:
+            return _error(f"cannot reach the server: {error.reason}")
+        print(f"warning: cannot reach the server ({error.reason}); showing the assignment "
+              "saved at the agent's last fetch", file=sys.stderr)  # fmt: skip
+        return cached
+    except (AgentClientError, MalformedAssignment, ValueError) as error:
+        return _error(str(error))
+
+
+def _print_assignment(assignment: Assignment) -> None:
+    print(f"revision {assignment.revision or '(none)'}: {len(assignment.checks)} checks")
+    rows = [("ID", "TYPE", "TARGET", "EVERY", "TIMEOUT", "HERE")]
+    for check in assignment.checks:
+        entry = check.entry
+        rows.append((
+            str(check.check_id),
+            str(entry.get("type", "?")),
+            str(entry.get("target", "")),
+            f"{entry.get('interval', '?')} s",
+            f"{entry.get('timeout', '?')} s",
+            "runs" if check.problem is None else check.problem,
+        ))  # fmt: skip
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
+    for row in rows:
+        cells = [cell.ljust(width) for cell, width in zip(row, widths, strict=False)]
+        print("  ".join([*cells, row[-1]]).rstrip())

@@ -8,6 +8,7 @@ error policy is written against these classes.
 
 from __future__ import annotations
 
+import gzip
 import logging
 import ssl
 from collections.abc import Mapping
@@ -18,9 +19,12 @@ import httpx
 
 from steward.agent import AGENT_VERSION
 from steward.agent.protocol import (
+    CHECK_RESULTS_PATH,
+    CHECKS_PATH,
     CODE_DEVICE_REVOKED,
     CODE_INVALID_CREDENTIAL,
     ENROLL_PATH,
+    GZIP_ABOVE_BYTES,
     HEARTBEAT_PATH,
     INVENTORY_PATH,
     METRICS_PATH,
@@ -108,6 +112,8 @@ class HeartbeatResponse:
     server_time: str | None
     heartbeat_interval: int | None
     inventory_interval: int | None
+    # The revision of the device's check assignment; None from a server without checks.
+    checks_revision: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -202,6 +208,7 @@ class AgentClient:
             server_time=_optional_str(data, "server_time"),
             heartbeat_interval=_optional_int(data, "heartbeat_interval"),
             inventory_interval=_optional_int(data, "inventory_interval"),
+            checks_revision=_optional_str(data, "checks_revision"),
         )
 
     def send_inventory(self, payload: Mapping[str, Any]) -> InventoryResponse:
@@ -218,6 +225,24 @@ class AgentClient:
         Returns the server's answer (``accepted``, ``duplicates``, ``interval``...)."""
         return self._post_content(
             METRICS_PATH, body_gzipped, extra_headers={"Content-Encoding": "gzip"}
+        )
+
+    def fetch_checks(self) -> dict[str, Any]:
+        """The checks assigned to this device: ``{"revision": ..., "checks": [...]}`` as the
+        server sent it (``steward.agent.checks.assignment`` validates the content)."""
+        return self._request("GET", CHECKS_PATH)
+
+    def send_check_results(self, results: list[dict[str, Any]]) -> dict[str, Any]:
+        """Send check results (``{"check_id": ..., **CheckResult.to_dict()}`` each), oldest
+        first; returns the server's answer (``accepted``, ``unknown_checks``)."""
+        content = encode_body({"sent_at": utc_now(), "results": results})
+        if len(content) <= GZIP_ABOVE_BYTES:
+            return self._request("POST", CHECK_RESULTS_PATH, content)
+        return self._request(
+            "POST",
+            CHECK_RESULTS_PATH,
+            gzip.compress(content, 6, mtime=0),
+            extra_headers={"Content-Encoding": "gzip"},
         )
 
     def _post(
@@ -238,7 +263,22 @@ class AgentClient:
         enrolling: bool = False,
         extra_headers: Mapping[str, str] | None = None,
     ) -> dict[str, Any]:
-        headers = {"Content-Type": "application/json", "Accept": "application/json"}
+        return self._request(
+            "POST", path, content, enrolling=enrolling, extra_headers=extra_headers
+        )
+
+    def _request(
+        self,
+        method: str,
+        path: str,
+        content: bytes | None = None,
+        *,
+        enrolling: bool = False,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> dict[str, Any]:
+        headers = {"Accept": "application/json"}
+        if content is not None:
+            headers["Content-Type"] = "application/json"
         headers.update(extra_headers or {})
         if not enrolling:
             if not self._credential:
@@ -246,7 +286,7 @@ class AgentClient:
             headers["Authorization"] = f"Bearer {self._credential}"
         url = self.server_url + path
         try:
-            response = self._http.post(url, content=content, headers=headers)
+            response = self._http.request(method, url, content=content, headers=headers)
         except httpx.TimeoutException:
             raise ServerUnavailable(f"{url}: no answer in time") from None
         except httpx.TransportError as error:

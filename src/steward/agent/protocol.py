@@ -16,6 +16,8 @@ ENROLL_PATH: Final = "/api/v1/agent/enroll"
 HEARTBEAT_PATH: Final = "/api/v1/agent/heartbeat"
 INVENTORY_PATH: Final = "/api/v1/agent/inventory"
 METRICS_PATH: Final = "/api/v1/agent/metrics"
+CHECKS_PATH: Final = "/api/v1/agent/checks"
+CHECK_RESULTS_PATH: Final = "/api/v1/agent/check-results"
 
 # Stable error codes the agent reacts to (every error body is {"detail", "code"}).
 CODE_DEVICE_REVOKED: Final = "device_revoked"
@@ -32,6 +34,17 @@ AGENT_STATS_KEYS: Final = (
     "collector_errors",
     "collectors_skipped",
 )
+
+# Checks: the assignment is fetched at least this often (seconds), besides on start and
+# when a heartbeat answer carries a different ``checks_revision``.
+CHECKS_FETCH_INTERVAL: Final = 300.0
+# Results waiting at most this long are sent together: the alert engine evaluates on
+# arrival, so coalescing stops far below the protocol's 1 s ceiling.
+RESULTS_COALESCE_SECONDS: Final = 0.1
+# One POST carries at most this many results (a replay after an outage is several POSTs).
+MAX_RESULTS_PER_POST: Final = 200
+# Bodies above this many bytes are gzip'd; below it the gzip header costs more than it saves.
+GZIP_ABOVE_BYTES: Final = 1024
 
 # Limits the server enforces; a report over any of them is rejected whole, so the agent
 # trims before sending rather than lose a big machine's entire inventory.

@@ -1,5 +1,6 @@
 """The agent's main loop: inventory on start and hourly, a heartbeat every few seconds,
-and (with a ``MetricsPipeline``) host metrics every collection interval.
+(with a ``MetricsPipeline``) host metrics every collection interval, and (with a
+``ChecksService``) the checks the server assigns.
 
 The loop outlives the server: while it is unreachable the agent waits with capped,
 jittered exponential backoff (a server restart must not be met by every agent at the same
@@ -10,12 +11,16 @@ stop request is honoured at once.
 
 Metrics are collected on their own schedule whether or not the server answers: during an
 outage the rounds go to the spool, and only the server requests wait for the backoff.
+
+Checks run on their own threads (``steward.agent.checks``) and post their results
+themselves, so that a result never waits behind an inventory upload; this loop only
+fetches their assignment, like any other request it makes, and ends the agent when the
+results sender is told the device is revoked.
 """
 
 from __future__ import annotations
 
 import logging
-import random
 import threading
 import time
 from collections.abc import Callable
@@ -23,6 +28,8 @@ from typing import Any
 
 import psutil
 
+from steward.agent.backoff import Backoff
+from steward.agent.checks import ChecksService, MalformedAssignment
 from steward.agent.client import (
     AgentClient,
     DeviceRevoked,
@@ -51,27 +58,6 @@ def host_uptime() -> float:
     return round(max(0.0, time.time() - psutil.boot_time()), 1)
 
 
-class Backoff:
-    """Exponential delays, doubled per failure up to ``maximum``, with "equal jitter":
-    each delay is drawn from [d/2, d] so that agents cut off together drift apart."""
-
-    def __init__(
-        self, initial: float, maximum: float, rand: Callable[[], float] = random.random
-    ) -> None:
-        self.initial = initial
-        self.maximum = maximum
-        self._rand = rand
-        self.failures = 0
-
-    def next_delay(self) -> float:
-        ceiling = min(self.maximum, self.initial * 2**self.failures)
-        self.failures += 1
-        return ceiling / 2 + self._rand() * ceiling / 2
-
-    def reset(self) -> None:
-        self.failures = 0
-
-
 class AgentRunner:
     """Reports for the enrolled device in ``state`` until stopped or told to stop for good.
 
@@ -92,6 +78,7 @@ class AgentRunner:
         initial_backoff: float = 1.0,
         max_backoff: float = 60.0,
         metrics: MetricsPipeline | None = None,
+        checks: ChecksService | None = None,
     ) -> None:
         self.state = state
         self._clock = clock
@@ -112,6 +99,8 @@ class AgentRunner:
         self._pending_since = now
         self._last_rejection: str | None = None
         self.metrics = metrics
+        # Shares this runner's clock: its next_fetch is compared with self._clock().
+        self.checks = checks
         # No server request before this (monotonic) time: the backoff after an outage.
         self._retry_at = now
 
@@ -119,9 +108,13 @@ class AgentRunner:
         """Loop until ``stop`` is set (returns 0), the device is revoked (3) or the
         credential is unknown (4)."""
         logger.info("reporting to %s as device %d", self.state.server_url, self.state.device_id)
+        if self.checks is not None:
+            self.checks.start(stop)
         try:
             return self._loop(stop)
         finally:
+            if self.checks is not None:
+                self.checks.close()
             if self.metrics is not None:
                 self.metrics.close()
             if self._owns_client:
@@ -134,20 +127,8 @@ class AgentRunner:
             if not stop.is_set() and self._clock() >= self._retry_at:
                 try:
                     contacted = self._talk(stop)
-                except DeviceRevoked as error:
-                    logger.error(
-                        "this device was revoked on the server (%s); stopping. "
-                        "To report again, enroll with a new token.",
-                        error.detail,
-                    )
-                    return EXIT_REVOKED
-                except InvalidCredential as error:
-                    logger.error(
-                        "the server does not accept this agent's credential (%s); stopping. "
-                        "Enroll again with a new token.",
-                        error.detail,
-                    )
-                    return EXIT_INVALID_CREDENTIAL
+                except (DeviceRevoked, InvalidCredential) as error:
+                    return self._give_up(error)
                 except ServerUnavailable as error:
                     delay = self._backoff.next_delay()
                     level = logging.WARNING if self._backoff.failures == 1 else logging.DEBUG
@@ -157,14 +138,37 @@ class AgentRunner:
                     if contacted and self._backoff.failures:
                         logger.info("server reachable again")
                         self._backoff.reset()
+                    if contacted and self.checks is not None:
+                        self.checks.server_reachable()
             stop.wait(max(0.0, self._next_due() - self._clock()))
+        if self.checks is not None and self.checks.fatal is not None:
+            return self._give_up(self.checks.fatal)  # seen by the check-results sender
         logger.info("stopped")
         return EXIT_STOPPED
+
+    @staticmethod
+    def _give_up(error: DeviceRevoked | InvalidCredential) -> int:
+        if isinstance(error, DeviceRevoked):
+            logger.error(
+                "this device was revoked on the server (%s); stopping. "
+                "To report again, enroll with a new token.",
+                error.detail,
+            )
+            return EXIT_REVOKED
+        logger.error(
+            "the server does not accept this agent's credential (%s); stopping. "
+            "Enroll again with a new token.",
+            error.detail,
+        )
+        return EXIT_INVALID_CREDENTIAL
 
     def _talk(self, stop: threading.Event) -> bool:
         """The server requests that are due; returns whether any was made."""
         contacted = False
-        if self._clock() >= self._next_inventory:
+        # Checks first: on start they are what alerting waits for.
+        if self.checks is not None and self._clock() >= self.checks.next_fetch:
+            contacted = self._fetch_checks(self.checks)
+        if not stop.is_set() and self._clock() >= self._next_inventory:
             self._send_inventory()
             contacted = True
         if not stop.is_set() and self._clock() >= self._next_heartbeat:
@@ -177,12 +181,37 @@ class AgentRunner:
 
     def _next_due(self) -> float:
         talk = min(self._next_heartbeat, self._next_inventory)
+        if self.checks is not None:
+            talk = min(talk, self.checks.next_fetch)
         if self.metrics is not None:
             talk = min(talk, self.metrics.next_ship)
         due = max(self._retry_at, talk)
         if self.metrics is not None:
             due = min(due, self.metrics.next_collect)
         return due
+
+    def _fetch_checks(self, checks: ChecksService) -> bool:
+        """Fetch and adopt the check assignment; returns whether the server answered."""
+        try:
+            checks.apply(self._client.fetch_checks())
+        except ServerUnavailable as error:
+            # Not the runner's backoff: a checks endpoint failing with 5xx must not stop
+            # the heartbeats (the device would look offline). If the whole server is
+            # away, the next request fails too and backs off as usual.
+            delay = checks.fetch_failed(transient=True)
+            level = logging.WARNING if checks.fetch_failures == 1 else logging.DEBUG
+            logger.log(level, "cannot fetch the check assignment (%s); retrying in %.0f s",
+                       error, delay)  # fmt: skip
+            return False
+        except RequestRejected as error:
+            # A server without checks (404) or a refusal: the next regular fetch may work.
+            self._note_rejection("checks fetch", error)
+            checks.fetch_failed()
+        except MalformedAssignment as error:
+            logger.error("the server's check assignment is unusable (%s); keeping the "
+                         "current checks", error)  # fmt: skip
+            checks.fetch_failed()
+        return True
 
     def _send_inventory(self) -> None:
         # A report kept through an outage is re-collected once it is older than one
@@ -212,6 +241,8 @@ class AgentRunner:
             return
         self._last_rejection = None
         self._adopt_intervals(response.heartbeat_interval, response.inventory_interval)
+        if self.checks is not None and response.checks_revision is not None:
+            self.checks.note_revision(response.checks_revision)
         self._next_heartbeat = self._clock() + self.heartbeat_interval
 
     def _note_rejection(self, what: str, error: RequestRejected) -> None:
