@@ -49,7 +49,7 @@ def test_series_labels_and_metadata():
     assert store.label_values([1], "__name__", []) == ["cpu", "mem"]
     assert store.label_values(None, "__name__", []) == ["cpu", "disk", "mem"]
     meta = SeriesMetadata("cpu", MetricType.COUNTER, "seconds", "CPU time")
-    store.set_metadata(1, meta)
+    store.set_metadata(1, [meta])
     assert store.metadata([1]) == [meta]
     assert store.metadata([2]) == []
     assert store.metadata(None, "cpu") == [meta]

@@ -39,7 +39,7 @@ def store(world, monkeypatch) -> MemoryStore:
         }
         times = [(T0 + i * STEP) * 1000 for i in range(240)]  # one hour
         s.append_series(org.pk, labels, times, [float(i % 10) for i in range(240)])
-        s.set_metadata(org.pk, SeriesMetadata("node_load1", MetricType.GAUGE, "", "1m load"))
+        s.set_metadata(org.pk, [SeriesMetadata("node_load1", MetricType.GAUGE, "", "1m load")])
     monkeypatch.setattr(prom_api, "get_store", lambda: s)
     return s
 

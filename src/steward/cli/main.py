@@ -12,7 +12,7 @@ import sys
 from collections.abc import Sequence
 
 from steward import __version__
-from steward.cli import client, local, tickets
+from steward.cli import client, local, simulate, tickets
 from steward.cli.errors import CliError
 from steward.config import ConfigError
 
@@ -31,6 +31,7 @@ def build_parser() -> argparse.ArgumentParser:
     configure_parser(agent)
     client.configure(commands)
     tickets.configure(commands)
+    simulate.configure(commands)
     _configure_optional(commands)
     return parser
 

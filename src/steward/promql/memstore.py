@@ -123,8 +123,10 @@ class MemoryStore:
         for t, v in zip(ts.tolist(), vs.tolist(), strict=True):
             series.add(t, v)
 
-    def set_metadata(self, org_id: int, metadata: SeriesMetadata) -> None:
-        self._metadata[(org_id, metadata.metric)] = metadata
+    def set_metadata(self, org_id: int, metadata: Iterable[SeriesMetadata]) -> None:
+        """As the Store protocol: several families at once."""
+        for item in metadata:
+            self._metadata[(org_id, item.metric)] = item
 
     # -- reading ---------------------------------------------------------------------------
 

@@ -36,6 +36,7 @@ class NavItem:
 MAIN_NAV: tuple[NavItem, ...] = (
     NavItem("Dashboard", "dashboard", "console:home", ("home",)),
     NavItem("Devices", "devices", "console:devices", ("device",)),
+    NavItem("Metrics", "reports", "console:fleet", ("fleet",)),
     NavItem("Alerts", "alerts"),
     NavItem("Tickets", "tickets", "console:tickets", ("ticket", "kb-")),
     NavItem("Automation", "automation"),

@@ -1,0 +1,1 @@
+"""Console metrics pages: the fleet overview and the device charts (see charts.js)."""

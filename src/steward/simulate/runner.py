@@ -1,0 +1,388 @@
+"""Run N simulated agents in one process against a Steward server (asyncio + one httpx pool).
+
+Each agent speaks the real protocol (``docs/agent-protocol.md``): it enrolls once (its
+credential is kept in the state file, so a re-run reuses the same device), sends one
+inventory, heartbeats at the interval the server asks for, and metric batches of gzip'd
+JSON. Resource use is bounded on purpose — 1,000 agents at 10 s must fit on a small
+machine next to the server they load:
+
+* one ``httpx.AsyncClient`` (keep-alive connection reuse) and at most ``concurrency``
+  requests in flight, whatever the number of agents;
+* every agent ticks at its own offset within the interval (jitter), so requests spread
+  evenly instead of arriving as a thundering herd;
+* ``batch_rounds`` > 1 sends several collection rounds per request, as a real agent does
+  after an outage, cutting the request rate by that factor;
+* an agent that falls behind skips ticks instead of queueing them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gzip
+import hashlib
+import json
+import os
+import random
+import time
+import uuid
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from steward import __version__
+from steward.agent.metrics.families import BY_NAME
+from steward.agent.protocol import (
+    AGENT_STATS_KEYS,
+    ENROLL_PATH,
+    HEARTBEAT_PATH,
+    INVENTORY_PATH,
+    METRICS_PATH,
+)
+from steward.simulate.host import Series, SimHost
+
+AGENT_VERSION = f"{__version__}+sim"
+MAX_ROUNDS_PER_POST = 360  # backfill: 1 h of 10 s rounds per request (~150 KiB gzip'd)
+
+
+class SimulationError(Exception):
+    """The simulation cannot start (no token, unreachable server, refused token)."""
+
+
+@dataclass(frozen=True)
+class Options:
+    server: str
+    agents: int
+    interval: float = 10.0
+    duration: float | None = None  # seconds; None: until interrupted
+    token: str | None = None  # an enrollment token (needed only for agents not yet enrolled)
+    state_dir: Path = Path(".")
+    seed: str = "steward"
+    prefix: str = "sim"
+    batch_rounds: int = 1
+    backfill: float = 0.0  # seconds of history to send once, before running live
+    concurrency: int = 32
+    heartbeats: bool = True
+
+
+@dataclass
+class Stats:
+    enrolled: int = 0
+    reused: int = 0
+    stopped: int = 0  # agents that gave up (revoked device, enrollment refused)
+    requests: int = 0
+    samples: int = 0  # sent in batches answered 200
+    accepted: int = 0  # as the server counted them (duplicates excluded)
+    errors: Counter[str] = field(default_factory=Counter)
+    started: float = field(default_factory=time.monotonic)
+    finished: float | None = None
+
+    @property
+    def elapsed(self) -> float:
+        return (self.finished or time.monotonic()) - self.started
+
+    @property
+    def samples_per_second(self) -> float:
+        return self.samples / self.elapsed if self.elapsed > 0 else 0.0
+
+    def summary(self) -> str:
+        devices = self.enrolled + self.reused
+        lines = [
+            f"devices: {devices} ({self.enrolled} enrolled, {self.reused} reused)"
+            + (f", {self.stopped} stopped" if self.stopped else ""),
+            f"requests: {self.requests} in {self.elapsed:.1f} s",
+            f"samples sent: {self.samples} ({self.samples_per_second:,.0f}/s),"
+            f" accepted: {self.accepted}",
+            f"errors: {sum(self.errors.values())}",
+        ]
+        lines += [f"  {count} x {what}" for what, count in self.errors.most_common(10)]
+        return "\n".join(lines)
+
+
+class StateFile:
+    """Credentials of the simulated devices, per server: ``<state_dir>/simulate.json`` (0600)."""
+
+    def __init__(self, state_dir: Path, server: str) -> None:
+        self.path = Path(state_dir) / "simulate.json"
+        self.server = server
+        try:
+            self.data: dict[str, dict[str, dict[str, Any]]] = json.loads(self.path.read_text())
+        except FileNotFoundError:
+            self.data = {}
+        except (OSError, ValueError) as exc:
+            raise SimulationError(f"cannot read {self.path}: {exc}") from None
+
+    def get(self, hostname: str) -> dict[str, Any] | None:
+        return self.data.get(self.server, {}).get(hostname)
+
+    def put(self, hostname: str, entry: dict[str, Any]) -> None:
+        self.data.setdefault(self.server, {})[hostname] = entry
+
+    def save(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.path.with_suffix(".tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            json.dump(self.data, handle, indent=1, sort_keys=True)
+        os.replace(tmp, self.path)
+
+
+def machine_id(seed: str, index: int) -> str:
+    """Stable per (seed, index): re-enrolling reuses the same device on the server."""
+    return hashlib.sha256(f"steward-simulate:{seed}:{index}".encode()).hexdigest()[:32]
+
+
+def now_iso() -> str:
+    return datetime.now(UTC).isoformat().replace("+00:00", "Z")
+
+
+def build_batch(rounds: dict[Series, list[list[float]]]) -> dict[str, Any]:
+    """The wire body of one metrics batch from per-series points ``[[ts_ms, value], ...]``."""
+    families: dict[str, list[dict[str, Any]]] = {}
+    for (name, labels), points in rounds.items():
+        families.setdefault(name, []).append({"labels": dict(labels), "points": points})
+    out = []
+    for name, series in families.items():
+        meta = BY_NAME.get(name)
+        family: dict[str, Any] = {"name": name, "series": series}
+        if meta is not None:
+            family.update(type=meta.type, unit=meta.unit, help=meta.help)
+        out.append(family)
+    return {
+        "batch_id": str(uuid.uuid4()),
+        "sent_at": now_iso(),
+        "families": out,
+        "agent_stats": dict.fromkeys(AGENT_STATS_KEYS, 0),
+    }
+
+
+class Refused(Exception):
+    def __init__(self, status: int, code: str) -> None:
+        super().__init__(f"{status} {code}")
+        self.status = status
+        self.code = code
+
+
+class Simulation:
+    def __init__(
+        self,
+        options: Options,
+        clock: Callable[[], float] = time.time,
+        token_factory: Callable[[], str] | None = None,
+    ) -> None:
+        self.options = options
+        self.clock = clock
+        self.stats = Stats()
+        self.state = StateFile(options.state_dir, options.server.rstrip("/"))
+        self._token = options.token
+        self._token_factory = token_factory  # creates an enrollment token on first need
+        self._token_lock = asyncio.Lock()
+        self._slots = asyncio.Semaphore(max(options.concurrency, 1))
+        self._enroll_slots = asyncio.Semaphore(4)
+        self._http: httpx.AsyncClient | None = None
+
+    # -- requests -----------------------------------------------------------------------
+
+    async def _post(self, path: str, body: dict[str, Any], credential: str | None) -> Any:
+        assert self._http is not None
+        raw = json.dumps(body, separators=(",", ":")).encode()
+        headers = {"Content-Type": "application/json"}
+        if credential:
+            headers["Authorization"] = f"Bearer {credential}"
+        # Only metrics batches are gzip'd: the other agent endpoints take plain JSON.
+        if path == METRICS_PATH:
+            raw = gzip.compress(raw, compresslevel=1)
+            headers["Content-Encoding"] = "gzip"
+        async with self._slots:
+            self.stats.requests += 1
+            try:
+                response = await self._http.post(path, content=raw, headers=headers)
+            except httpx.HTTPError as exc:
+                self.stats.errors[f"{path}: {type(exc).__name__}"] += 1
+                raise Refused(0, type(exc).__name__) from None
+        if response.status_code >= 400:
+            try:
+                code = response.json().get("code", "")
+            except ValueError:
+                code = ""
+            self.stats.errors[f"{path}: {response.status_code} {code}".rstrip()] += 1
+            raise Refused(response.status_code, code)
+        return response.json()
+
+    async def _enrollment_token(self) -> str:
+        async with self._token_lock:
+            if self._token is None and self._token_factory is not None:
+                self._token = await asyncio.to_thread(self._token_factory)
+            if self._token is None:
+                raise SimulationError("an agent is not enrolled yet: give --token or --site")
+            return self._token
+
+    async def _enroll(self, host: SimHost) -> dict[str, Any]:
+        token = await self._enrollment_token()
+        async with self._enroll_slots:
+            answer = await self._post(
+                ENROLL_PATH,
+                {
+                    "token": token,
+                    "hostname": host.hostname,
+                    "machine_id": machine_id(self.options.seed, host.index),
+                    "agent_version": AGENT_VERSION,
+                    "platform": "linux",
+                    "sent_at": now_iso(),
+                },
+                None,
+            )
+        entry = {"device_id": answer["device_id"], "credential": answer["credential"]}
+        self.state.put(host.hostname, entry)
+        self.state.save()  # small file; enrollments are few and rate-limited above
+        self.stats.enrolled += 1
+        return {**entry, "heartbeat_interval": answer.get("heartbeat_interval", 10)}
+
+    # -- one agent ----------------------------------------------------------------------
+
+    async def _agent(self, host: SimHost, deadline: float | None) -> None:
+        opts = self.options
+        entry = self.state.get(host.hostname)
+        heartbeat_every = 10.0
+        # Spread everything an agent does over the interval: no thundering herd.
+        offset = random.Random(host.index).uniform(0, opts.interval)  # noqa: S311
+        await asyncio.sleep(min(offset, 2.0) if entry is None else offset)
+        try:
+            if entry is None:
+                entry = await self._enroll(host)
+                heartbeat_every = float(entry["heartbeat_interval"])
+            else:
+                self.stats.reused += 1
+            credential = entry["credential"]
+            try:
+                await self._post(INVENTORY_PATH, self._inventory(host), credential)
+            except Refused as exc:
+                if exc.code != "invalid_credential":
+                    raise
+                entry = await self._enroll(host)  # deleted on the server: enroll again
+                credential = entry["credential"]
+                await self._post(INVENTORY_PATH, self._inventory(host), credential)
+            now = self.clock()
+            host.start(now - opts.backfill)
+            if opts.backfill:
+                await self._backfill(host, credential, now)
+            await self._live(host, credential, deadline, heartbeat_every)
+        except Refused as exc:
+            if exc.status in (401, 403):
+                self.stats.stopped += 1  # revoked, or refused enrollment: a real agent stops
+                return
+            raise
+        except SimulationError as exc:
+            self.stats.errors[str(exc)] += 1
+            self.stats.stopped += 1
+
+    def _inventory(self, host: SimHost) -> dict[str, Any]:
+        return {
+            **host.inventory(),
+            "sent_at": now_iso(),
+            "agent_version": AGENT_VERSION,
+            "boot_time": datetime.fromtimestamp(host.boot_time or self.clock(), UTC).isoformat(),
+        }
+
+    async def _backfill(self, host: SimHost, credential: str, until: float) -> None:
+        step = self.options.interval
+        t = host.t
+        rounds: dict[Series, list[list[float]]] = {}
+        count = 0
+        while t + step <= until:
+            t += step
+            host.step(t)
+            self._record(host, rounds, t)
+            count += 1
+            if count >= MAX_ROUNDS_PER_POST:
+                await self._send(rounds, credential)
+                rounds, count = {}, 0
+        if rounds:
+            await self._send(rounds, credential)
+
+    async def _live(
+        self, host: SimHost, credential: str, deadline: float | None, heartbeat_every: float
+    ) -> None:
+        opts = self.options
+        rounds: dict[Series, list[list[float]]] = {}
+        pending = 0
+        next_tick = self.clock()
+        next_heartbeat = next_tick
+        while deadline is None or next_tick < deadline:
+            delay = next_tick - self.clock()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            now = self.clock()
+            if opts.heartbeats and now >= next_heartbeat:
+                body = {"sent_at": now_iso(), "agent_version": AGENT_VERSION,
+                        "uptime_seconds": max(now - host.boot_time, 0.0)}  # fmt: skip
+                try:
+                    answer = await self._post(HEARTBEAT_PATH, body, credential)
+                    heartbeat_every = float(answer.get("heartbeat_interval") or heartbeat_every)
+                except Refused as exc:
+                    if exc.status in (401, 403):
+                        raise
+                next_heartbeat = now + heartbeat_every
+            host.step(now)
+            self._record(host, rounds, now)
+            pending += 1
+            if pending >= opts.batch_rounds:
+                try:
+                    await self._send(rounds, credential)
+                except Refused as exc:
+                    if exc.status in (401, 403):
+                        raise
+                rounds, pending = {}, 0  # a refused batch is dropped, as the agent does
+            # Behind schedule (slow server)? Skip the missed ticks rather than queue them.
+            next_tick = max(next_tick + opts.interval, self.clock())
+
+    @staticmethod
+    def _record(host: SimHost, rounds: dict[Series, list[list[float]]], t: float) -> None:
+        ts = int(t * 1000)
+        for key, value in host.samples():
+            rounds.setdefault(key, []).append([ts, value])
+
+    async def _send(self, rounds: dict[Series, list[list[float]]], credential: str) -> None:
+        samples = sum(len(points) for points in rounds.values())
+        answer = await self._post(METRICS_PATH, build_batch(rounds), credential)
+        self.stats.samples += samples
+        self.stats.accepted += int(answer.get("accepted", 0))
+
+    # -- all agents ---------------------------------------------------------------------
+
+    async def run(self) -> Stats:
+        opts = self.options
+        deadline = None if opts.duration is None else self.clock() + opts.duration
+        limits = httpx.Limits(
+            max_connections=opts.concurrency, max_keepalive_connections=opts.concurrency
+        )
+        timeout = httpx.Timeout(30.0, pool=None)  # waiting for a slot is not a failure
+        hosts = [SimHost(i, opts.seed, opts.prefix) for i in range(opts.agents)]
+        async with httpx.AsyncClient(
+            base_url=opts.server.rstrip("/"), limits=limits, timeout=timeout
+        ) as http:
+            self._http = http
+            results = await asyncio.gather(
+                *(self._agent(host, deadline) for host in hosts), return_exceptions=True
+            )
+        for result in results:
+            if isinstance(result, BaseException) and not isinstance(result, Refused):
+                if isinstance(result, asyncio.CancelledError):
+                    continue
+                self.stats.errors[f"agent crashed: {type(result).__name__}: {result}"] += 1
+        self.stats.finished = time.monotonic()
+        return self.stats
+
+
+def run(options: Options, token_factory: Callable[[], str] | None = None) -> Stats:
+    """Run the simulation to its end (``duration``) or until interrupted; the stats."""
+    simulation = Simulation(options, token_factory=token_factory)
+    try:
+        asyncio.run(simulation.run())
+    except KeyboardInterrupt:
+        simulation.stats.finished = time.monotonic()
+    return simulation.stats

@@ -1,0 +1,202 @@
+"""Charts in a real browser: the device page's metrics and the fleet overview.
+
+Chromium (Playwright) against pytest-django's live server, with a simulated host's series
+in an in-memory store. Screenshots go to the test's tmp_path and to /tmp/metrics-shots/
+(or $STEWARD_SCREENSHOTS) for a design review.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+from pathlib import Path
+
+import pytest
+from django.utils import timezone
+from tests.console.test_browser import CHROMIUM, CHROMIUM_ARGS, REPORT, open_page, sign_in
+from tests.server.conftest import make_device
+
+from steward.inventory import services
+from steward.metrics.store import set_store_for_tests
+from steward.promql.memstore import MemoryStore
+from steward.simulate.host import SimHost
+from steward.tsdb.types import Sample
+
+pytestmark = pytest.mark.browser
+
+SHOTS = Path(os.environ.get("STEWARD_SCREENSHOTS") or "/tmp/metrics-shots")
+
+
+@pytest.fixture
+def browser(monkeypatch):
+    if not Path(CHROMIUM).exists():
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"{CHROMIUM} is missing: CI must install chromium for browser tests")
+        pytest.skip(f"{CHROMIUM} is not installed")
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")  # Playwright's loop, our ORM
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, timeout=30_000)
+        try:
+            yield chromium
+        finally:
+            chromium.close()
+
+
+@pytest.fixture
+def shots(tmp_path):
+    def save(target, name: str) -> None:
+        path = tmp_path / f"{name}.png"
+        if hasattr(target, "screenshot") and hasattr(target, "goto"):
+            target.screenshot(path=str(path), full_page=True)
+        else:
+            target.screenshot(path=str(path))
+        SHOTS.mkdir(parents=True, exist_ok=True)
+        shutil.copy(path, SHOTS / path.name)
+
+    return save
+
+
+@pytest.fixture
+def store(settings):
+    settings.ROOT_URLCONF = "tests.console.test_metrics_urls"
+    store = MemoryStore()
+    set_store_for_tests(store)
+    yield store
+    set_store_for_tests(None)
+
+
+def history(store, device, index: int, hours: float = 24) -> None:
+    """``hours`` of a simulated host: the last hour every 10 s, before that every minute."""
+    host = SimHost(index)
+    now = time.time()
+    t = now - hours * 3600
+    host.start(t)
+    labels = {
+        "instance": device.hostname,
+        "job": "steward",
+        "steward_device": str(device.pk),
+        "steward_org": device.organization.slug,
+    }
+    samples = []
+    while t < now:
+        t += 10 if now - t < 3600 else 60
+        host.step(t)
+        ms = int(t * 1000)
+        for (name, pairs), value in host.samples():
+            samples.append(Sample({**dict(pairs), **labels, "__name__": name}, ms, value))
+    store.append(device.organization_id, samples)
+
+
+def wait_for_charts(page, generation: int = 1) -> None:
+    page.wait_for_function(
+        "g => Number(document.querySelector('[data-charts]')"
+        "?.getAttribute('data-charts-loaded') || 0) >= g",
+        arg=generation,
+    )
+
+
+def test_device_charts_render_hover_switch_range_and_theme(
+    transactional_db, live_server, world, browser, store, shots
+):
+    from playwright.sync_api import expect
+
+    device = world.acme_device
+    services.apply_inventory(device, REPORT, [])
+    device.last_seen = timezone.now()
+    device.save()
+    history(store, device, index=7)
+    context, page = open_page(browser, "light")
+    sign_in(page, live_server.url, "tech@acme.test")
+
+    page.goto(f"{live_server.url}/devices/{device.pk}/")
+    wait_for_charts(page)
+    panel = page.locator("[data-charts]")
+    figures = panel.locator("figure.chart")
+    expect(figures).to_have_count(6)
+    for i in range(6):
+        expect(figures.nth(i).locator("path.chart-line").first).to_be_attached()
+    expect(panel.locator("[data-charts-empty]")).to_be_hidden()
+    cpu = figures.nth(0)
+    expect(cpu.locator(".chart-key")).to_have_text(["user", "system", "iowait", "steal"])
+    label = cpu.locator("svg.chart-svg").get_attribute("aria-label")
+    assert label.startswith("CPU % of all cores, the last hour: user now ")
+    network = figures.nth(5)
+    expect(network.locator(".chart-key", has_text="lo")).to_have_count(0)
+    expect(network.locator(".chart-axis", has_text="/s").first).to_be_attached()
+    shots(panel, "device-charts-1h")
+
+    box = cpu.locator("svg.chart-svg").bounding_box()
+    page.mouse.move(box["x"] + box["width"] * 0.6, box["y"] + box["height"] / 2)
+    tooltip = cpu.locator(".chart-tooltip")
+    expect(tooltip).to_be_visible()
+    expect(tooltip).to_contain_text("user")
+    expect(tooltip).to_contain_text("Total")
+    expect(cpu.locator(".chart-hoverdot")).to_have_count(4)
+    expect(cpu.locator(".chart-hoverdot").first).to_be_visible()
+    shots(cpu, "device-cpu-hover")
+
+    cpu.get_by_role("button", name="system").click()
+    expect(cpu.get_by_role("button", name="system")).to_have_attribute("aria-pressed", "false")
+
+    panel.get_by_role("button", name="24 h").click()
+    expect(panel.get_by_role("button", name="24 h")).to_have_attribute("aria-pressed", "true")
+    wait_for_charts(page, 2)
+    assert panel.get_attribute("data-range-current") == "24h"
+    expect(figures.nth(1).locator("path.chart-line").first).to_be_attached()
+    figures.nth(2).locator("summary", has_text="Data table").click()
+    expect(figures.nth(2).locator("table.chart-table tbody tr").first).to_be_visible()
+    page.evaluate("window.scrollTo(0, 0)")
+    shots(page, "device-page-24h")
+    context.close()
+
+    context, page = open_page(browser, "dark")
+    sign_in(page, live_server.url, "tech@acme.test")
+    page.goto(f"{live_server.url}/devices/{device.pk}/")
+    wait_for_charts(page)  # the range chosen above is remembered per browser profile only
+    page.locator("[data-charts] figure.chart").nth(3).hover()
+    shots(page.locator("[data-charts]"), "device-charts-dark")
+    context.close()
+
+
+def test_a_device_without_metrics_says_when_they_will_arrive(
+    transactional_db, live_server, world, browser, store
+):
+    from playwright.sync_api import expect
+
+    context, page = open_page(browser)
+    sign_in(page, live_server.url, "viewer@acme.test")
+    page.goto(f"{live_server.url}/devices/{world.acme_device.pk}/")
+    wait_for_charts(page)
+    expect(page.get_by_text("No metrics from this device yet")).to_be_visible()
+    expect(page.locator("figure.chart .chart-message").first).to_have_text(
+        "No CPU data in this range."
+    )
+    context.close()
+
+
+def test_fleet_overview(transactional_db, live_server, world, browser, store, shots):
+    from playwright.sync_api import expect
+
+    now = timezone.now()
+    for i in range(14):
+        device = make_device(world.acme_hq, f"srv-{i:02d}", last_seen=now)
+        history(store, device, index=100 + i, hours=1.2)
+    history(store, world.globex_device, index=99, hours=1.2)
+    context, page = open_page(browser, "light")
+    sign_in(page, live_server.url, "tech@acme.test")
+    page.goto(f"{live_server.url}/metrics/")
+    expect(page.get_by_role("heading", name="Fleet")).to_be_visible()
+    cpu = page.locator("section", has=page.get_by_role("heading", name="Highest CPU"))
+    expect(cpu.locator("tbody tr")).to_have_count(10)
+    expect(cpu.locator("svg.spark path.spark-line")).to_have_count(10)
+    expect(page.get_by_text("globex-srv-01")).to_have_count(0)
+    shots(page, "fleet-light")
+    context.close()
+    context, page = open_page(browser, "dark")
+    sign_in(page, live_server.url, "tech@acme.test")
+    page.goto(f"{live_server.url}/metrics/")
+    shots(page, "fleet-dark")
+    context.close()

