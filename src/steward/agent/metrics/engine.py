@@ -40,6 +40,7 @@ from steward.agent.metrics.collectors import (
 )
 from steward.agent.metrics.hwmon import HwmonCollector
 from steward.agent.metrics.processes import TopProcessesCollector
+from steward.agent.metrics.smart import SmartCollector
 
 logger = logging.getLogger(__name__)
 
@@ -65,6 +66,7 @@ def default_collectors(root: Path | str = "/") -> list[Collector]:
         TimeCollector(host),
         HwmonCollector(host),
         UnameCollector(host),
+        SmartCollector(),
         AgentCollector(host),
     ]
 

@@ -118,6 +118,31 @@ _NETDEV_FIELDS = (
 NETSTAT_COUNTERS: Final = ("Tcp_ActiveOpens", "Tcp_PassiveOpens", "Tcp_InSegs", "Tcp_OutSegs",
                            "Tcp_RetransSegs")  # fmt: skip
 
+_SMART = (
+    # (name, unit, help, labels); gauges: smartctl_exporter's names carry no _total suffix
+    ("smartctl_device_info", "", "Disk identity as smartctl reports it.",
+     ("device", "model", "serial", "firmware", "interface", "rotational")),
+    ("smartctl_device_smart_status", "", "SMART overall-health self-assessment: 1 passed.",
+     ("device", "model", "serial")),
+    ("smartctl_device_smartctl_exit_status", "", "smartctl's exit status bitmask.",
+     ("device",)),
+    ("smartctl_device_attribute", "", "ATA SMART attribute values from the drive's table.",
+     ("device", "attribute_id", "attribute_name", "attribute_value_type")),
+    ("smartctl_device_temperature_celsius", "celsius", "Current drive temperature.",
+     ("device",)),
+    ("smartctl_device_power_on_seconds", "seconds", "Power-on time.", ("device",)),
+    ("smartctl_device_critical_warning", "", "NVMe critical warning bits.", ("device",)),
+    ("smartctl_device_available_spare", "", "NVMe available spare, percent.", ("device",)),
+    ("smartctl_device_available_spare_threshold", "",
+     "NVMe available spare threshold, percent.", ("device",)),
+    ("smartctl_device_percentage_used", "", "NVMe endurance used, percent (may pass 100).",
+     ("device",)),
+    ("smartctl_device_media_errors", "", "NVMe unrecovered data integrity errors.",
+     ("device",)),
+    ("smartctl_device_num_err_log_entries", "", "NVMe error information log entries.",
+     ("device",)),
+)  # fmt: skip
+
 FAMILIES: Final[tuple[Family, ...]] = (
     # cpu: /proc/stat
     _f(
@@ -338,6 +363,11 @@ FAMILIES: Final[tuple[Family, ...]] = (
         "Annotation metric for human-readable chip names",
         ("chip", "chip_name"),
         collector="hwmon",
+    ),
+    # smart: smartctl --json (smartmontools), names as prometheus-community/smartctl_exporter
+    *(
+        _f(name, "gauge", unit, help_, labels, collector="smart")
+        for name, unit, help_, labels in _SMART
     ),
     # uname
     _f(
