@@ -28,6 +28,7 @@ from tests.helpdesk.isolation import (
     helpdesk_path,
     helpdesk_snapshot,
 )
+from tests.insights.isolation import INSIGHTS_ROUTES, insights_snapshot
 
 pytestmark = pytest.mark.django_db
 
@@ -121,6 +122,7 @@ ROUTES: dict[tuple[str, str], tuple[dict | None, set[int]]] = {
 }
 
 ROUTES.update(HELPDESK_ROUTES)
+ROUTES.update(INSIGHTS_ROUTES)
 
 
 def api_routes() -> set[tuple[str, str]]:
@@ -148,6 +150,7 @@ def snapshot() -> str:
             list(Channel.objects.filter(organization__name="Acme").values()),
             list(Delivery.objects.filter(channel__organization__name="Acme").values()),
             helpdesk_snapshot(),
+            insights_snapshot(),
             list(ScrapeTarget.objects.filter(organization__name="Acme").values()),
         ],
         default=str,

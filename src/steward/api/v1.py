@@ -11,6 +11,7 @@ from steward.api import errors
 from steward.api.auth import SessionAuth, TokenAuth
 from steward.audit.api import router as audit_router
 from steward.helpdesk.api import router as helpdesk_router
+from steward.insights.api import router as insights_router
 from steward.inventory.api import router as inventory_router
 from steward.metrics.agent import router as agent_metrics_router
 from steward.metrics.api import router as metrics_router
@@ -36,6 +37,7 @@ api.add_router("/", inventory_router)
 api.add_router("/", audit_router)
 api.add_router("/", notify_router)
 api.add_router("/", helpdesk_router)
+api.add_router("/", insights_router)
 api.add_router("/", metrics_router)
 api.add_router("/", metrics_write_router)
 api.add_router("/agent", agent_router)

@@ -16,6 +16,7 @@ from django.utils import timezone
 from steward.accounts import throttle
 from steward.helpdesk import jobs as helpdesk_jobs
 from steward.helpdesk.email import jobs as helpdesk_email_jobs
+from steward.insights import jobs as insights_jobs
 from steward.inventory import presence
 from steward.metrics import jobs as metrics_jobs
 from steward.notify.dispatch import deliver_due
@@ -40,6 +41,8 @@ JOBS: tuple[Job, ...] = (
     Job("deliver_notifications", timedelta(seconds=5), deliver_due),
     Job("scrape_due_targets", timedelta(seconds=5), metrics_jobs.scrape_due_targets),
     Job("maintain_metrics_store", timedelta(seconds=60), metrics_jobs.maintain_store),
+    Job("insights_score_series", timedelta(seconds=30), insights_jobs.score_series),
+    Job("insights_forecasts", timedelta(minutes=10), insights_jobs.compute_forecasts),
     Job("helpdesk_check_sla", timedelta(minutes=1), helpdesk_jobs.check_sla),
     Job("helpdesk_auto_close", timedelta(hours=1), helpdesk_jobs.auto_close_resolved),
     Job("helpdesk_open_alert_tickets", timedelta(minutes=1), helpdesk_jobs.open_alert_tickets),

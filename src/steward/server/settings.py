@@ -39,6 +39,7 @@ INSTALLED_APPS = [
     "steward.agentapi",
     "steward.jobs",
     "steward.metrics",
+    "steward.insights",
     "steward.helpdesk",
     "steward.notify",
     "steward.ops",

@@ -1,0 +1,113 @@
+"""API: a device's forecasts and anomalies (read-only; VIEW in the device's organization)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from ninja import Router, Schema
+
+from steward.insights import present, services
+from steward.insights.models import Forecast
+from steward.inventory.models import Device
+from steward.tenancy.scoping import get_for
+
+router = Router(tags=["insights"])
+
+
+class ForecastOut(Schema):
+    resource: str
+    kind: str
+    labels: dict[str, str]
+    status: str
+    seconds: float | None
+    lower: float | None
+    upper: float | None  # null with status "crossing": the late edge is unbounded
+    confidence: float
+    slope: float
+    model: str
+    points_used: int
+    current: float | None
+    capacity: float | None
+    as_of: datetime
+    computed_at: datetime
+    summary: str
+    reason: str
+
+    @staticmethod
+    def of(f: Forecast) -> ForecastOut:
+        what = f.labels.get("mountpoint", f.resource) if f.kind == "filesystem" else "memory"
+        return ForecastOut(
+            resource=f.resource,
+            kind=f.kind,
+            labels=f.labels,
+            status=f.status,
+            seconds=f.seconds,
+            lower=f.lower,
+            upper=f.upper,
+            confidence=f.confidence,
+            slope=f.slope,
+            model=f.model,
+            points_used=f.points_used,
+            current=f.current,
+            capacity=f.capacity,
+            as_of=f.as_of,
+            computed_at=f.computed_at,
+            summary=present.headline(what, f.status, f.seconds, f.lower, f.upper),
+            reason=f.reason,
+        )
+
+
+class AnomalyOut(Schema):
+    series_key: str
+    metric: str
+    labels: dict[str, str]
+    ts_ms: int
+    score: float
+    raw_score: float
+    is_anomaly: bool
+    observed: float | None
+    expected_low: float | None
+    expected_high: float | None
+    pattern: str
+    confidence: float
+    anomaly_rate: float  # % of the last hour's samples flagged
+    explanation: str
+    last_anomaly: dict[str, Any] | None
+
+    @staticmethod
+    def of(s: services.AnomalyState) -> AnomalyOut:
+        return AnomalyOut(
+            series_key=s.series_key,
+            metric=s.metric,
+            labels=s.labels,
+            ts_ms=s.ts_ms,
+            score=s.score,
+            raw_score=s.raw_score,
+            is_anomaly=s.is_anomaly,
+            observed=s.observed,
+            expected_low=s.expected_low,
+            expected_high=s.expected_high,
+            pattern=s.pattern,
+            confidence=s.confidence,
+            anomaly_rate=s.anomaly_rate,
+            explanation=s.explanation,
+            last_anomaly=s.last_anomaly,
+        )
+
+
+@router.get("/devices/{device_id}/forecasts", response=list[ForecastOut])
+def device_forecasts(request, device_id: int):
+    device = get_for(Device.objects, request.auth, pk=device_id)
+    return [ForecastOut.of(f) for f in services.forecasts_of(device.pk)]
+
+
+@router.get("/devices/{device_id}/anomalies", response=list[AnomalyOut])
+def device_anomalies(request, device_id: int, min_score: float = 0.0, limit: int = 100):
+    """The device's series by current score; ``min_score`` filters (score or raw score)."""
+    device = get_for(Device.objects, request.auth, pk=device_id)
+    limit = max(1, min(limit, 1000))
+    states = services.device_anomalies(
+        device.organization_id, device.pk, min_score=min_score, limit=limit
+    )
+    return [AnomalyOut.of(s) for s in states]

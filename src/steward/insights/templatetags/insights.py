@@ -1,0 +1,55 @@
+"""``{% load insights %}{% device_forecasts device %}``: the device page's Forecasts panel.
+
+The device was fetched by the page's view through ``tenancy.scoping``; its forecasts
+belong to it, so no further scoping is needed here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from django import template
+
+from steward.insights import present, services
+from steward.intel import ForecastStatus
+
+register = template.Library()
+SOON_S = 7 * 86_400  # a crossing within a week is shown as a warning
+URGENT_S = 86_400
+
+
+@dataclass
+class ForecastRow:
+    what: str
+    headline: str
+    reason: str
+    level: str  # "", "warning", "critical"
+    status: str
+    computed_at: Any
+
+
+def _level(status: str, seconds: float | None) -> str:
+    if status == ForecastStatus.ALREADY_CROSSED:
+        return "critical"
+    if status == ForecastStatus.CROSSING and seconds is not None:
+        return "critical" if seconds <= URGENT_S else "warning" if seconds <= SOON_S else ""
+    return ""
+
+
+@register.inclusion_tag("console/metrics/device_forecasts.html")
+def device_forecasts(device: Any) -> dict[str, Any]:
+    rows = []
+    for f in services.forecasts_of(device.pk):
+        what = f.labels.get("mountpoint", f.resource) if f.kind == "filesystem" else "memory"
+        rows.append(
+            ForecastRow(
+                what=what,
+                headline=present.headline(what, f.status, f.seconds, f.lower, f.upper),
+                reason=f.reason,
+                level=_level(f.status, f.seconds),
+                status=f.status,
+                computed_at=f.computed_at,
+            )
+        )
+    return {"forecasts": rows, "device": device}

@@ -1,0 +1,159 @@
+"""The scoring job: every stored sample fed once to its series' detector, state kept."""
+
+from __future__ import annotations
+
+import pytest
+
+from steward.insights import scoring, services
+from steward.insights.models import DetectorState
+from steward.intel import StreamDetector
+from steward.tsdb.types import METRIC_NAME, Matcher, MatchOp
+from tests.insights.conftest import NOW_MS
+from tests.insights.data import CPU_META, cpu, gauge, noisy
+
+pytestmark = pytest.mark.django_db
+MIN = 60_000
+
+
+def run(store, world, now_ms):
+    store.clock.now_ms = now_ms
+    return scoring.score_organization(store, world.acme.pk, world.acme.slug, now_ms)
+
+
+def load_values(store, world, name, **labels):
+    matchers = [Matcher(METRIC_NAME, MatchOp.EQ, name)]
+    matchers += [Matcher(k, MatchOp.EQ, v) for k, v in labels.items()]
+    return store.select([world.acme.pk], matchers, 0, NOW_MS + 10 * 3_600_000)
+
+
+def test_each_new_sample_is_scored_exactly_once(store, world):
+    device = world.acme_device
+    start = NOW_MS - 10 * MIN
+    for disk in ("sda", "sdb", "sdc"):
+        store.append(
+            world.acme.pk, gauge(device, "node_load1", start, NOW_MS, noisy(1, 0.2), disk=disk)
+        )
+
+    first = run(store, world, NOW_MS)
+    again = run(store, world, NOW_MS)
+    store.append(
+        world.acme.pk, gauge(device, "node_load1", NOW_MS, NOW_MS + MIN, noisy(1, 0.2), disk="sda")
+    )
+    later = run(store, world, NOW_MS + MIN)
+
+    assert (first.series, first.samples, first.new_series) == (3, 3 * 60, 3)
+    assert (again.series, again.samples) == (0, 0)
+    assert (later.series, later.samples, later.new_series) == (1, 6, 0)
+    cursors = sorted(DetectorState.objects.values_list("cursor_ms", flat=True))
+    assert cursors == [NOW_MS - 10_000, NOW_MS - 10_000, NOW_MS + MIN - 10_000]
+
+
+def test_state_survives_a_restart_bit_for_bit(store, world):
+    """Three runs (three worker processes, say) leave the state one detector would have."""
+    device = world.acme_device
+    start = NOW_MS - 10 * MIN
+    samples = list(
+        gauge(device, "node_memory_Active_bytes", start, NOW_MS + 20 * MIN, noisy(5e9, 1e8))
+    )
+    store.clock.now_ms = NOW_MS + 20 * MIN  # the store refuses samples from its future
+    store.append(world.acme.pk, samples)
+
+    for now in (NOW_MS, NOW_MS + 7 * MIN, NOW_MS + 20 * MIN):
+        run(store, world, now)
+
+    reference = StreamDetector()
+    for s in samples:
+        reference.update(s.timestamp_ms / 1000.0, s.value)
+    row = DetectorState.objects.get(metric="node_memory_Active_bytes")
+    assert bytes(row.state) == reference.to_bytes()
+    assert row.cursor_ms == samples[-1].timestamp_ms
+
+
+def test_counters_are_scored_as_rates(store, world):
+    store.set_metadata(world.acme.pk, [CPU_META])
+    store.append(world.acme.pk, cpu(world.acme_device, NOW_MS - 5 * MIN, NOW_MS, lambda t: 0.25))
+
+    result = run(store, world, NOW_MS)
+
+    user = services.anomaly_state(
+        world.acme.pk,
+        [
+            Matcher(METRIC_NAME, MatchOp.EQ, "node_cpu_seconds_total"),
+            Matcher("mode", MatchOp.EQ, "user"),
+            Matcher("cpu", MatchOp.EQ, "0"),
+        ],
+    )
+    assert len(user) == 1
+    # 25 % busy, 60 % of it user: 0.15 s of CPU per second; the first sample only primes.
+    assert user[0].observed == pytest.approx(0.15)
+    assert result.samples == 8 * 29
+
+
+def test_reads_are_one_per_family_whatever_the_number_of_series(
+    store, world, django_assert_max_num_queries
+):
+    device = world.acme_device
+    for n in range(40):
+        store.append(
+            world.acme.pk,
+            gauge(
+                device,
+                "node_hwmon_temp_celsius",
+                NOW_MS - 2 * MIN,
+                NOW_MS,
+                noisy(50, 2),
+                sensor=str(n),
+            ),
+        )
+    calls = []
+    select = store.select
+
+    def counting(*args, **kwargs):
+        calls.append(args[1])
+        return select(*args, **kwargs)
+
+    store.select = counting
+    with django_assert_max_num_queries(8):  # load, update batch, insert, transaction
+        result = run(store, world, NOW_MS)
+
+    assert result.series == 40
+    assert len(calls) == 1  # one select for the 40 series of the family
+
+
+def test_work_grows_linearly_with_the_number_of_series(store, world):
+    device = world.acme_device
+    for n in range(50):
+        store.append(
+            world.acme.pk,
+            gauge(device, f"fam_{n % 5}", NOW_MS - MIN, NOW_MS, noisy(1, 0.1, seed=n), n=str(n)),
+        )
+    small = run(store, world, NOW_MS)
+    for n in range(50, 250):
+        store.append(
+            world.acme.pk,
+            gauge(device, f"fam_{n % 5}", NOW_MS, NOW_MS + MIN, noisy(1, 0.1, seed=n), n=str(n)),
+        )
+    for n in range(50):
+        store.append(
+            world.acme.pk,
+            gauge(device, f"fam_{n % 5}", NOW_MS, NOW_MS + MIN, noisy(1, 0.1, seed=n), n=str(n)),
+        )
+    big = run(store, world, NOW_MS + MIN)
+
+    assert (small.series, small.samples, small.families) == (50, 300, 5)
+    assert (big.series, big.samples, big.families) == (250, 1500, 5)
+
+
+def test_a_state_of_another_detector_version_starts_afresh(store, world):
+    device = world.acme_device
+    store.append(
+        world.acme.pk, gauge(device, "node_load1", NOW_MS - 2 * MIN, NOW_MS, noisy(1, 0.2))
+    )
+    run(store, world, NOW_MS - MIN)
+    DetectorState.objects.update(state=b"\x01 an older layout")
+
+    result = run(store, world, NOW_MS)
+
+    row = DetectorState.objects.get()
+    assert result.samples == 5 and row.cursor_ms == NOW_MS - 10_000
+    assert StreamDetector.from_bytes(bytes(row.state)).count == 5
