@@ -126,3 +126,19 @@ def test_an_in_progress_episode_survives_a_state_round_trip() -> None:
     run(det, rows[:1001])
     restored = StreamDetector.from_bytes(det.to_bytes())
     assert run(restored, rows[1001:]) == run(det, rows[1001:])
+
+
+def test_a_spike_that_recurs_at_the_same_time_every_day_stops_alarming() -> None:
+    # a nightly job: flat noisy series with the same short spike at 03:15 every day
+    rng = random.Random(11)
+    rows = [(i * STEP, 10.0 + rng.gauss(0.0, 0.2)) for i in range(10 * 288)]
+    nightly = [d * 288 + 39 for d in range(10)]  # 03:15
+    for at in nightly:
+        rows[at] = (rows[at][0], rows[at][1] + 8.0)
+    det = StreamDetector()
+    verdicts = [det.update(t, v) for t, v in rows]
+    assert not any(verdicts[at].is_anomaly for at in nightly[5:])
+    # the same spike at another hour is still news
+    odd = StreamDetector.from_bytes(det.to_bytes())
+    t_odd = 10 * 288 * STEP + 12 * 3600.0
+    assert odd.update(t_odd, 18.0).is_anomaly
