@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from django.db.models import Q, QuerySet
@@ -36,50 +36,76 @@ class TicketFilter:
     organization_id: int | None = None
     sort: str = "-created"
 
+    # Set by ``apply``: false when ``q`` matched more documents than search ranks, so the
+    # list holds the tickets of the newest matches and its count is a lower bound.
+    complete: bool = field(default=True, init=False, compare=False)
+
     def apply(
         self, queryset: QuerySet[Ticket], principal: Principal, now: datetime
     ) -> QuerySet[Ticket]:
-        qs = queryset
-        if self.status == "active":
-            qs = qs.filter(status__in=ACTIVE_STATUSES)
-        elif self.status:
-            wanted = [s for s in self.status.split(",") if s in Status.__members__.values()]
-            qs = qs.filter(status__in=wanted)
-        qs = _person(qs, "assignee", self.assignee, principal)
-        qs = _person(qs, "requester", self.requester, principal)
-        if self.queue_id is not None:
-            qs = qs.filter(queue_id=self.queue_id)
-        if self.category_id is not None:
-            qs = qs.filter(category_id=self.category_id)
-        if self.priority:
-            qs = qs.filter(priority__in=self.priority.upper().split(","))
-        if self.organization_id is not None:
-            qs = qs.filter(organization_id=self.organization_id)
-        if self.breaching_soon:
-            horizon = now + timedelta(minutes=max(1, min(self.within_minutes, 7 * 24 * 60)))
-            qs = qs.filter(
-                status__in=ACTIVE_STATUSES, sla_next_due_at__gt=now, sla_next_due_at__lte=horizon
-            )
-        if self.q.strip():
-            if self.q.strip().lstrip("#").isdigit():
-                number = int(self.q.strip().lstrip("#"))
-                ids = search.matching_ticket_ids(principal, self.q)
-                qs = (
-                    qs.filter(Q(number=number) | Q(pk__in=ids)) if ids else qs.filter(number=number)
-                )
-            else:
-                ids = search.matching_ticket_ids(principal, self.q)
-                qs = qs.filter(pk__in=ids) if ids is not None else qs
+        where = self.conditions(principal, now)
+        qs = queryset.filter(where)
+        text = self.q.strip()
+        if text:
+            # The full-text side sees the same conditions on each document's ticket, so
+            # its window of newest matches holds only tickets this list shows.
+            matches = search.matching_tickets(principal, text, where=_on_ticket(where))
+            ids = matches.ids if matches is not None else None
+            self.complete = matches is None or matches.complete
+            number = text.lstrip("#")
+            if number.isdigit():
+                qs = qs.filter(Q(number=int(number)) | Q(pk__in=ids or []))
+            elif ids is not None:
+                qs = qs.filter(pk__in=ids)
         return qs.order_by(*SORTS.get(self.sort, SORTS["-created"]))
 
+    def conditions(self, principal: Principal, now: datetime) -> Q:
+        """Every filter but ``q``, as one condition on tickets."""
+        where = Q()
+        if self.status == "active":
+            where &= Q(status__in=ACTIVE_STATUSES)
+        elif self.status:
+            wanted = [s for s in self.status.split(",") if s in Status.__members__.values()]
+            where &= Q(status__in=wanted)
+        where &= _person("assignee", self.assignee, principal)
+        where &= _person("requester", self.requester, principal)
+        if self.queue_id is not None:
+            where &= Q(queue_id=self.queue_id)
+        if self.category_id is not None:
+            where &= Q(category_id=self.category_id)
+        if self.priority:
+            where &= Q(priority__in=self.priority.upper().split(","))
+        if self.organization_id is not None:
+            where &= Q(organization_id=self.organization_id)
+        if self.breaching_soon:
+            horizon = now + timedelta(minutes=max(1, min(self.within_minutes, 7 * 24 * 60)))
+            where &= Q(
+                status__in=ACTIVE_STATUSES, sla_next_due_at__gt=now, sla_next_due_at__lte=horizon
+            )
+        return where
 
-def _person(qs: QuerySet[Ticket], field: str, value: str, principal: Principal):
+
+def _person(field_name: str, value: str, principal: Principal) -> Q:
     if not value:
-        return qs
+        return Q()
     if value == "me":
-        return qs.filter(**{f"{field}_id": principal.user.pk})
-    if value == "unassigned" and field == "assignee":
-        return qs.filter(assignee__isnull=True)
+        return Q(**{f"{field_name}_id": principal.user.pk})
+    if value == "unassigned" and field_name == "assignee":
+        return Q(assignee__isnull=True)
     if value.isdigit():
-        return qs.filter(**{f"{field}_id": int(value)})
-    return qs.none()
+        return Q(**{f"{field_name}_id": int(value)})
+    return Q(pk__in=[])
+
+
+def _on_ticket(where: Q) -> Q | None:
+    """The same condition on a search document's ticket (``ticket__`` + each lookup)."""
+    if not where:
+        return None
+    moved = Q()
+    moved.connector, moved.negated = where.connector, where.negated
+    for child in where.children:
+        if isinstance(child, Q):
+            moved.children.append(_on_ticket(child) or Q())
+        else:
+            moved.children.append((f"ticket__{child[0]}", child[1]))
+    return moved

@@ -9,11 +9,12 @@ entries. Other organizations' objects are absent (``NotFound``), as everywhere.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 from django.db.models import Q, QuerySet
 
-from steward.helpdesk.models import Article, HelpdeskSettings, Reply, Ticket
+from steward.helpdesk.models import Article, HelpdeskSettings, Reply, SearchDocument, Ticket
 from steward.tenancy.roles import Capability, grants
 from steward.tenancy.scoping import NotFound, Principal, scoped
 
@@ -40,6 +41,18 @@ def is_staff_in(principal: Principal, organization_id: int) -> bool:
     return principal.can(Capability.VIEW, organization_id)
 
 
+def _requester_rule(principal: Principal, orgs: list[int]) -> Q:
+    """Tickets a requester of ``orgs`` reads: their own, or all where the organization
+    lets requesters see each other's."""
+    open_orgs = list(
+        HelpdeskSettings.objects.filter(
+            organization_id__in=orgs, requesters_see_org_tickets=True
+        ).values_list("organization_id", flat=True)
+    )
+    own = Q(organization_id__in=orgs, requester_id=principal.user.pk)
+    return own | Q(organization_id__in=open_orgs)
+
+
 def visible_tickets(
     principal: Principal, queryset: QuerySet[Ticket] | None = None
 ) -> QuerySet[Ticket]:
@@ -48,13 +61,7 @@ def visible_tickets(
     orgs = requester_organizations(principal)
     if not orgs:
         return staff
-    open_orgs = list(
-        HelpdeskSettings.objects.filter(
-            organization_id__in=orgs, requesters_see_org_tickets=True
-        ).values_list("organization_id", flat=True)
-    )
-    own = Q(organization_id__in=orgs, requester_id=principal.user.pk)
-    return staff | qs.filter(own | Q(organization_id__in=open_orgs))
+    return staff | qs.filter(_requester_rule(principal, orgs))
 
 
 def get_ticket(
@@ -98,6 +105,36 @@ def visible_articles(
     if not orgs:
         return staff
     return staff | qs.filter(organization_id__in=orgs, published=True, public=True)
+
+
+def visible_documents(
+    principal: Principal, kinds: Iterable[str] = ("ticket", "reply", "article")
+) -> QuerySet[SearchDocument]:
+    """Search documents the principal may read, by the rules above.
+
+    Staff's part is a condition on the document's own (indexed) organization, so full-text
+    search can check it on every match without collecting the ids of all visible tickets;
+    a requester's part goes through the (few) tickets they may read, by index.
+
+    Staff: every document of their organizations (internal notes and drafts too).
+    Requesters: the tickets they may read and those tickets' public replies; articles
+    that are published and public (the document's ``public`` is ``public and published``).
+    """
+    kinds = set(kinds)
+    ticket_kinds = sorted(kinds & {"ticket", "reply"})
+    docs = SearchDocument.objects.filter(kind__in=sorted(kinds & {"ticket", "reply", "article"}))
+    staff = scoped(docs, principal, Capability.VIEW)
+    orgs = requester_organizations(principal)
+    if not orgs:
+        return staff
+    readable = Q(pk__in=[])
+    if ticket_kinds:
+        public = Q(kind="ticket") | Q(public=True)
+        tickets = Ticket.objects.filter(_requester_rule(principal, orgs)).values("pk")
+        readable |= Q(kind__in=ticket_kinds, ticket_id__in=tickets) & public
+    if "article" in kinds:
+        readable |= Q(kind="article", organization_id__in=orgs, public=True)
+    return staff | docs.filter(readable)
 
 
 def may_reply_publicly(principal: Principal, ticket: Ticket) -> bool:

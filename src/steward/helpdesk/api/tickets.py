@@ -147,18 +147,24 @@ def detail(request, ticket: Ticket) -> TicketDetailOut:
     )
 
 
-@router.get("/tickets", response=Page[TicketOut])
+class TicketPage(Page[TicketOut]):
+    # With ``q``: false when the words matched more documents than search ranks; the
+    # page then lists the tickets of the newest matches and ``count`` means "count+".
+    count_complete: bool = True
+
+
+@router.get("/tickets", response=TicketPage)
 def list_tickets(request, filters: Query[TicketListQuery]):
     data = filters.dict()
     limit, offset = data.pop("limit"), data.pop("offset")
     now = timezone.now()
-    qs = TicketFilter(**data).apply(
-        visible_tickets(request.auth, ticket_queryset()), request.auth, now
-    )
+    ticket_filter = TicketFilter(**data)
+    qs = ticket_filter.apply(visible_tickets(request.auth, ticket_queryset()), request.auth, now)
     calendars: dict[int, Calendar] = {}
-    return paginate(
+    page = paginate(
         qs, limit, offset, lambda t: TicketOut(**TicketOut.fields_of(t, now, calendars))
     )
+    return {**page, "count_complete": ticket_filter.complete}
 
 
 @router.post("/tickets", response={201: TicketDetailOut})

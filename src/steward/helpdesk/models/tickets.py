@@ -217,6 +217,11 @@ class Ticket(models.Model):
             models.Index(fields=["organization", "status"]),
             models.Index(fields=["assignee", "status"]),
             models.Index(fields=["requester", "-created_at"]),
+            # A requester's tickets in their organizations (visibility, search).
+            models.Index(fields=["organization", "requester"], name="ticket_org_requester"),
+            # The list's default order across several organizations: read newest first and
+            # stop at the page instead of sorting every visible ticket.
+            models.Index(fields=["-created_at", "-id"], name="ticket_newest"),
         ]
 
     def __str__(self) -> str:
@@ -414,6 +419,9 @@ class SearchDocument(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["kind", "object_id"], name="one_search_document")
         ]
+        # Articles of an organization, for a requester's search: without it the
+        # organization's every ticket and reply document is read to find them.
+        indexes = [models.Index(fields=["organization", "kind"], name="searchdoc_org_kind")]
 
     def __str__(self) -> str:
         return f"{self.kind} {self.object_id}"
