@@ -22,6 +22,7 @@ from steward.inventory.models import Device, EnrollmentToken
 from steward.metrics.models import ScrapeTarget
 from steward.notify.models import Channel, Delivery
 from steward.tenancy.models import Membership, Organization, Site
+from tests.alerts.isolation import ALERTS_ROUTES, alerts_ids, alerts_path, alerts_snapshot
 from tests.helpdesk.isolation import (
     HELPDESK_ROUTES,
     helpdesk_ids,
@@ -123,6 +124,7 @@ ROUTES: dict[tuple[str, str], tuple[dict | None, set[int]]] = {
 
 ROUTES.update(HELPDESK_ROUTES)
 ROUTES.update(INSIGHTS_ROUTES)
+ROUTES.update(ALERTS_ROUTES)
 
 
 def api_routes() -> set[tuple[str, str]]:
@@ -151,6 +153,7 @@ def snapshot() -> str:
             list(Delivery.objects.filter(channel__organization__name="Acme").values()),
             helpdesk_snapshot(),
             insights_snapshot(),
+            alerts_snapshot(),
             list(ScrapeTarget.objects.filter(organization__name="Acme").values()),
         ],
         default=str,
@@ -193,6 +196,7 @@ def acme_ids(world):
         "delivery_id": delivery.pk,
     }
     ids.update(helpdesk_ids(world))
+    ids.update(alerts_ids(world))
     return ids
 
 
@@ -206,6 +210,7 @@ def fill(value, ids: dict, path: str):
 
 def concrete(path: str, ids: dict) -> str:
     path = helpdesk_path(path, ids)
+    path = alerts_path(path, ids)
     token_id = ids["enrollment_token_id"] if "enrollment" in path else ids["api_token_id"]
     return (
         path.replace("{token_id}", str(token_id))

@@ -70,3 +70,15 @@ def test_silent_devices_are_recorded_offline_once(world):
         "offline",
         "online",
     ]
+
+
+def test_leases_of_dead_workers_on_this_host_are_released():
+    import socket
+
+    worker.ensure_rows(JOBS)
+    JobState.objects.filter(name="count").update(
+        lease_until=timezone.now() + timedelta(minutes=5),
+        leased_by=f"{socket.gethostname()}:999999999",
+    )
+    assert worker.release_dead_leases() == 1
+    assert worker.claim(JOBS[0], "b")

@@ -96,7 +96,9 @@ def heartbeat(request, body: HeartbeatIn):
     presence.record_contact(device)
     if body.agent_version and body.agent_version != device.agent_version:
         Device.objects.filter(pk=device.pk).update(agent_version=body.agent_version)
-    return _intervals()
+    from steward.alerts.agent_api import checks_revision
+
+    return {**_intervals(), "checks_revision": checks_revision(device)}
 
 
 @router.post("/inventory", auth=DeviceAuth(), response=InventoryOut)

@@ -48,6 +48,7 @@ class IntervalsOut(Schema):
     server_time: datetime
     heartbeat_interval: int
     inventory_interval: int
+    checks_revision: str = ""
 
 
 class OsInfo(Strict):

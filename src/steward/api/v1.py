@@ -7,6 +7,8 @@ from ninja import NinjaAPI
 from steward import __version__
 from steward.accounts.api import router as accounts_router
 from steward.agentapi.api import router as agent_router
+from steward.alerts.agent_api import router as agent_checks_router
+from steward.alerts.api import router as alerts_router
 from steward.api import errors
 from steward.api.auth import SessionAuth, TokenAuth
 from steward.audit.api import router as audit_router
@@ -38,7 +40,9 @@ api.add_router("/", audit_router)
 api.add_router("/", notify_router)
 api.add_router("/", helpdesk_router)
 api.add_router("/", insights_router)
+api.add_router("/", alerts_router)
 api.add_router("/", metrics_router)
 api.add_router("/", metrics_write_router)
 api.add_router("/agent", agent_router)
 api.add_router("/agent", agent_metrics_router)
+api.add_router("/agent", agent_checks_router)

@@ -12,6 +12,7 @@ import sys
 from collections.abc import Sequence
 
 from steward import __version__
+from steward.cli import alerts as alerts_cli
 from steward.cli import client, local, simulate, tickets
 from steward.cli.errors import CliError
 from steward.config import ConfigError
@@ -32,6 +33,7 @@ def build_parser() -> argparse.ArgumentParser:
     client.configure(commands)
     tickets.configure(commands)
     simulate.configure(commands)
+    alerts_cli.configure(commands)
     _configure_optional(commands)
     return parser
 

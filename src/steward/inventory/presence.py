@@ -7,10 +7,22 @@ fall silent. Each transition is written once, with a conditional update on
 
 from __future__ import annotations
 
+import time
+
 from django.db import transaction
 from django.utils import timezone
 
 from steward.inventory.models import Device, Status, StatusChange, offline_cutoff
+
+REPORT_INTERVAL = 30.0  # seconds between contact reports to the alert engine, per device
+_reported: dict[int, float] = {}
+
+
+def on_device_status(device, online: bool) -> None:
+    """Tell the alert engine (imported late: alerts depends on inventory, not the reverse)."""
+    from steward.alerts.hooks import on_device_status as hook
+
+    hook(device, online=online)
 
 
 def record_contact(device: Device) -> None:
@@ -25,6 +37,13 @@ def record_contact(device: Device) -> None:
         if came_online:
             StatusChange.objects.create(device=device, status=Status.ONLINE, at=now)
     device.last_seen = now
+    # The alert engine needs contact often enough to judge "offline for 2 minutes", not
+    # every 10 s heartbeat of every device: at most one report per device per interval.
+    last = _reported.get(device.pk)
+    moment = time.monotonic()
+    if came_online or last is None or moment - last >= REPORT_INTERVAL:
+        _reported[device.pk] = moment
+        on_device_status(device, online=True)
 
 
 def record_offline_devices() -> int:
@@ -44,4 +63,5 @@ def record_offline_devices() -> int:
             if changed:
                 StatusChange.objects.create(device_id=pk, status=Status.OFFLINE)
                 recorded += 1
+                transaction.on_commit(lambda pk=pk: on_device_status(pk, online=False))
     return recorded

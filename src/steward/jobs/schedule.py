@@ -14,6 +14,7 @@ from django.contrib.sessions.models import Session
 from django.utils import timezone
 
 from steward.accounts import throttle
+from steward.alerts import jobs as alerts_jobs
 from steward.helpdesk import jobs as helpdesk_jobs
 from steward.helpdesk.email import jobs as helpdesk_email_jobs
 from steward.insights import jobs as insights_jobs
@@ -39,6 +40,10 @@ JOBS: tuple[Job, ...] = (
     Job("prune_login_failures", timedelta(minutes=10), throttle.prune),
     Job("clear_expired_sessions", timedelta(hours=1), _clear_expired_sessions),
     Job("deliver_notifications", timedelta(seconds=5), deliver_due),
+    Job("alerts_tick", timedelta(seconds=1), alerts_jobs.tick),
+    Job("alerts_run_checks", timedelta(seconds=1), alerts_jobs.run_due_checks),
+    Job("alerts_heartbeats", timedelta(seconds=5), alerts_jobs.evaluate_heartbeats),
+    Job("alerts_dispatch_outbox", timedelta(seconds=10), alerts_jobs.dispatch_outbox),
     Job("scrape_due_targets", timedelta(seconds=5), metrics_jobs.scrape_due_targets),
     Job("maintain_metrics_store", timedelta(seconds=60), metrics_jobs.maintain_store),
     Job("insights_score_series", timedelta(seconds=30), insights_jobs.score_series),

@@ -9,8 +9,11 @@ expires.
 from __future__ import annotations
 
 import logging
+import os
+import socket
 import threading
 import traceback
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import timedelta
 
 from django.db import close_old_connections, models
@@ -29,6 +32,31 @@ def ensure_rows(jobs: tuple[Job, ...] = JOBS) -> None:
     now = timezone.now()
     for job in jobs:
         JobState.objects.get_or_create(name=job.name, defaults={"next_run_at": now})
+    release_dead_leases()
+
+
+def release_dead_leases() -> int:
+    """Free leases held by workers of this host that no longer run (killed mid-job), so
+    a restarted worker does not wait out the lease on a one-second job."""
+    host = socket.gethostname()
+    released = 0
+    for state in JobState.objects.filter(leased_by__startswith=f"{host}:"):
+        pid_text = state.leased_by.rsplit(":", 1)[-1]
+        if pid_text.isdigit() and not _alive(int(pid_text)):
+            released += JobState.objects.filter(pk=state.pk, leased_by=state.leased_by).update(
+                lease_until=None, leased_by=""
+            )
+    return released
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # exists, owned by someone else
+        return True
+    return True
 
 
 def claim(job: Job, me: str) -> bool:
@@ -41,43 +69,90 @@ def claim(job: Job, me: str) -> bool:
     return won == 1
 
 
+def _run_claimed(job: Job, me: str, started) -> None:
+    """Run one claimed job and release it; the next run is due one period after this
+    one *started* (so a 1 s job runs every second, not every second plus its duration)."""
+    error = ""
+    try:
+        with context.acting_as(label="worker", source="worker"):
+            result = job.run()
+        log.debug("job %s done: %s", job.name, result)
+    except Exception:
+        error = traceback.format_exc(limit=5)
+        log.exception("job %s failed", job.name)
+    finished = timezone.now()
+    JobState.objects.filter(name=job.name, leased_by=me).update(
+        lease_until=None,
+        leased_by="",
+        last_finished_at=finished,
+        next_run_at=max(started + job.every, finished),
+        last_error=error,
+        runs=models.F("runs") + 1,
+    )
+
+
+def _due(jobs: tuple[Job, ...]) -> list[Job]:
+    """Jobs due now, from one read: claiming only those keeps idle rounds write-free."""
+    now = timezone.now()
+    due_names = set(
+        JobState.objects.filter(name__in=[j.name for j in jobs], next_run_at__lte=now)
+        .filter(models.Q(lease_until__isnull=True) | models.Q(lease_until__lt=now))
+        .values_list("name", flat=True)
+    )
+    return [job for job in jobs if job.name in due_names]
+
+
 def run_due(jobs: tuple[Job, ...] = JOBS, me: str | None = None) -> list[str]:
-    """Run every due job this worker can claim; return the names it ran."""
+    """Run every due job this worker can claim, one after the other; return their names."""
     me = me or worker_id()
     ran = []
-    for job in jobs:
-        if not claim(job, me):
-            continue
-        error = ""
-        try:
-            with context.acting_as(label="worker", source="worker"):
-                result = job.run()
-            log.debug("job %s done: %s", job.name, result)
-        except Exception:
-            error = traceback.format_exc(limit=5)
-            log.exception("job %s failed", job.name)
-        finished = timezone.now()
-        JobState.objects.filter(name=job.name, leased_by=me).update(
-            lease_until=None,
-            leased_by="",
-            last_finished_at=finished,
-            next_run_at=finished + job.every,
-            last_error=error,
-            runs=models.F("runs") + 1,
-        )
-        ran.append(job.name)
+    for job in _due(jobs):
+        started = timezone.now()
+        if claim(job, me):
+            _run_claimed(job, me, started)
+            ran.append(job.name)
     return ran
 
 
-def loop(stop: threading.Event, interval: float) -> None:
+def _seconds_until_next(jobs: tuple[Job, ...], ceiling: float) -> float:
+    earliest = JobState.objects.filter(name__in=[j.name for j in jobs]).aggregate(
+        earliest=models.Min("next_run_at")
+    )["earliest"]
+    if earliest is None:
+        return ceiling
+    return min(ceiling, max(0.05, (earliest - timezone.now()).total_seconds()))
+
+
+def loop(stop: threading.Event, interval: float, threads: int = 4) -> None:
+    """Claim due jobs and run each in a small thread pool, so a long job (compaction,
+    scoring) never holds up a one-second one (the alert engine's tick)."""
     ensure_rows()
-    log.info("worker %s started: %d jobs", worker_id(), len(JOBS))
-    while not stop.is_set():
+    me = worker_id()
+    log.info("worker %s started: %d jobs", me, len(JOBS))
+    running: dict[str, Future] = {}
+
+    def run_in_thread(job: Job, started) -> None:
         try:
-            run_due()
-        except Exception:
-            log.exception("worker round failed")
+            _run_claimed(job, me, started)
         finally:
             close_old_connections()
-        stop.wait(interval)
+
+    with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="job") as pool:
+        while not stop.is_set():
+            try:
+                for name in [n for n, f in running.items() if f.done()]:
+                    running.pop(name)
+                for job in _due(JOBS):
+                    if job.name in running or len(running) >= threads:
+                        continue
+                    started = timezone.now()
+                    if claim(job, me):
+                        running[job.name] = pool.submit(run_in_thread, job, started)
+                wait = _seconds_until_next(JOBS, interval)
+            except Exception:
+                log.exception("worker round failed")
+                wait = interval
+            finally:
+                close_old_connections()
+            stop.wait(wait)
     log.info("worker stopped")

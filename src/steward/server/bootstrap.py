@@ -61,6 +61,9 @@ def first_run(agent_state_dir: Path | None) -> FirstRun:
     with context.acting_as(label="steward up", source="cli"), transaction.atomic():
         admin, password, created = ensure_admin()
         site = ensure_default_site(admin)
+        from steward.alerts.defaults import ensure_all
+
+        ensure_all()  # the default alert rule pack for every organization
         secret = None
         if agent_state_dir is not None and not local_agent_enrolled(agent_state_dir):
             _, secret = EnrollmentToken.issue(

@@ -42,6 +42,7 @@ INSTALLED_APPS = [
     "steward.insights",
     "steward.helpdesk",
     "steward.notify",
+    "steward.alerts",
     "steward.ops",
     "steward.console",
 ]

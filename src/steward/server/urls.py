@@ -9,5 +9,6 @@ urlpatterns = [
     path("metrics", ops.metrics, name="metrics"),
     path("api/v1/", api.urls),
     path("prometheus/api/v1/", include("steward.metrics.prom_api")),
+    path("", include("steward.alerts.urls")),  # /ping/<uuid>: heartbeat checks
     path("", include("steward.console.urls")),
 ]

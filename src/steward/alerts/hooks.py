@@ -1,0 +1,168 @@
+"""Entry points other apps call when an input arrives; each ends in ``runtime.observe``.
+
+* ``on_samples(org_id, samples)``: the metrics ingest, after each append
+  (``steward.tsdb.types.Sample``: labels with ``__name__``, ``timestamp_ms``, ``value``).
+* ``on_check_result``: check results (agent API, server-side runner), via
+  ``steward.alerts.results.record``.
+* ``on_device_status(device, online)``: ``inventory.presence`` on contact and when it
+  records a device offline.
+* ``on_channel_health``: ``steward.notify.health.channel_failing`` (and recovery, from the
+  tick job).
+
+They never raise into the caller's request: a failure is logged, and the worker's tick
+catches up (it re-evaluates every deadline). Evaluation happens on arrival, not on a timer.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from steward.alerting import CheckResult, CheckState, Heartbeat, Sample, Source
+from steward.alerts import derive, runtime
+from steward.alerts import labels as label_cache
+
+log = logging.getLogger("steward.alerts")
+
+DEVICE_LABEL = "steward_device"
+# Series labels that identify the writer, not the thing measured: dropped so an alert's
+# fingerprint does not change when, say, the scrape job is renamed.
+DROPPED = frozenset({"__name__", "steward_device", "steward_org", "job", "instance"})
+
+
+def _wanted_metrics(organization_id: int) -> frozenset[str]:
+    from steward.alerts import config
+    from steward.alerts.models import EngineState
+
+    row = runtime.state_row(organization_id)
+    version = EngineState.objects.filter(pk=row.pk).values_list("config_version", flat=True).first()
+    cfg = config.get(organization_id, version or 0)
+    return frozenset(
+        r.condition.input_name() for r in cfg.rules if r.condition.source is Source.METRIC
+    )
+
+
+def on_samples(org_id: int, samples: Sequence[Any]) -> None:
+    """Metric samples were stored for organization ``org_id``: evaluate the rules on them."""
+    try:
+        observations = samples_to_observations(org_id, samples, _wanted_metrics(org_id))
+        runtime.observe(org_id, observations)
+    except Exception:
+        log.exception("alert evaluation of %d samples failed (org %s)", len(samples), org_id)
+
+
+def samples_to_observations(
+    org_id: int, samples: Iterable[Any], wanted: frozenset[str]
+) -> list[Sample]:
+    by_device: dict[str, list[tuple[str, Mapping[str, str], float, float]]] = defaultdict(list)
+    out: list[Sample] = []
+    base_of: dict[str, dict[str, str]] = {}
+    for s in samples:
+        labels = s.labels
+        name = labels.get("__name__", "")
+        if name not in wanted and name not in derive.NEEDED:
+            continue
+        dev = labels.get(DEVICE_LABEL) or labels.get("instance", "")
+        base = base_of.get(dev)
+        if base is None:
+            base = base_of[dev] = _base_labels(org_id, labels)
+        ts = s.timestamp_ms / 1000.0
+        if name in derive.NEEDED:
+            by_device[dev].append((name, labels, ts, s.value))
+        if name in wanted:
+            extra = {k: v for k, v in labels.items() if k not in DROPPED}
+            out.append(Sample(name, {**base, **extra}, ts, float(s.value)))
+    for dev, batch in by_device.items():
+        for name, extra, ts, value in derive.DERIVER.derive(dev, batch):
+            if name in wanted:
+                out.append(Sample(name, {**base_of[dev], **extra}, ts, value))
+    return out
+
+
+def _base_labels(org_id: int, labels: Mapping[str, str]) -> dict[str, str]:
+    dev = labels.get(DEVICE_LABEL, "")
+    info = label_cache.device(org_id, int(dev)) if dev.isdigit() else None
+    if info is not None:
+        return dict(info.labels)
+    return {**label_cache.organization_labels(org_id), "device": labels.get("instance", "")}
+
+
+def on_device_status(device: Any, online: bool = True, at: float | None = None) -> None:
+    """A device made contact (``online=True``), or presence recorded it offline.
+
+    Offline is judged by the engine's own device-offline rules from the last contact time,
+    so both cases feed the last-seen time; ``device`` is a Device or its pk.
+    """
+    try:
+        from steward.inventory.models import Device
+
+        if not isinstance(device, Device):
+            device = Device.objects.only("pk", "organization_id", "last_seen").get(pk=device)
+        info = label_cache.device(device.organization_id, device.pk)
+        if info is None:
+            return
+        if at is None:
+            seen = device.last_seen.timestamp() if device.last_seen else time.time()
+            at = time.time() if online else seen
+        runtime.observe(device.organization_id, [Heartbeat(dict(info.labels), at, True)])
+    except Exception:
+        log.exception("alert evaluation of device %s status failed", getattr(device, "pk", device))
+
+
+def check_labels(check: Any) -> dict[str, str]:
+    if check.device_id is not None:
+        info = label_cache.device(check.organization_id, check.device_id)
+        base = dict(info.labels) if info else label_cache.organization_labels(check.organization_id)
+    else:
+        base = {**label_cache.organization_labels(check.organization_id), "device": ""}
+    base.update(
+        check=check.name,
+        check_type=check.type,
+        target=check.target,
+        alertsource="check",
+        routed="1" if check.has_notify else "",
+    )
+    return base
+
+
+def on_check_result(check: Any, state: int, ts: float, message: str,
+                    extra: Sequence[Sample] = (), now: float | None = None) -> None:  # fmt: skip
+    """Feed a check's *hard* state (0..3) to the engine, plus samples from its perfdata."""
+    obs: list[Any] = [CheckResult(check.name, check_labels(check), ts, CheckState(state), message)]
+    obs.extend(extra)
+    runtime.observe(check.organization_id, obs, now)
+
+
+def on_heartbeat_state(beat: Any, down: bool, message: str, now: float | None = None) -> None:
+    labels = {
+        **label_cache.organization_labels(beat.organization_id),
+        "device": "",
+        "check": f"heartbeat:{beat.name}",
+        "heartbeat": beat.name,
+        "alertsource": "heartbeat",
+        "routed": "1" if beat.notify.exists() else "",
+    }
+    at = time.time() if now is None else now
+    state = CheckState.CRITICAL if down else CheckState.OK
+    result = CheckResult(f"heartbeat:{beat.name}", labels, at, state, message)
+    runtime.observe(beat.organization_id, [result], now)
+
+
+def on_channel_health(channel: Any, failing: bool, now: float | None = None) -> None:
+    try:
+        labels = {
+            **label_cache.organization_labels(channel.organization_id),
+            "device": "",
+            "check": f"channel:{channel.name}",
+            "channel": channel.name,
+            "alertsource": "channel",
+        }
+        at = time.time() if now is None else now
+        state = CheckState.CRITICAL if failing else CheckState.OK
+        result = CheckResult(f"channel:{channel.name}", labels, at, state, "")
+        runtime.observe(channel.organization_id, [result], now)
+    except Exception:
+        log.exception("alert for channel %s health failed", channel.pk)

@@ -1,0 +1,192 @@
+"""Running the engine for one organization: load state, call it, persist, apply actions.
+
+Every call (an input arriving, the 1-second tick, an operator action) follows
+docs/alerting-core.md § "How the Django app should use it":
+
+1. read the organization's ``EngineState`` row (``SELECT ... FOR UPDATE`` on PostgreSQL;
+   SQLite's IMMEDIATE transactions already serialize writers);
+2. reuse this process's engine object when the row's ``version`` is the one it last wrote
+   (no JSON parsing on the hot path), else ``Engine.from_dict``;
+3. call it, store ``to_dict()`` with a conditional update on the version read (a lost race
+   retries with fresh state: the inputs are still in hand);
+4. apply the actions in the same transaction (``steward.alerts.apply``): alert rows,
+   timeline rows, outbox rows with unique keys; send after commit.
+
+Inputs arriving concurrently for one organization are *coalesced*: the first thread runs
+the engine, threads arriving meanwhile append their observations and return, and the
+running thread drains them in its next round (group commit). One organization is never
+evaluated twice at once in a process, and a burst of 1,000 devices costs a few engine
+rounds, not a thousand.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from django.db import connection, transaction
+
+from steward.alerting import Action, Engine
+from steward.alerting.model import Observation
+from steward.alerts import apply, config
+from steward.alerts.models import EngineState
+
+log = logging.getLogger("steward.alerts")
+
+MAX_RETRIES = 5
+Call = Callable[[Engine, float], list[Action]]
+
+
+class Conflict(Exception):
+    """Another process wrote the state between our read and our write."""
+
+
+@dataclass
+class _Cached:
+    version: int
+    config_version: int
+    engine: Engine
+
+
+_cache_lock = threading.Lock()
+_engines: dict[int, _Cached] = {}
+_org_locks: dict[int, threading.Lock] = {}
+_pending: dict[int, list[Observation]] = {}
+_pending_now: dict[int, float | None] = {}
+# check pk -> (hard state, time) last fed to the engine by this process: see results.py.
+fed_checks: dict[int, tuple[int, float]] = {}
+
+
+def _org_lock(organization_id: int) -> threading.Lock:
+    with _cache_lock:
+        lock = _org_locks.get(organization_id)
+        if lock is None:
+            lock = _org_locks[organization_id] = threading.Lock()
+        return lock
+
+
+def forget() -> None:
+    """Drop every cached engine (tests; a config reload)."""
+    with _cache_lock:
+        _engines.clear()
+        fed_checks.clear()
+    config.forget()
+
+
+def state_row(organization_id: int) -> EngineState:
+    row = EngineState.objects.filter(organization_id=organization_id).first()
+    if row is None:
+        from steward.alerts.defaults import ensure_default_rules
+
+        ensure_default_rules(organization_id)
+        row, _ = EngineState.objects.get_or_create(organization_id=organization_id)
+    return row
+
+
+def run(organization_id: int, call: Call, now: float | None = None) -> list[Action]:
+    """Run ``call(engine, now)`` against the organization's state; return its actions."""
+    with _org_lock(organization_id):
+        return _run_locked(organization_id, call, now)
+
+
+def _run_locked(organization_id: int, call: Call, now: float | None) -> list[Action]:
+    state_row(organization_id)  # created (with the default pack) on first use
+    for attempt in range(MAX_RETRIES):
+        try:
+            return _attempt(organization_id, call, now)
+        except Conflict:
+            log.info("engine state of org %s changed under us; retry %d", organization_id, attempt)
+    raise Conflict(f"engine state of organization {organization_id} kept changing")
+
+
+def _attempt(organization_id: int, call: Call, now: float | None) -> list[Action]:
+    with _cache_lock:
+        cached = _engines.pop(organization_id, None)  # ours until committed
+    with transaction.atomic():
+        qs = EngineState.objects.filter(organization_id=organization_id)
+        if connection.features.has_select_for_update:
+            qs = qs.select_for_update()
+        version, config_version = qs.values_list("version", "config_version").get()
+        cfg = config.get(organization_id, config_version)
+        if (
+            cached is not None
+            and cached.version == version
+            and cached.config_version == config_version
+        ):
+            engine = cached.engine
+        else:
+            data = EngineState.objects.filter(organization_id=organization_id).values_list(
+                "data", flat=True
+            )[0]
+            engine = Engine.from_dict(cfg, data) if data else Engine(cfg)
+        at = time.time() if now is None else now
+        actions = call(engine, at)
+        written = EngineState.objects.filter(
+            organization_id=organization_id, version=version
+        ).update(version=version + 1, data=engine.to_dict())
+        if written != 1:
+            raise Conflict
+        apply.apply(organization_id, engine, actions)
+        keep = _Cached(version + 1, config_version, engine)
+
+        def remember() -> None:
+            with _cache_lock:
+                _engines[organization_id] = keep
+
+        transaction.on_commit(remember)
+    return actions
+
+
+def observe(
+    organization_id: int, observations: Sequence[Observation], now: float | None = None
+) -> list[Action]:
+    """Feed inputs to the organization's engine (coalesced with concurrent callers).
+
+    Returns the actions of the rounds this thread ran (empty when another thread picked
+    the observations up).
+    """
+    if not observations:
+        return []
+    with _cache_lock:
+        _pending.setdefault(organization_id, []).extend(observations)
+        _pending_now[organization_id] = now
+    lock = _org_lock(organization_id)
+    actions: list[Action] = []
+    while True:
+        if not lock.acquire(blocking=False):
+            if connection.in_atomic_block:
+                # Inside a transaction (tests, or a caller's atomic block): wait for the
+                # running round, then run ours, so the caller sees the result.
+                lock.acquire()
+            else:
+                return actions  # the running thread drains ours in its next round
+        try:
+            while True:
+                with _cache_lock:
+                    batch = _pending.pop(organization_id, [])
+                    at = _pending_now.pop(organization_id, None)
+                if not batch:
+                    break
+                actions.extend(_run_locked(organization_id, _observe_all(batch), at))
+        finally:
+            lock.release()
+        with _cache_lock:
+            if not _pending.get(organization_id):
+                return actions
+
+
+def _observe_all(batch: list[Observation]) -> Call:
+    def call(engine: Engine, now: float) -> list[Action]:
+        out: list[Action] = []
+        for obs in batch:
+            out.extend(engine.observe(obs, now))
+        return out
+
+    return call
+
+
+def tick(organization_id: int, now: float | None = None) -> list[Action]:
+    return run(organization_id, lambda engine, at: engine.tick(at), now)
