@@ -16,6 +16,7 @@ line-protocol payload is also pushed to a scratch VictoriaMetrics (``/write``) a
 ratio printed; ``--victoria URL`` uses a running one instead.
 
     .venv/bin/python bench/ingest.py [--seconds 20] [--store real|null] [--no-pg]
+        [--workers N] [--runs 3] [--agent-series 50 --agent-points 10]
 
 ``--store null`` swaps in a store that only counts (measures ingest without storage);
 ``real`` (default when ``steward.tsdb.open_store`` exists) uses the configured store.
@@ -30,6 +31,7 @@ import os
 import random
 import shutil
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -53,6 +55,12 @@ from steward.server.settings import *  # noqa: F403
 if "steward.metrics" not in INSTALLED_APPS:  # noqa: F405
     INSTALLED_APPS = [*INSTALLED_APPS, "steward.metrics"]  # noqa: F405
 ROOT_URLCONF = "steward_bench_urls"
+# Django's docs: "If you are using ASGI, persistent connections should be disabled".
+# With CONN_MAX_AGE > 0 every ASGI request opens a connection of its own that is only
+# closed when the cyclic GC frees it: on PostgreSQL the agent case hit "too many
+# clients already" (500s) within seconds. Measure ingest, not that leak.
+for _db in DATABASES.values():  # noqa: F405
+    _db["CONN_MAX_AGE"] = 0
 """
 
 OVERLAY_URLS = """
@@ -115,7 +123,7 @@ class Server:
             self.process.kill()
 
 
-def start_server(env: dict[str, str], devices: int) -> Server:
+def start_server(env: dict[str, str], devices: int, workers: int = 1) -> Server:
     home = Path(env["STEWARD_HOME"])
     steward = [sys.executable, "-m", "steward"]
     run = dict(env=env, check=True, capture_output=True, text=True, cwd=ROOT)
@@ -166,7 +174,8 @@ def start_server(env: dict[str, str], devices: int) -> Server:
     ).stdout.split()[-1]
     port = free_port()
     process = subprocess.Popen(
-        [*steward, "serve", "--host", "127.0.0.1", "--port", str(port)],
+        [*steward, "serve", "--host", "127.0.0.1", "--port", str(port)]
+        + (["--workers", str(workers)] if workers > 1 else []),
         env=env,
         cwd=ROOT,
         stdout=subprocess.DEVNULL,
@@ -215,15 +224,29 @@ class Tally:
 def push_lines(
     url: str, headers: dict[str, str], prefixes: list[str], args, seconds: float, start_ms: int
 ) -> tuple[Tally, float]:
+    """Sustained rate: one untimed first round registers every series (reported apart,
+    as "first round"), then fresh timestamps every round for ``seconds``."""
+    # Built before the clock starts (enough rounds for ~600,000 samples/s): the generator
+    # must not compete with the server for the CPU. Round n is ``--interval`` seconds
+    # after round n-1.
+    rounds = 1 + max(1, int(seconds * 600_000 / max(1, len(prefixes) * args.fields)))
+    step = args.interval * 1000
+    start_ms -= rounds * step  # the last round stays in the past
+    first = line_bodies(prefixes, args.lines, start_ms)
+    bodies = [
+        b for n in range(1, rounds) for b in line_bodies(prefixes, args.lines, start_ms + n * step)
+    ]
+    tally, elapsed = send_lines(url, headers, first, args, 3600)
+    report("  first round (new series)", tally, elapsed)
+    return send_lines(url, headers, bodies, args, seconds)
+
+
+def send_lines(
+    url: str, headers: dict[str, str], bodies: list[bytes], args, seconds: float
+) -> tuple[Tally, float]:
     tally = Tally()
     lock = threading.Lock()
     per_body = args.lines * args.fields
-    # Built before the clock starts (enough rounds for ~600,000 samples/s): the generator
-    # must not compete with the server for the CPU. Round n is one second after round n-1.
-    rounds = max(1, int(seconds * 600_000 / max(1, len(prefixes) * args.fields)))
-    bodies = [
-        b for n in range(rounds) for b in line_bodies(prefixes, args.lines, start_ms + n * 1000)
-    ]
     counter = iter(range(len(bodies)))
 
     def sender() -> None:
@@ -276,7 +299,7 @@ def push_agent(server: Server, args, seconds: float, start_ms: int) -> tuple[Tal
                     for s in range(10)
                 ],
             }
-            for f in range(args.series // 10)
+            for f in range(max(1, args.agent_series // 10))
         ]
         body = {
             "batch_id": f"b{n}",
@@ -288,7 +311,8 @@ def push_agent(server: Server, args, seconds: float, start_ms: int) -> tuple[Tal
 
     # Built before the clock starts: the generator must not compete with the server.
     count = int(seconds * args.agent_rate_guess)
-    bodies = [batch(n // len(server.credentials)) for n in range(count)]
+    rounds = [batch(r) for r in range(count // len(server.credentials) + 1)]
+    bodies = [rounds[n // len(server.credentials)] for n in range(count)]
 
     def sender() -> None:
         with httpx.Client(timeout=60) as client:
@@ -369,19 +393,20 @@ def victoria(url: str, prefixes: list[str], args, seconds: float, start_ms: int)
     return report("victoria-metrics /write", tally, elapsed)
 
 
-def run(label: str, env: dict[str, str], args) -> None:
+def run(label: str, env: dict[str, str], args) -> dict[str, float]:
     print(f"{label}: store={env.get('STEWARD_BENCH_STORE') or 'configured'}")
-    server = start_server(env, args.devices)
+    rates: dict[str, float] = {}
+    server = start_server(env, args.devices, args.workers)
     try:
         headers = {"Authorization": f"Token {server.token}", "Content-Type": "text/plain"}
         prefixes = line_prefixes(args.hosts, args.series, args.fields)
         start_ms = int(time.time() * 1000) - 20 * 60 * 1000
         url = f"{server.url}/api/v1/write?precision=ms"
         tally, elapsed = push_lines(url, headers, prefixes, args, args.seconds, start_ms)
-        lp_rate = report("line protocol", tally, elapsed)
+        rates["line protocol"] = lp_rate = report("line protocol", tally, elapsed)
         if not args.no_agent:
             tally, elapsed = push_agent(server, args, args.seconds, start_ms)
-            report("agent batches (gzip JSON)", tally, elapsed)
+            rates["agent batches"] = report("agent batches (gzip JSON)", tally, elapsed)
         started = None if args.victoria or args.no_victoria else start_victoria()
         vm_url = args.victoria or (started[0] if started else None)
         if vm_url:
@@ -391,10 +416,28 @@ def run(label: str, env: dict[str, str], args) -> None:
                 if started:
                     started[1].terminate()
                     started[1].wait(10)
+            rates["victoria-metrics"] = vm_rate
             if vm_rate:
+                rates["ratio"] = lp_rate / vm_rate
                 print(f"  Steward / VictoriaMetrics    {lp_rate / vm_rate:.2f}")
     finally:
         server.stop()
+    return rates
+
+
+def medians(label: str, runs: list[dict[str, float]]) -> None:
+    if len(runs) < 2:
+        return
+    print(f"{label}: medians of {len(runs)} runs")
+    for key in runs[0]:
+        values = sorted(r[key] for r in runs if key in r)
+        mid = statistics.median(values)
+        shown = ", ".join(f"{v:,.2f}" if key == "ratio" else f"{v:,.0f}" for v in values)
+        print(
+            f"  {key:28} {mid:>12,.2f}  ({shown})"
+            if key == "ratio"
+            else f"  {key:28} {mid:>12,.0f}  ({shown})"
+        )
 
 
 def pg_url() -> str | None:
@@ -417,10 +460,19 @@ def main() -> None:
     parser.add_argument("--lines", type=int, default=1000, help="lines per request")
     parser.add_argument("--senders", type=int, default=2)
     parser.add_argument("--devices", type=int, default=200, help="enrolled agent devices")
-    parser.add_argument("--agent-points", type=int, default=2, help="points per series")
+    # One batch is 10 s of one host: 50 series x 10 points at 1 s (docs/agent-protocol.md);
+    # the old default, 2 points, measured per-request overhead more than ingest.
+    parser.add_argument("--agent-series", type=int, default=50, help="series per agent batch")
+    parser.add_argument("--agent-points", type=int, default=10, help="points per series")
     parser.add_argument(
         "--agent-rate-guess", type=int, default=1000, help="agent batches/s to pre-build"
     )
+    # Seconds between rounds of line-protocol timestamps. 10 is Telegraf's default
+    # interval; 1 packs 120 samples per series into each 2-minute bucket of the store's
+    # raw table (12 at 10 s), so every batch dirties ~one B-tree page per series.
+    parser.add_argument("--interval", type=int, default=10, help="seconds between rounds")
+    parser.add_argument("--workers", type=int, default=1, help="steward serve --workers")
+    parser.add_argument("--runs", type=int, default=1, help="repeat; medians at the end")
     parser.add_argument("--no-agent", action="store_true")
     parser.add_argument("--no-pg", action="store_true")
     parser.add_argument("--store", choices=["real", "null"], default=None)
@@ -447,29 +499,37 @@ def main() -> None:
     }
     print(
         f"{args.hosts} hosts x {args.series} series, {args.fields} fields/line, "
-        f"{args.lines} lines/request, {args.senders} senders, {args.seconds:g} s per case"
+        f"{args.lines} lines/request, {args.senders} senders, {args.seconds:g} s per case, "
+        f"{args.interval} s between rounds, {args.workers} server process(es)"
     )
-    run("SQLite", {**base, "STEWARD_HOME": tempfile.mkdtemp(prefix="steward-bench-")}, args)
+    sqlite_runs = [
+        run("SQLite", {**base, "STEWARD_HOME": tempfile.mkdtemp(prefix="steward-bench-")}, args)
+        for _ in range(args.runs)
+    ]
+    medians("SQLite", sqlite_runs)
     url = None if args.no_pg else pg_url()
     if url is None:
         print("PostgreSQL: skipped (set STEWARD_BENCH_PG_URL or run a local server)")
         return
     import psycopg
 
-    name = f"steward_bench_{os.getpid()}"
-    with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    try:
-        db_url = url.rsplit("/", 1)[0] + "/" + name
-        env = {
-            **base,
-            "STEWARD_HOME": tempfile.mkdtemp(prefix="steward-bench-"),
-            "STEWARD_DATABASE_URL": db_url,
-        }
-        run("PostgreSQL", env, args)
-    finally:
+    pg_runs = []
+    for n in range(args.runs):
+        name = f"steward_bench_{os.getpid()}_{n}"
         with psycopg.connect(url, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            conn.execute(f'CREATE DATABASE "{name}"')
+        try:
+            db_url = url.rsplit("/", 1)[0] + "/" + name
+            env = {
+                **base,
+                "STEWARD_HOME": tempfile.mkdtemp(prefix="steward-bench-"),
+                "STEWARD_DATABASE_URL": db_url,
+            }
+            pg_runs.append(run("PostgreSQL", env, args))
+        finally:
+            with psycopg.connect(url, autocommit=True) as conn:
+                conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    medians("PostgreSQL", pg_runs)
 
 
 if __name__ == "__main__":

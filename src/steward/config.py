@@ -179,6 +179,12 @@ OPTIONS: tuple[Option, ...] = (
     ),
     Option("login_lockout", _positive, 900, "Seconds a throttled login stays blocked"),
     Option("worker_interval", _positive, 5, "Seconds between worker scheduling rounds"),
+    Option(
+        "web_workers",
+        _positive,
+        1,
+        "Server processes for steward serve (SQLite: keep 1, measured slower with 2)",
+    ),
     Option("metrics_interval", _interval, 10, "Default seconds between agent metric collections"),
     Option(
         "metrics_agent_max_decompressed",

@@ -145,6 +145,9 @@ def test_an_oversized_response_is_refused(world, exporter, metrics_store, settin
 
 def test_scrape_observations_are_not_audited(world, exporter):
     target(world, f"{exporter}/metrics")
+    from steward.alerts.defaults import ensure_all
+
+    ensure_all()  # the default alert rules (created, and audited, on first evaluation)
     before = AuditEntry.objects.count()
     jobs.scrape_due_targets()
     assert AuditEntry.objects.count() == before

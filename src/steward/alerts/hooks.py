@@ -45,6 +45,17 @@ def _wanted_metrics(organization_id: int) -> frozenset[str]:
     )
 
 
+def reads_pushed_metrics(org_id: int) -> bool:
+    """Whether rules of the organization read metrics that clients push (anything but
+    Steward's own ``steward_*`` series), so push ingest must hand every sample, with its
+    labels, to ``on_samples``."""
+    try:
+        return any(not name.startswith("steward_") for name in _wanted_metrics(org_id))
+    except Exception:
+        log.exception("could not read the alert rules of org %s", org_id)
+        return True
+
+
 def on_samples(org_id: int, samples: Sequence[Any]) -> None:
     """Metric samples were stored for organization ``org_id``: evaluate the rules on them."""
     try:

@@ -37,6 +37,11 @@ def configure(commands) -> None:
     p = commands.add_parser("serve", help="run the web server (API + console)")
     p.add_argument("--host")
     p.add_argument("--port", type=int)
+    p.add_argument(
+        "--workers",
+        type=int,
+        help="server processes sharing the port (default from STEWARD_WEB_WORKERS, 1)",
+    )
     p.set_defaults(func=serve)
 
     p = commands.add_parser("worker", help="run background jobs")
@@ -74,6 +79,16 @@ def configure(commands) -> None:
     create.set_defaults(func=token_create)
 
 
+def web_workers(args: argparse.Namespace) -> int:
+    """``--workers``, else the ``web_workers`` option, else 1 (at least 1)."""
+    from django.conf import settings
+
+    workers = args.workers if args.workers is not None else settings.STEWARD.get("web_workers", 1)
+    if int(workers) < 1:
+        raise CliError("--workers must be at least 1", 2)
+    return int(workers)
+
+
 def serve(args: argparse.Namespace) -> int:
     config = setup_django()
     import uvicorn
@@ -83,6 +98,12 @@ def serve(args: argparse.Namespace) -> int:
     options: dict = {}
     if config.tls_cert:
         options = {"ssl_certfile": config.tls_cert, "ssl_keyfile": config.tls_key}
+    # Django runs sync views on one thread per process: one process uses one core. Several
+    # processes (uvicorn's supervisor, one shared socket) use more; each opens its own
+    # metrics-store connection, and SQLite serialises their appends (WAL, busy timeout).
+    workers = web_workers(args)
+    if workers > 1:
+        options["workers"] = workers
     uvicorn.run(
         "steward.server.asgi:application",
         host=host,

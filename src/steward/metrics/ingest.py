@@ -21,7 +21,7 @@ from django.conf import settings
 
 from steward.api.errors import ApiError
 from steward.inventory.models import Device
-from steward.metrics import lineproto, prompb
+from steward.metrics import linefast, lineproto, prompb
 from steward.metrics.store import get_store
 from steward.tenancy.models import Organization
 from steward.tsdb.types import (
@@ -217,9 +217,14 @@ def metric_type(name: str) -> MetricType:
 
 
 def append(org_id: int, samples: Sequence[Sample]) -> AppendResult:
+    """Store samples, then let the alert rules see them (evaluation on arrival)."""
     if not samples:
         return AppendResult()
-    return get_store().append(org_id, samples)
+    result = get_store().append(org_id, samples)
+    from steward.alerts.hooks import on_samples
+
+    on_samples(org_id, samples)  # never raises
+    return result
 
 
 def limit_error(result: AppendResult, where: str) -> ApiError:
@@ -300,6 +305,9 @@ class _LineLabels:
         return labels
 
 
+line_series = linefast.LineSeriesCache()
+
+
 def ingest_lines(org: Organization, text: str, precision: str) -> LineOutcome:
     """Parse, label and store a line-protocol body: good lines are kept, bad ones counted."""
     with paused_gc():
@@ -307,7 +315,29 @@ def ingest_lines(org: Organization, text: str, precision: str) -> LineOutcome:
 
 
 def _ingest_lines(org: Organization, text: str, precision: str) -> LineOutcome:
-    parsed = lineproto.parse(text, precision)
+    store = get_store()
+    append_resolved = getattr(store, "append_resolved", None)
+    series_id = getattr(store, "series_id", None)
+    if append_resolved is None or series_id is None:  # a store without the fast path
+        return _ingest_parsed(org, lineproto.parse(text, precision), None)
+    from steward.alerts.hooks import reads_pushed_metrics
+
+    if reads_pushed_metrics(org.pk):
+        # Rules read pushed metrics: every sample must reach them with its labels, which
+        # the fast path (series ids only) does not keep.
+        return _ingest_parsed(org, lineproto.parse(text, precision), None)
+    # Lines of series this process knows go straight to (series id, ts, value) rows; the
+    # others (new series, integers, escapes, bad lines) take the general path below.
+    known = line_series.table(org.pk, org.slug, devices.for_org(org.pk))
+    mul, div = lineproto.PRECISIONS[precision]
+    rows, rest, fast = linefast.split_known(text, known, mul, div)
+    parsed = lineproto.parse_lines(rest, precision)
+    outcome = _ingest_parsed(org, parsed, (rows, append_resolved, series_id, known, rest))
+    outcome.lines_accepted += fast
+    return outcome
+
+
+def _ingest_parsed(org: Organization, parsed: lineproto.ParseResult, fast: Any) -> LineOutcome:
     outcome = LineOutcome(
         lines_rejected=parsed.rejected_lines,
         strings_skipped=parsed.strings_skipped,
@@ -319,7 +349,10 @@ def _ingest_lines(org: Organization, text: str, precision: str) -> LineOutcome:
     names: dict[str, dict[str, str]] = {}  # measurement -> field -> metric name
     samples: list[Sample] = []
     add = samples.append
-    # The hot loop of line-protocol ingest: per sample one dict copy and one Sample.
+    # (prefix, field key, labels) of timestamped lines without escapes: fast next time.
+    learn: list[tuple[str, str, dict[str, str]]] = []
+    lines = dict(fast[4]) if fast is not None and parsed.points else {}
+    # The general path: per sample one dict copy and one Sample.
     for point in parsed.points:
         measurement = point.measurement
         key = (measurement, tuple(point.tags.items()))
@@ -330,6 +363,7 @@ def _ingest_lines(org: Organization, text: str, precision: str) -> LineOutcome:
         if field_names is None:
             field_names = names[measurement] = {}
         ts = received if point.timestamp_ms is None else point.timestamp_ms
+        prefix = linefast.prefix_of(lines[point.line]) if lines else None
         for field_key, value in point.fields:
             name = field_names.get(field_key)
             if name is None:
@@ -337,8 +371,19 @@ def _ingest_lines(org: Organization, text: str, precision: str) -> LineOutcome:
             labels = base.copy()
             labels[METRIC_NAME] = name
             add(Sample(labels, ts, value))
+            if prefix is not None:
+                learn.append((prefix, field_key, labels))
     outcome.lines_accepted = len(parsed.points)
-    outcome.result = append(org.pk, samples)
+    if fast is None:
+        outcome.result = append(org.pk, samples)
+        return outcome
+    rows, append_resolved, series_id, known, _ = fast
+    if rows or samples:
+        outcome.result = append_resolved(org.pk, rows, samples)
+    for prefix, field_key, labels in learn:
+        sid = series_id(org.pk, labels)
+        if sid is not None:  # None: refused (limits); such lines stay on the general path
+            known.setdefault(prefix, {})[field_key] = sid
     return outcome
 
 

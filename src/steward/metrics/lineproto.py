@@ -22,6 +22,7 @@ String fields are skipped (Prometheus samples are numbers) and counted.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 # Multiply a timestamp in the given precision by `mul` then floor-divide by `div` -> ms.
@@ -77,13 +78,20 @@ class ParseResult:
 
 def parse(text: str, precision: str = "ns", max_errors: int = 100) -> ParseResult:
     """Parse a whole body. Errors are collected (the first ``max_errors`` kept in detail)."""
+    return parse_lines(enumerate(text.split("\n"), start=1), precision, max_errors)
+
+
+def parse_lines(
+    lines: Iterable[tuple[int, str]], precision: str = "ns", max_errors: int = 100
+) -> ParseResult:
+    """Parse ``(line number, physical line)`` pairs: ``parse`` for a chosen subset."""
     try:
         mul, div = PRECISIONS[precision]
     except KeyError:
         raise ValueError(f"unknown precision {precision!r}: use ns, us, ms or s") from None
     result = ParseResult()
     points, errors = result.points, result.errors
-    for number, raw in enumerate(text.split("\n"), start=1):
+    for number, raw in lines:
         line = raw.strip(" \t\r")
         if not line or line[0] == "#":
             continue

@@ -92,7 +92,9 @@ def _database(config: steward_config.Config) -> dict:
             "PASSWORD": unquote(url.password or ""),
             "HOST": url.hostname or "",
             "PORT": str(url.port or ""),
-            "CONN_MAX_AGE": 60,
+            # Django's advice under ASGI: no persistent connections (each request's thread
+            # would keep its own until garbage collection).
+            "CONN_MAX_AGE": 0,
             "CONN_HEALTH_CHECKS": True,
         }
     path = (

@@ -39,6 +39,7 @@ from steward.tsdb.types import (
     HOUR_MS,
     METRIC_NAME,
     AppendResult,
+    Labels,
     Limits,
     MaintainResult,
     Matcher,
@@ -88,19 +89,78 @@ class TimeSeriesStore:
 
     def append(self, org_id: int, samples: Iterable[Sample]) -> AppendResult:
         """Store samples; see ``types.Store.append``. One transaction per call."""
+        return self.append_resolved(org_id, (), samples)
+
+    def series_id(self, org_id: int, labels: Labels) -> int | None:
+        """The id of a label set this process has appended to before, else None.
+
+        A cache lookup only (no query). Ingest keeps it to skip building label dicts
+        for series it sees again: see ``append_resolved``.
+        """
+        cache = self.registry.by_items.get(org_id)
+        return None if cache is None else cache.get(tuple(labels.items()))
+
+    def append_resolved(
+        self,
+        org_id: int,
+        rows: Iterable[tuple[int, int, float]],
+        samples: Iterable[Sample] = (),
+    ) -> AppendResult:
+        """``append`` for ``(series_id, ts_ms, value)`` rows plus ``samples``, in one
+        transaction, with the same time window, idempotency and bounds bookkeeping.
+
+        Every id must come from ``series_id(org_id, ...)`` of this store: ids are
+        per organization, and the caller vouches for that (it saves a label-set
+        hash per sample, the costliest part of ``append``).
+        """
         result = AppendResult()
         now = self.clock()
         oldest = now - min(self.limits.max_past_ms, self.retention.raw_ms)
         newest = now + self.limits.max_future_ms
+        bounds = self.registry.bounds
+        out: list[tuple[int, int, float]] = []
+        add = out.append
+        touched: list[tuple[int, int]] = []  # (id, ts) beyond what series.first/last say
+        min_ts = newest
+        for row in rows:
+            sid, ts, _ = row
+            if ts < oldest or ts > newest:
+                labels = self.registry.labels.get(sid, (0, {}))[1]
+                self._reject_time(result, Sample(labels, ts, row[2]), ts, oldest, newest)
+                continue
+            if ts < min_ts:
+                min_ts = ts
+            add(row)
+            b = bounds.get(sid)
+            if b is None or ts < b[0] or ts > b[1]:
+                touched.append((sid, ts))
+        pending: dict[tuple[tuple[str, str], ...], Pending] = {}
+        min_ts = self._collect(
+            org_id, samples, result, oldest, newest, out, pending, touched, min_ts
+        )
+        if not out and not pending:
+            return result
+        self._write(org_id, out, pending, touched, min_ts, result)
+        return result
+
+    def _collect(
+        self,
+        org_id: int,
+        samples: Iterable[Sample],
+        result: AppendResult,
+        oldest: int,
+        newest: int,
+        rows: list[tuple[int, int, float]],
+        pending: dict[tuple[tuple[str, str], ...], Pending],
+        touched: list[tuple[int, int]],
+        min_ts: int,
+    ) -> int:
+        """Sort samples into rows (known series) and pending (new label sets)."""
         cache = self.registry.items_cache(org_id)
         bounds = self.registry.bounds
-        rows: list[tuple[int, int, float]] = []
-        pending: dict[tuple[tuple[str, str], ...], Pending] = {}
-        touched: list[tuple[int, int]] = []  # (id, ts) beyond what series.first/last say
         last_labels: object = None
         items: tuple[tuple[str, str], ...] = ()
         sid: int | None = None
-        min_ts = newest
         # The hot loop: a dict lookup per label set, nothing else per sample.
         for sample in samples:
             ts = sample.timestamp_ms
@@ -124,8 +184,17 @@ class TimeSeriesStore:
             b = bounds.get(sid)
             if b is None or ts < b[0] or ts > b[1]:
                 touched.append((sid, ts))
-        if not rows and not pending:
-            return result
+        return min_ts
+
+    def _write(
+        self,
+        org_id: int,
+        rows: list[tuple[int, int, float]],
+        pending: dict[tuple[tuple[str, str], ...], Pending],
+        touched: list[tuple[int, int]],
+        min_ts: int,
+        result: AppendResult,
+    ) -> None:
         b = self.backend
         conn = b.conn()
         with b.write(conn):
@@ -143,7 +212,6 @@ class TimeSeriesStore:
                 result.duplicates += len(rows) - inserted
             if touched:
                 self._update_bounds(conn, touched)
-        return result
 
     def _reject_time(
         self, result: AppendResult, sample: Sample, ts: int, oldest: int, newest: int

@@ -1,0 +1,110 @@
+"""Line protocol's fast path: lines whose series this process has stored before.
+
+Telegraf sends the same ``measurement,tag=value...`` prefix for a host every interval,
+with new values and a new timestamp. The general path (``lineproto.parse`` into
+``Point``s, a label dict and a ``Sample`` per field, a label-tuple hash per sample in the
+store) costs ~8 µs a sample; once a prefix's series ids are known, a line is a split,
+a dict lookup per field and a float per value, and goes to the store as
+``(series_id, ts_ms, value)`` rows (``TimeSeriesStore.append_resolved``).
+
+Exactness: a line takes the fast path only if it has the plain form the general parser
+would accept identically (``prefix fields timestamp``, no backslash, no quote, every
+field key known, every value a float that ``lineproto._number`` accepts as one, an
+unsigned ASCII timestamp); anything else — integers (``1i``), booleans, strings,
+escapes, missing timestamps, bad lines — goes to the general parser, so results and
+error messages are unchanged. A prefix enters the table only after the general path
+parsed it from a line without escapes, so the same text always maps to the same labels.
+
+Pure Python, no Django: ``ingest.py`` owns the table's lifetime (see ``LineSeriesCache``).
+"""
+
+from __future__ import annotations
+
+import threading
+
+# Field key -> series id, per line prefix (the text before the first space).
+PrefixTable = dict[str, dict[str, int]]
+
+_FLOAT_END = frozenset("0123456789.")
+MAX_PREFIXES = 200_000  # per organization; beyond it the table starts over (memory bound)
+
+
+def split_known(
+    text: str, known: PrefixTable, mul: int, div: int
+) -> tuple[list[tuple[int, int, float]], list[tuple[int, str]], int]:
+    """Rows of the lines ``known`` covers, the other lines (numbered), and the fast count.
+
+    ``mul``/``div`` convert the request's precision to ms (``lineproto.PRECISIONS``).
+    """
+    rows: list[tuple[int, int, float]] = []
+    rest: list[tuple[int, str]] = []
+    fast = 0
+    add_rest = rest.append
+    extend = rows.extend
+    float_end = _FLOAT_END
+    for number, line in enumerate(text.split("\n"), start=1):
+        parts = line.split(" ")
+        if len(parts) == 3:
+            ids = known.get(parts[0])
+            stamp = parts[2]
+            if ids is not None and stamp.isdigit() and stamp.isascii():
+                ts = int(stamp) * mul // div
+                out = []
+                for part in parts[1].split(","):
+                    key, _, value = part.partition("=")
+                    sid = ids.get(key)
+                    if (
+                        sid is None
+                        or not value
+                        or value[-1] not in float_end
+                        or "_" in value
+                        or not value.isascii()
+                    ):
+                        break
+                    try:
+                        out.append((sid, ts, float(value)))
+                    except ValueError:
+                        break
+                else:
+                    extend(out)
+                    fast += 1
+                    continue
+        add_rest((number, line))
+    return rows, rest, fast
+
+
+def prefix_of(line: str) -> str | None:
+    """The table key of a line the general parser accepted, or None if it has escapes."""
+    line = line.strip(" \t\r")
+    if "\\" in line or '"' in line:
+        return None
+    return line.split(" ", 1)[0]
+
+
+class LineSeriesCache:
+    """One ``PrefixTable`` per organization, valid while its ``generation`` object lives.
+
+    The labels of a prefix depend on the organization's slug and on the host name ->
+    device map (``ingest.DeviceDirectory``, refreshed every
+    ``metrics_device_cache_seconds``); the caller passes that map as the generation, so
+    a refresh or a renamed organization starts an empty table and nothing stale is used.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._tables: dict[int, tuple[object, str, PrefixTable]] = {}
+
+    def table(self, org_id: int, slug: str, generation: object) -> PrefixTable:
+        entry = self._tables.get(org_id)
+        if entry is not None and entry[0] is generation and entry[1] == slug:
+            table = entry[2]
+            if len(table) <= MAX_PREFIXES:
+                return table
+        with self._lock:
+            table = {}
+            self._tables[org_id] = (generation, slug, table)
+        return table
+
+    def clear(self) -> None:
+        with self._lock:
+            self._tables.clear()

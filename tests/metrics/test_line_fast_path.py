@@ -1,0 +1,182 @@
+"""Line protocol's fast path (``linefast``): known series skip the general path, same results.
+
+These run against the real SQLite store (the fast path needs ``series_id`` and
+``append_resolved``, which the in-memory test store does not have).
+"""
+
+from __future__ import annotations
+
+import pytest
+from django.test import Client
+
+from steward.metrics import ingest, linefast
+from steward.metrics.store import set_store_for_tests
+from steward.tsdb import open_store
+from steward.tsdb.types import Matcher, MatchOp, Tier
+from tests.server.conftest import bearer
+
+pytestmark = pytest.mark.django_db
+
+T_S = 1764390600  # seconds
+T_MS = T_S * 1000
+
+
+@pytest.fixture
+def real_store(tmp_path):
+    store = open_store(tmp_path / "metrics.sqlite3", clock=lambda: T_MS + 60_000)
+    set_store_for_tests(store)
+    ingest.line_series.clear()
+    yield store
+    ingest.line_series.clear()
+    store.close()
+
+
+def write(world, body: str):
+    return Client().post(
+        "/api/v1/write?precision=s",
+        data=body.encode(),
+        content_type="text/plain",
+        **bearer(world.technician),
+    )
+
+
+def points(store, name: str) -> dict[tuple[tuple[str, str], ...], dict[int, float]]:
+    found = store.select(
+        None, [Matcher("__name__", MatchOp.EQ, name)], T_MS - 60_000, T_MS + 60_000, Tier.RAW
+    )
+    return {
+        tuple(sorted(s.labels.items())): dict(zip(s.timestamps, s.values, strict=True))
+        for s in found
+    }
+
+
+def test_a_known_prefix_is_stored_by_id_with_the_same_labels(world, real_store):
+    assert write(world, f"cpu,host=nas,cpu=cpu0 idle=99.5,user=0.5 {T_S}").status_code == 204
+    table = ingest.line_series.table(world.acme.pk, "acme", ingest.devices.for_org(world.acme.pk))
+    assert set(table["cpu,host=nas,cpu=cpu0"]) == {"idle", "user"}
+    appended = []
+    real = real_store.append_resolved
+
+    def spy(org_id, rows, samples=()):
+        samples = list(samples)
+        appended.append((list(rows), samples))
+        return real(org_id, rows, samples)
+
+    real_store.append_resolved = spy
+    assert write(world, f"cpu,host=nas,cpu=cpu0 idle=98,user=2 {T_S + 10}").status_code == 204
+    [(rows, samples)] = appended
+    assert len(rows) == 2 and samples == []  # no label dicts built
+    [(labels, values)] = points(real_store, "cpu_idle").items()
+    assert dict(labels) == {
+        "__name__": "cpu_idle",
+        "cpu": "cpu0",
+        "host": "nas",
+        "instance": "nas",
+        "job": "telegraf",
+        "steward_org": "acme",
+    }
+    assert values == {T_MS: 99.5, T_MS + 10_000: 98.0}
+
+
+def test_lines_the_fast_path_cannot_vouch_for_get_the_general_parsers_answer(world, real_store):
+    write(world, f"cpu,host=nas idle=1,count=1i {T_S}")
+    response = write(
+        world,
+        f"cpu,host=nas idle=2 {T_S + 10}\n"  # fast
+        f"cpu,host=nas idle=1_0 {T_S + 20}\n"  # float() would take it: line protocol not
+        f"cpu,host=nas count=2i {T_S + 30}\n"  # integer: general path
+        f"cpu,host=nas idle=abc {T_S + 40}\n"
+        f'cpu,host=nas idle=3,note="x y" {T_S + 50}\n',  # string field: skipped, counted
+    )
+    assert response.status_code == 400
+    assert response.json() == {
+        "detail": "line 2: invalid field value '1_0'",
+        "code": "invalid_line",
+        "accepted": 3,
+        "rejected": 2,
+        "samples_accepted": 3,
+        "samples_duplicate": 0,
+        "samples_rejected": 0,
+        "strings_skipped": 1,
+    }
+    assert list(points(real_store, "cpu_idle").values()) == [
+        {T_MS: 1.0, T_MS + 10_000: 2.0, T_MS + 50_000: 3.0}
+    ]
+    assert list(points(real_store, "cpu_count").values()) == [{T_MS: 1.0, T_MS + 30_000: 2.0}]
+
+
+def test_a_replayed_body_counts_duplicates_on_the_fast_path_too(world, real_store):
+    body = f"mem,host=nas used=1,free=2 {T_S}"
+    write(world, body)
+    response = Client().post(
+        "/api/v1/write?precision=s&org=acme",
+        data=(body + "\nmem,host=nas used=1,free=2 bad").encode(),
+        content_type="text/plain",
+        **bearer(world.technician),
+    )
+    assert response.json()["samples_duplicate"] == 2
+
+
+def test_a_refreshed_device_map_starts_a_new_table(world, real_store):
+    write(world, f"mem,host=acme-ws-01 used=1 {T_S}")
+    [labels] = points(real_store, "mem_used")
+    assert ("steward_device", str(world.acme_device.pk)) in labels
+    ingest.devices.clear()  # what the refresh after metrics_device_cache_seconds does
+    world.acme_device.hostname = "renamed"
+    world.acme_device.save()
+    write(world, f"mem,host=acme-ws-01 used=2 {T_S + 10}")
+    # The host no longer names a device: an organization-level series, not the old one.
+    assert sorted(len(v) for v in points(real_store, "mem_used").values()) == [1, 1]
+
+
+# --- split_known, pure ------------------------------------------------------------------
+
+KNOWN = {"m,host=a": {"x": 1, "y": 2}}
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "m,host=a x=1i 5",  # integer
+        "m,host=a x=t 5",  # boolean
+        'm,host=a x="s" 5',  # string
+        "m,host=a x=1",  # no timestamp: the server's clock
+        "m,host=a x=1 -5",  # negative timestamp
+        "m,host=a x=1 5\r",  # CRLF
+        "m,host=a z=1 5",  # unknown field
+        "m,host=a x=\u0661 5",  # non-ASCII digit (ARABIC-INDIC ONE)
+        "m,host=a x=. 5",
+        "m,host=a x=1,x 5",
+        " m,host=a x=1 5",
+        "m,host=b x=1 5",
+        "",
+        "# m,host=a x=1 5",
+    ],
+)
+def test_split_known_leaves_anything_unusual_to_the_general_parser(line):
+    rows, rest, fast = linefast.split_known(line, KNOWN, 1, 1)
+    assert (rows, rest, fast) == ([], [(1, line)], 0)
+
+
+def test_split_known_converts_precision_and_keeps_line_numbers():
+    rows, rest, fast = linefast.split_known(
+        "m,host=a x=1.5,y=-2e3 7000000\nbad\nm,host=a y=.5 8000000", KNOWN, 1, 1_000_000
+    )
+    assert rows == [(1, 7, 1.5), (2, 7, -2000.0), (2, 8, 0.5)]
+    assert (rest, fast) == ([(2, "bad")], 2)
+
+
+def test_prefix_of_refuses_lines_with_escapes():
+    assert linefast.prefix_of("m,host=a x=1 5\r") == "m,host=a"
+    assert linefast.prefix_of(r"m,host=a\ b x=1 5") is None
+    assert linefast.prefix_of('m x="a" 5') is None
+
+
+def test_the_table_is_dropped_when_the_generation_or_the_slug_changes():
+    cache = linefast.LineSeriesCache()
+    generation = object()
+    table = cache.table(1, "acme", generation)
+    table["p"] = {"f": 1}
+    assert cache.table(1, "acme", generation) is table
+    assert cache.table(1, "acme-renamed", generation) == {}
+    assert cache.table(1, "acme-renamed", object()) == {}
