@@ -37,7 +37,7 @@ MAIN_NAV: tuple[NavItem, ...] = (
     NavItem("Dashboard", "dashboard", "console:home", ("home",)),
     NavItem("Devices", "devices", "console:devices", ("device",)),
     NavItem("Metrics", "reports", "console:fleet", ("fleet",)),
-    NavItem("Alerts", "alerts"),
+    NavItem("Alerts", "alerts", "console:alerts", ("alert",)),
     NavItem("Tickets", "tickets", "console:tickets", ("ticket", "kb-")),
     NavItem("Automation", "automation"),
     NavItem("Reports", "reports", "console:helpdesk-reports", ("helpdesk-report",)),

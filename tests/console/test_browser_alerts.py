@@ -1,0 +1,104 @@
+"""The alerts pages in a real browser: an alert fires (an agent posts a failing check
+result), shows on the alerts page, the technician acknowledges it with a note, and the
+timeline shows the acknowledgement. Screenshots (light and dark) go to the test's tmp_path
+and to /tmp/alerts-shots/ (or $STEWARD_SCREENSHOTS) for a design review.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+from tests.console.test_alerts_views import fire
+from tests.console.test_browser import CHROMIUM, CHROMIUM_ARGS, open_page, sign_in
+
+from steward.alerts import labels, runtime
+from steward.alerts.models import Alert
+from steward.metrics.store import set_store_for_tests
+from steward.promql.memstore import MemoryStore
+
+pytestmark = pytest.mark.browser
+
+SHOTS = Path(os.environ.get("STEWARD_SCREENSHOTS") or "/tmp/alerts-shots")
+
+
+@pytest.fixture
+def browser(monkeypatch):
+    if not Path(CHROMIUM).exists():
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"{CHROMIUM} is missing: CI must install chromium for browser tests")
+        pytest.skip(f"{CHROMIUM} is not installed")
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")  # Playwright's loop, our ORM
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, timeout=30_000)
+        try:
+            yield chromium
+        finally:
+            chromium.close()
+
+
+@pytest.fixture
+def shots(tmp_path):
+    def save(page, name: str) -> None:
+        path = tmp_path / f"{name}.png"
+        page.screenshot(path=str(path), full_page=True)
+        SHOTS.mkdir(parents=True, exist_ok=True)
+        shutil.copy(path, SHOTS / path.name)
+
+    return save
+
+
+@pytest.fixture
+def setup(settings):
+    settings.ROOT_URLCONF = "tests.console.test_alerts_urls"
+    store = MemoryStore()  # check results are also written as series: the detail's chart
+    set_store_for_tests(store)
+    runtime.forget()
+    labels.forget()
+    yield store
+    set_store_for_tests(None)
+    runtime.forget()
+
+
+def test_technician_acknowledges_a_firing_alert_with_a_note(
+    transactional_db, live_server, world, browser, setup, shots
+):
+    alert = fire(world.acme_device)
+    fire(world.acme_device, "nginx running", status="warning")
+    base = live_server.url
+    for scheme in ("light", "dark"):
+        context, page = open_page(browser, color_scheme=scheme)
+        sign_in(page, base, "tech@acme.test")
+        # Light: both fire. Dark (after the acknowledgement): it waits on its own tab.
+        tab = "firing" if scheme == "light" else "acknowledged"
+        page.goto(f"{base}/alerts/?tab={tab}")
+        row = page.locator("tr", has_text="sshd running")
+        row.wait_for()
+        assert "acme-ws-01" in row.inner_text()
+        firing = "2" if scheme == "light" else "1"
+        assert page.locator(".al-tabs [data-count=firing]").inner_text() == firing
+        shots(page, f"alerts-list-{scheme}")
+        if scheme == "light":
+            row.get_by_role("link").first.click()
+            page.get_by_label("Note").fill("Restarting sshd")
+            page.get_by_role("button", name="Acknowledge").click()
+            page.get_by_text("Acknowledged.").wait_for()
+            timeline = page.locator("[data-timeline]")
+            assert "Acknowledged" in timeline.inner_text()
+            assert "Restarting sshd" in page.locator(".kv").first.inner_text()
+        else:
+            page.goto(f"{base}/alerts/{alert.pk}/")
+        page.wait_for_selector("[data-alert-charts] figure[data-chart-loaded]")
+        shots(page, f"alert-detail-{scheme}")
+        context.close()
+    alert.refresh_from_db()
+    assert (alert.phase, alert.acknowledged_by, alert.ack_note) == (
+        "acknowledged",
+        "tech@acme.test",
+        "Restarting sshd",
+    )
+    assert Alert.objects.get(labels__check="nginx running").phase == "firing"
