@@ -118,7 +118,7 @@ def alerts_snapshot() -> list:
         list(m.AlertEvent.objects.filter(alert__organization__name="Acme").values()),
         list(m.AlertRule.objects.filter(**acme).values()),
         list(m.CheckDefinition.objects.filter(**acme).values()),
-        list(m.CheckStatus.objects.filter(check__organization__name="Acme").values()),
+        list(m.CheckStatus.objects.filter(definition__organization__name="Acme").values()),
         list(m.HeartbeatCheck.objects.filter(**acme).values()),
         list(m.Silence.objects.filter(**acme).values()),
         list(m.MaintenanceWindow.objects.filter(**acme).values()),

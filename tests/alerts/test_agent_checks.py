@@ -63,7 +63,7 @@ def test_soft_then_hard_state_follows_retries(world):
     check = sshd_check(world, retries=1)
     headers = device_auth(world.acme_device)
     post_result(Client(), headers, check, "critical", "no process")
-    status = CheckStatus.objects.get(check=check)
+    status = CheckStatus.objects.get(definition=check)
     assert (status.status, status.current, status.soft, status.attempt) == (
         "ok",
         "critical",

@@ -10,7 +10,8 @@
    check and its device, so a check's history can be graphed like any metric.
 3. The *hard* state goes to the engine at once (``hooks.on_check_result``); a result older
    than ``MAX_PAGE_AGE_S`` (an agent's spool replayed after an outage) is stored but does
-   not page.
+   not page. A result that does not change the stored hard state is not urgent: it is
+   batched with others by the feeder thread (``_urgent``, ``runtime.observe_soon``).
 """
 
 from __future__ import annotations
@@ -55,10 +56,10 @@ def record(
     if observed.tzinfo is None:
         observed = observed.replace(tzinfo=UTC)
     with transaction.atomic():
-        qs = CheckStatus.objects.filter(check=check)
+        qs = CheckStatus.objects.filter(definition=check)
         if connection.features.has_select_for_update:
             qs = qs.select_for_update()
-        status = qs.first() or CheckStatus.objects.create(check=check)
+        status = qs.first() or CheckStatus.objects.create(definition=check)
         new = advance(_previous(status), result.status, check.retries)
         was = status.status
         status.status = new.hard.label
@@ -83,13 +84,27 @@ def record(
         try:
             hooks.on_check_result(
                 check, new.hard.value, observed.timestamp(), result.message,
-                _perf_samples(check, result), now,
+                _perf_samples(check, result), now, urgent=_urgent(was, new.hard.value),
             )  # fmt: skip
         except Exception:
             runtime.fed_checks.pop(check.pk, None)  # feed the next result whatever it is
             log.exception("alert evaluation of check %s failed", check.pk)
     _store_series(check, result)  # after paging: the fault -> page path comes first
     return status
+
+
+def _urgent(was: str, hard: int) -> bool:
+    """Whether the engine must see this result before the request returns: a hard change.
+
+    A result repeating the stored hard state cannot fire or resolve anything: the healthy
+    per-process first feeds (``_worth_feeding``, which after a restart or on a new install
+    arrive from every device at once) and the results of checks that keep failing (each
+    one otherwise a full engine round per interval). Batching those keeps a new fault from
+    queueing behind them. A new check's first healthy result changes nothing either.
+    """
+    if was == "pending":
+        return hard != 0
+    return Status.from_label(was).value != hard
 
 
 def _worth_feeding(check: CheckDefinition, hard: int, at: float) -> bool:

@@ -123,7 +123,7 @@ class Migration(migrations.Migration):
         migrations.CreateModel(
             name='CheckStatus',
             fields=[
-                ('check', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, primary_key=True, related_name='status', serialize=False, to='alerts.checkdefinition')),
+                ('definition', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, primary_key=True, related_name='status', serialize=False, to='alerts.checkdefinition')),
                 ('status', models.CharField(default='pending', max_length=10)),
                 ('current', models.CharField(default='pending', max_length=10)),
                 ('soft', models.BooleanField(default=False)),

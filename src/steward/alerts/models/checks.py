@@ -74,9 +74,10 @@ class CheckDefinition(models.Model):
 class CheckStatus(models.Model):
     """The current state of one check (the latest result and the soft/hard state)."""
 
-    tenant_path = "check__organization"
+    tenant_path = "definition__organization"
 
-    check = models.OneToOneField(
+    # Not named "check": that would hide Model.check(), Django's system-check hook.
+    definition = models.OneToOneField(
         CheckDefinition, on_delete=models.CASCADE, primary_key=True, related_name="status"
     )
     status = models.CharField(max_length=10, default="pending")  # hard: ok/warning/...
@@ -90,7 +91,7 @@ class CheckStatus(models.Model):
     last_change_at = models.DateTimeField(null=True, blank=True)
 
     def __str__(self) -> str:
-        return f"{self.check_id}: {self.status}"
+        return f"{self.definition_id}: {self.status}"
 
 
 class HeartbeatCheck(models.Model):

@@ -327,7 +327,7 @@ def check_run(request: HttpRequest, pk: int) -> HttpResponse:
     check = get_object(request, KINDS["checks"].queryset(), Capability.OPERATE, pk=pk)
     if check.device_id is None:
         runner.run_one(check)
-        status = m.CheckStatus.objects.filter(check=check).first()
+        status = m.CheckStatus.objects.filter(definition=check).first()
         result = f"{status.status}: {status.message}" if status else "no result"
         messages.success(request, f"Ran “{check.name}” — {result}.")
     else:
