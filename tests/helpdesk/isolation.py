@@ -9,6 +9,7 @@ from __future__ import annotations
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from steward.helpdesk import attachments, services
+from steward.helpdesk.email.models import HelpdeskEmailSettings, Mailbox
 from steward.helpdesk.models import (
     AlertTicketPolicy,
     Article,
@@ -18,6 +19,7 @@ from steward.helpdesk.models import (
     Queue,
     SlaPolicy,
 )
+from steward.notify.models import Channel
 
 V = "/api/v1"
 HELPDESK_ROUTES: dict[tuple[str, str], tuple[dict | None, set[int]]] = {
@@ -76,6 +78,17 @@ HELPDESK_ROUTES: dict[tuple[str, str], tuple[dict | None, set[int]]] = {
     ("GET", f"{V}/helpdesk/search"): (None, {200}),
     ("GET", f"{V}/reports/tickets"): (None, {200}),
     ("GET", f"{V}/reports/time.csv"): (None, {200}),
+    ("GET", f"{V}/helpdesk/mailboxes"): (None, {200}),
+    ("POST", f"{V}/helpdesk/mailboxes"): (
+        {"organization_id": "{org}", "address": "rogue@globex.test", "host": "x", "username": "x"},
+        {404},
+    ),
+    ("GET", f"{V}/helpdesk/mailboxes/{{mailbox_id}}"): (None, {404}),
+    ("PATCH", f"{V}/helpdesk/mailboxes/{{mailbox_id}}"): ({"host": "imap.globex.test"}, {404}),
+    ("DELETE", f"{V}/helpdesk/mailboxes/{{mailbox_id}}"): (None, {404}),
+    ("POST", f"{V}/helpdesk/mailboxes/{{mailbox_id}}/test"): (None, {404}),
+    ("GET", f"{V}/helpdesk/email-settings/{{org_id}}"): (None, {404}),
+    ("PUT", f"{V}/helpdesk/email-settings/{{org_id}}"): ({"enabled": False}, {404}),
 }
 
 OBJECT_IDS = {
@@ -95,6 +108,23 @@ def helpdesk_ids(world) -> dict[str, int]:
     services.add_time_entry(None, ticket, 10, user=world.technician)
     att = attachments.save_attachment(None, ticket, SimpleUploadedFile("acme.txt", b"Acme file"))
     policy = SlaPolicy.objects.create(organization=world.acme, name="Acme SLA")
+    mail = Channel.objects.create(
+        organization=world.acme,
+        name="Acme help desk mail",
+        kind="email",
+        config={"host": "smtp.acme.test", "port": 587, "from_address": "help@acme.test"},
+        secrets={"password": "acme-smtp-secret"},
+    )
+    HelpdeskEmailSettings.objects.create(
+        organization=world.acme, channel=mail, from_address="help@acme.test", from_name="Acme"
+    )
+    mailbox = Mailbox.objects.create(
+        organization=world.acme,
+        address="help@acme.test",
+        host="imap.acme.test",
+        username="help@acme.test",
+        password="acme-imap-secret",
+    )
     return {
         "ticket_id": ticket.pk,
         "ticket": ticket.pk,
@@ -112,6 +142,7 @@ def helpdesk_ids(world) -> dict[str, int]:
         "assignment_id": DeviceAssignment.objects.create(
             organization=world.acme, device=world.acme_device, user=world.requester
         ).pk,
+        "mailbox_id": mailbox.pk,
         "device": world.acme_device.pk,
         "user": world.requester.pk,
     }
@@ -122,7 +153,14 @@ def helpdesk_path(path: str, ids: dict) -> str:
     for prefix, key in OBJECT_IDS.items():
         if prefix in path:
             path = path.replace("{object_id}", str(ids[key]))
-    for key in ("ticket_id", "attachment_id", "policy_id", "article_id", "assignment_id"):
+    for key in (
+        "ticket_id",
+        "attachment_id",
+        "policy_id",
+        "article_id",
+        "assignment_id",
+        "mailbox_id",
+    ):
         path = path.replace("{" + key + "}", str(ids[key]))
     return path
 
@@ -146,4 +184,6 @@ def helpdesk_snapshot() -> list:
         list(m.Article.objects.filter(**acme).values()),
         list(m.DeviceAssignment.objects.filter(**acme).values()),
         list(m.HelpdeskSettings.objects.filter(**acme).values()),
+        list(Mailbox.objects.filter(**acme).values()),
+        list(HelpdeskEmailSettings.objects.filter(**acme).values()),
     ]

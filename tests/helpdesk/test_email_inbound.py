@@ -569,3 +569,38 @@ def test_requester_mail_technician_reply_and_the_answer_reopen_the_ticket(
     assert ticket.status == Status.OPEN  # reopened by the requester's reply
     assert Reply.objects.filter(ticket=ticket).last().body == "Still broken."
     assert Ticket.objects.count() == 1
+
+
+# ---------------------------------------------------------------- the connection test
+
+
+def test_the_connection_test_logs_in_and_touches_no_mail(world, api, dovecot, account):
+    box = make_mailbox(world, dovecot, account, processed_folder="Processed")
+    deliver(dovecot, box, mail())
+    r = api.as_(world.admin).post(f"helpdesk/mailboxes/{box.pk}/test")
+    assert r.status_code == 200
+    result = r.json()
+    assert (result["ok"], result["messages"]) == (True, 1)
+    assert "folder Processed does not exist yet" in result["message"]
+    assert [b"\\Seen" in f for f in dovecot.flags(account)] == [False]
+    client = dovecot.client(account)
+    try:
+        _, folders = client.list()
+    finally:
+        client.logout()
+    assert not [f for f in folders if f and b"Processed" in f]  # not created by a test
+    assert not InboundEmail.objects.exists()
+
+
+def test_the_connection_test_names_the_cause(world, api, dovecot, account):
+    cases = [
+        ({"password": "wrong"}, "imap login refused"),
+        ({"ca_certificates": ""}, "imap: certificate not trusted"),
+        ({"folder": "Nope"}, "imap examine:"),
+    ]
+    for fields, cause in cases:
+        box = make_mailbox(world, dovecot, account, address=f"{len(fields)}@acme.test", **fields)
+        result = api.as_(world.admin).post(f"helpdesk/mailboxes/{box.pk}/test").json()
+        assert result["ok"] is False
+        assert result["message"].startswith(cause), result
+        box.delete()

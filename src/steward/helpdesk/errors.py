@@ -28,3 +28,9 @@ class AttachmentRejected(HelpdeskError):
     """The file is too large, empty or of a forbidden kind (400)."""
 
     error_code = "attachment_rejected"
+
+
+class AlreadyExists(HelpdeskError):
+    """An object with the same unique key exists already (409)."""
+
+    status_code, error_code = 409, "conflict"

@@ -141,6 +141,7 @@ def sidebar(request: HttpRequest, current: str, now: datetime | None = None) -> 
         "hd_queues": queues,
         "hd_views": [v for v in VIEWS.values()],
         "hd_can_operate": principal(request).organization_ids(Capability.OPERATE) != [],
+        "hd_can_manage": principal(request).organization_ids(Capability.MANAGE) != [],
     }
 
 

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from steward.console.helpdesk import actions, assets, create, kb, queues, reports, ticket
+from steward.console.helpdesk import actions, assets, create, email, kb, queues, reports, ticket
 
 urlpatterns = [
     path("tickets/", queues.ticket_list, {"view": "open"}, name="tickets"),
@@ -37,5 +37,23 @@ urlpatterns = [
     path("knowledge-base/<int:pk>/delete/", kb.article_delete, name="kb-article-delete"),
     path("reports/helpdesk/", reports.report, name="helpdesk-reports"),
     path("reports/helpdesk/time.csv", reports.time_csv, name="helpdesk-report-time-csv"),
+    path("helpdesk/email/", email.email_overview, name="helpdesk-email"),
+    path("helpdesk/email/mailboxes/new/", email.mailbox_create, name="helpdesk-mailbox-create"),
+    path("helpdesk/email/mailboxes/<int:pk>/", email.mailbox_edit, name="helpdesk-mailbox"),
+    path(
+        "helpdesk/email/mailboxes/<int:pk>/test/",
+        email.mailbox_test,
+        name="helpdesk-mailbox-test",
+    ),
+    path(
+        "helpdesk/email/mailboxes/<int:pk>/delete/",
+        email.mailbox_delete,
+        name="helpdesk-mailbox-delete",
+    ),
+    path(
+        "helpdesk/email/settings/<int:org_id>/",
+        email.email_settings_edit,
+        name="helpdesk-email-settings",
+    ),
     path("helpdesk.js", assets.helpdesk_js, name="helpdesk-js"),
 ]

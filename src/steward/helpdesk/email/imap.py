@@ -129,13 +129,8 @@ def _connect(mailbox: Mailbox) -> imaplib.IMAP4:
 
 
 @contextmanager
-def session(mailbox: Mailbox) -> Iterator[Session]:
-    """Connect, log in and select the mailbox's folder; always log out.
-
-    Raises ``MailboxError`` subclasses only: TLS and certificate failures as
-    ``MailboxTlsError``, a refused login as ``MailboxLoginFailed``, network trouble as
-    ``MailboxUnreachable``.
-    """
+def _logged_in(mailbox: Mailbox) -> Iterator[imaplib.IMAP4]:
+    """Connect and log in; always log out. Maps every failure to a ``MailboxError``."""
     try:
         client = _connect(mailbox)
     except ssl.SSLCertVerificationError as e:
@@ -153,11 +148,7 @@ def session(mailbox: Mailbox) -> Iterator[Session]:
             client.login(mailbox.username, mailbox.password)
         except imaplib.IMAP4.error as e:
             raise MailboxLoginFailed(f"imap login refused: {e}") from e
-        box = Session(mailbox, client)
-        if mailbox.processed_folder:
-            box.ensure_folder(mailbox.processed_folder)
-        box._ok("select", client.select(quote(mailbox.folder)))
-        yield box
+        yield client
     except MailboxError:
         raise
     except TimeoutError as e:
@@ -169,3 +160,43 @@ def session(mailbox: Mailbox) -> Iterator[Session]:
     finally:
         with suppress(OSError, imaplib.IMAP4.error):  # already gone: nothing to clean up
             client.logout()
+
+
+@contextmanager
+def session(mailbox: Mailbox) -> Iterator[Session]:
+    """Connect, log in and select the mailbox's folder; always log out.
+
+    Raises ``MailboxError`` subclasses only: TLS and certificate failures as
+    ``MailboxTlsError``, a refused login as ``MailboxLoginFailed``, network trouble as
+    ``MailboxUnreachable``.
+    """
+    with _logged_in(mailbox) as client:
+        box = Session(mailbox, client)
+        if mailbox.processed_folder:
+            box.ensure_folder(mailbox.processed_folder)
+        box._ok("select", client.select(quote(mailbox.folder)))
+        yield box
+
+
+@dataclass(frozen=True)
+class Probe:
+    """What a connection test found: messages in the folder; whether the processed folder
+    exists (``None`` without one; a missing one is created by the first poll)."""
+
+    messages: int
+    processed_folder_exists: bool | None
+
+
+def probe(mailbox: Mailbox) -> Probe:
+    """Connect, log in and open the folder read-only (EXAMINE, RFC 3501 §6.3.2): no flag
+    changes, no folder created, no message read. Raises ``MailboxError`` like ``session``."""
+    with _logged_in(mailbox) as client:
+        box = Session(mailbox, client)
+        data = box._ok("examine", client.select(quote(mailbox.folder), readonly=True))
+        first = data[0] if data else b""
+        messages = int(first) if isinstance(first, bytes) and first.isdigit() else 0
+        exists = None
+        if mailbox.processed_folder:
+            listed = box._ok("list", client.list('""', quote(mailbox.processed_folder)))
+            exists = any(item for item in listed if item)
+        return Probe(messages, exists)
