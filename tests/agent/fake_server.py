@@ -7,8 +7,10 @@ may change at any time, and records every request. It is a real HTTP server on l
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import json
+import socket
 import threading
 import time
 from collections.abc import Callable
@@ -33,6 +35,7 @@ class Recorded:
     body: Any
     method: str = "POST"
     at: float = 0.0  # time.monotonic() on arrival
+    connection: int = 0  # the client's port: requests on one kept-alive connection share it
 
 
 @dataclass
@@ -40,6 +43,7 @@ class Reply:
     status: int
     body: Any  # a JSON-serialisable value, or bytes sent as they are
     delay: float = 0.0
+    encoding: str | None = None  # the Content-Encoding header, when bytes are compressed
 
 
 Responder = Callable[[Recorded], Reply]
@@ -217,6 +221,7 @@ class FakeServer:
         self.routes = default_routes()
         self.requests: list[Recorded] = []
         self._lock = threading.Condition()
+        self._open: set[socket.socket] = set()  # kept-alive client connections
         self._httpd = ThreadingHTTPServer(("127.0.0.1", port), self._handler_class())
         self._httpd.daemon_threads = True
         self._thread = threading.Thread(target=self._httpd.serve_forever, args=(0.05,))
@@ -237,7 +242,22 @@ class FakeServer:
     def __exit__(self, *exc_info: object) -> None:
         self._httpd.shutdown()
         self._httpd.server_close()
+        self.drop_connections()  # a stopped server drops its kept-alive connections too
         self._thread.join(timeout=5)
+
+    def drop_connections(self) -> None:
+        """Close every kept-alive connection, as a server does with idle ones."""
+        with self._lock:
+            connections, self._open = list(self._open), set()
+        for connection in connections:
+            with contextlib.suppress(OSError):
+                connection.shutdown(socket.SHUT_RDWR)
+
+    @property
+    def connections(self) -> int:
+        """How many connections the requests so far arrived on."""
+        with self._lock:
+            return len({request.connection for request in self.requests})
 
     def requests_to(self, path: str) -> list[Recorded]:
         with self._lock:
@@ -269,6 +289,19 @@ class FakeServer:
         server = self
 
         class Handler(BaseHTTPRequestHandler):
+            # Keep-alive, as a real server: the client's connection reuse is exercised.
+            protocol_version = "HTTP/1.1"
+
+            def setup(self) -> None:
+                super().setup()
+                with server._lock:
+                    server._open.add(self.connection)
+
+            def finish(self) -> None:
+                with server._lock:
+                    server._open.discard(self.connection)
+                super().finish()
+
             def do_GET(self) -> None:
                 self.do_POST()
 
@@ -283,7 +316,12 @@ class FakeServer:
                 except ValueError:
                     body = raw
                 recorded = Recorded(
-                    self.path, dict(self.headers.items()), body, self.command, arrived
+                    self.path,
+                    dict(self.headers.items()),
+                    body,
+                    self.command,
+                    arrived,
+                    self.client_address[1],
                 )
                 reply = server._record(recorded)
                 if reply.delay:
@@ -295,6 +333,8 @@ class FakeServer:
                     self.send_response(reply.status)
                     self.send_header("Content-Type", "application/json")
                     self.send_header("Content-Length", str(len(payload)))
+                    if reply.encoding:
+                        self.send_header("Content-Encoding", reply.encoding)
                     if 300 <= reply.status < 400:
                         self.send_header("Location", "https://steward.example/")
                     self.end_headers()
@@ -310,8 +350,6 @@ class FakeServer:
 
 def free_port() -> int:
     """A port nothing listens on right now (connections to it are refused)."""
-    import socket
-
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])

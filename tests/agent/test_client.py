@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gzip
+import threading
 from datetime import UTC, datetime
 
 import pytest
@@ -18,6 +20,7 @@ from steward.agent.client import (
     UnexpectedResponse,
 )
 from tests.agent.fake_server import (
+    CHECK_RESULTS,
     CREDENTIAL,
     ENROLL,
     HEARTBEAT,
@@ -172,3 +175,78 @@ def test_authenticated_calls_need_a_credential(server: FakeServer) -> None:
 def test_server_url_must_be_http_or_https() -> None:
     with pytest.raises(ValueError, match="http"):
         AgentClient("steward.example:8000")
+
+
+def test_requests_share_one_kept_alive_connection(server: FakeServer) -> None:
+    with agent(server) as client:
+        client.heartbeat(1.0)
+        client.fetch_checks()
+        client.heartbeat(2.0)
+    assert len(server.requests) == 3
+    assert server.connections == 1
+    (first, *_) = server.requests
+    assert first.headers["User-Agent"] == f"steward-agent/{AGENT_VERSION}"
+
+
+def test_a_connection_the_server_dropped_is_replaced(server: FakeServer) -> None:
+    with agent(server) as client:
+        client.heartbeat(1.0)
+        server.drop_connections()  # as a server closing an idle keep-alive connection
+        assert client.heartbeat(2.0).heartbeat_interval == 10
+    assert server.connections == 2
+
+
+def test_after_a_failure_the_next_request_reconnects(server: FakeServer) -> None:
+    server.routes[HEARTBEAT] = Reply(200, {}, delay=0.5)
+    with agent(server, timeout=0.2) as client:
+        with pytest.raises(ServerUnavailable):
+            client.heartbeat(1.0)
+        server.routes[HEARTBEAT] = Reply(200, {"heartbeat_interval": 7})
+        assert client.heartbeat(2.0).heartbeat_interval == 7
+
+
+def test_threads_take_turns_on_the_connection(server: FakeServer) -> None:
+    errors: list[BaseException] = []
+    with agent(server) as client:
+
+        def beat() -> None:
+            try:
+                for _ in range(10):
+                    client.heartbeat(1.0)
+            except BaseException as error:
+                errors.append(error)
+
+        threads = [threading.Thread(target=beat) for _ in range(4)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(10)
+    assert errors == []
+    assert len(server.requests_to(HEARTBEAT)) == 40
+    assert server.connections == 1
+
+
+def test_a_gzip_compressed_answer_is_decoded(server: FakeServer) -> None:
+    server.routes[HEARTBEAT] = Reply(
+        200, gzip.compress(b'{"heartbeat_interval": 30}'), encoding="gzip"
+    )
+    with agent(server) as client:
+        assert client.heartbeat(1.0).heartbeat_interval == 30
+    assert "gzip" in server.requests[0].headers["Accept-Encoding"]
+
+
+def test_large_check_results_are_sent_gzip_compressed(server: FakeServer) -> None:
+    results = [{"check_id": n, "status": "ok", "message": "x" * 100} for n in range(20)]
+    with agent(server) as client:
+        client.send_check_results(results)
+    (request,) = server.requests_to(CHECK_RESULTS)
+    assert request.headers["Content-Encoding"] == "gzip"
+    assert request.body["results"] == results
+
+
+def test_a_closed_client_sends_nothing(server: FakeServer) -> None:
+    client = agent(server)
+    client.close()
+    with pytest.raises(RuntimeError):
+        client.heartbeat(1.0)
+    assert server.requests == []

@@ -13,6 +13,7 @@ The exception holds only while that stays true, which the last tests here check 
 from __future__ import annotations
 
 import ast
+import subprocess
 import sys
 from pathlib import Path
 
@@ -21,11 +22,16 @@ import steward.checks
 
 AGENT_DIR = Path(steward.agent.__file__).parent
 CHECKS_DIR = Path(steward.checks.__file__).parent
-ALLOWED_THIRD_PARTY = {"psutil", "httpx", "platformdirs"}
+# HTTP is the standard library's (steward.agent.transport): httpx cost the agent ~17 MB.
+ALLOWED_THIRD_PARTY = {"psutil", "platformdirs"}
 # The agent's own package, and the pure checks package it runs (see the module docstring).
 ALLOWED_STEWARD_PACKAGES = ("steward.agent", "steward.checks")
-# dnspython is optional for steward.checks: imported in a try block, never required.
+# steward.checks' http check uses httpx; the agent imports steward.checks only once a check
+# is assigned. dnspython is optional for it: imported in a try block, never required.
+CHECKS_THIRD_PARTY = {"psutil", "httpx"}
 CHECKS_OPTIONAL_THIRD_PARTY = {"dns"}
+# What the agent must not load before it needs it (measured: bench/agent_footprint.py).
+NOT_LOADED_AT_START = ("httpx", "dns", "steward.checks", "urllib.request", "django")
 
 
 def imported_modules(source: str, package: str) -> list[str]:
@@ -93,7 +99,7 @@ def test_steward_checks_stays_pure_enough_to_ship_inside_the_agent() -> None:
         if name.split(".")[0] not in sys.stdlib_module_names
         and name.split(".")[0] not in ("steward", "__future__")
     }
-    assert third_party <= ALLOWED_THIRD_PARTY | CHECKS_OPTIONAL_THIRD_PARTY
+    assert third_party <= CHECKS_THIRD_PARTY | CHECKS_OPTIONAL_THIRD_PARTY
 
 
 def test_no_agent_module_imports_django() -> None:
@@ -115,6 +121,18 @@ def test_agent_uses_only_the_standard_library_and_its_declared_dependencies() ->
         and name.split(".")[0] not in ("steward", "__future__")
     }
     assert third_party <= ALLOWED_THIRD_PARTY
+
+
+def test_starting_the_agent_loads_no_heavy_library() -> None:
+    # A fresh interpreter: this test process has long imported everything.
+    probe = (
+        "import sys, steward.agent.__main__, steward.agent.cli, steward.agent.runner\n"
+        f"print(' '.join(m for m in {NOT_LOADED_AT_START!r} if m in sys.modules))"
+    )
+    loaded = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True
+    ).stdout.split()
+    assert loaded == []
 
 
 def test_the_scanner_sees_absolute_relative_and_nested_imports() -> None:

@@ -3,7 +3,8 @@
 The agent is deliberately its own world: it imports nothing from ``steward`` outside
 ``steward.agent`` and nothing from Django, and it talks to the server only through the
 versioned protocol in ``docs/agent-protocol.md``. That keeps the install on a managed
-machine small (psutil, httpx, platformdirs) and lets agent and server be released apart.
+machine small (psutil and platformdirs; HTTP on the standard library) and lets agent and
+server be released apart.
 """
 
 # Hardcoded rather than imported from ``steward.__version__``: the agent may not import

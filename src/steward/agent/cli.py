@@ -48,8 +48,6 @@ from steward.agent.protocol import MAX_METRICS_INTERVAL, MIN_METRICS_INTERVAL
 from steward.agent.runner import EXIT_INVALID_CREDENTIAL, EXIT_REVOKED, AgentRunner
 from steward.agent.spool import DEFAULT_MAX_BYTES, SPOOL_DIR, Spool
 from steward.agent.state import AgentState, StateError, default_state_dir, load_state
-from steward.checks import Side
-from steward.checks import run as run_check
 
 logger = logging.getLogger(__name__)
 
@@ -167,7 +165,8 @@ def _configure_logging(level: int) -> None:
     """Plain logging to stderr unless the embedding program already set it up."""
     if not logging.getLogger().handlers:
         logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    # httpx logs every request at INFO: one line per heartbeat would drown the rest.
+    # httpx (used by steward.checks' http check) logs every request at INFO: one line per
+    # check run would drown the rest.
     logging.getLogger("httpx").setLevel(logging.WARNING)
 
 
@@ -318,6 +317,9 @@ def checks_command(args: argparse.Namespace) -> int:
     if check.spec is None:
         output = {"check_id": check.check_id, "status": "unknown", "message": check.problem}
     else:
+        from steward.checks import Side
+        from steward.checks import run as run_check
+
         saved = CheckStateStore(state_dir / STATE_FILE).get(check.check_id, check.spec)
         output = {"check_id": check.check_id,
                   **run_check(check.spec, saved, side=Side.AGENT).to_dict()}  # fmt: skip

@@ -1,21 +1,20 @@
 """The agent's HTTP client for protocol version 1, with every outcome typed.
 
-Callers never see httpx or status codes: a request either returns a typed response or
-raises one of the exceptions below, and ``permanent`` says whether retrying the same
-request later can help (the Healthchecks transports convention). The runner's whole
-error policy is written against these classes.
+Callers never see the HTTP layer (``steward.agent.transport``) or status codes: a request
+either returns a typed response or raises one of the exceptions below, and ``permanent``
+says whether retrying the same request later can help (the Healthchecks transports
+convention). The runner's whole error policy is written against these classes.
 """
 
 from __future__ import annotations
 
 import gzip
+import json
 import logging
 import ssl
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Self
-
-import httpx
 
 from steward.agent import AGENT_VERSION
 from steward.agent.protocol import (
@@ -31,6 +30,7 @@ from steward.agent.protocol import (
     encode_body,
     utc_now,
 )
+from steward.agent.transport import Response, Transport, TransportError, TransportTimeout
 
 logger = logging.getLogger(__name__)
 
@@ -140,6 +140,10 @@ class AgentClient:
     ``ca_file`` pins the CA bundle used to verify the server (a private CA); without it
     the system's trust store is used. Plain ``http://`` is for a server on loopback.
     Raises ``ValueError`` for a URL that is not http(s) or an unusable CA file.
+
+    ``timeout`` (seconds) bounds the connect and each read or write of every request.
+    Requests share one kept-alive connection; the client may be used from several threads
+    (they take turns on the connection).
     """
 
     def __init__(
@@ -153,17 +157,18 @@ class AgentClient:
             raise ValueError(f"server URL must start with http:// or https://: {server_url!r}")
         self.server_url = server_url.rstrip("/")
         self._credential = credential
-        verify: ssl.SSLContext | bool = True
+        context: ssl.SSLContext | None = None
         if ca_file:
             try:
-                verify = ssl.create_default_context(cafile=ca_file)
+                context = ssl.create_default_context(cafile=ca_file)
             except (OSError, ssl.SSLError) as error:
                 reason = getattr(error, "strerror", None) or error
                 raise ValueError(f"cannot use CA file {ca_file}: {reason}") from None
-        self._http = httpx.Client(
-            verify=verify,
+        self._http = Transport(
+            self.server_url,
+            ssl_context=context,
             timeout=timeout,
-            headers={"User-Agent": f"steward-agent/{AGENT_VERSION}"},
+            default_headers={"User-Agent": f"steward-agent/{AGENT_VERSION}"},
         )
 
     def __enter__(self) -> Self:
@@ -276,7 +281,7 @@ class AgentClient:
         enrolling: bool = False,
         extra_headers: Mapping[str, str] | None = None,
     ) -> dict[str, Any]:
-        headers = {"Accept": "application/json"}
+        headers = {"Accept": "application/json", "Accept-Encoding": "gzip, deflate"}
         if content is not None:
             headers["Content-Type"] = "application/json"
         headers.update(extra_headers or {})
@@ -286,25 +291,25 @@ class AgentClient:
             headers["Authorization"] = f"Bearer {self._credential}"
         url = self.server_url + path
         try:
-            response = self._http.request(method, url, content=content, headers=headers)
-        except httpx.TimeoutException:
+            response = self._http.request(method, path, content, headers)
+        except TransportTimeout:
             raise ServerUnavailable(f"{url}: no answer in time") from None
-        except httpx.TransportError as error:
-            raise ServerUnavailable(f"{url}: {error or type(error).__name__}") from None
+        except TransportError as error:
+            raise ServerUnavailable(f"{url}: {error}") from None
         return self._interpret(response, enrolling=enrolling)
 
-    def _interpret(self, response: httpx.Response, *, enrolling: bool) -> dict[str, Any]:
-        status = response.status_code
-        if response.is_success:
+    def _interpret(self, response: Response, *, enrolling: bool) -> dict[str, Any]:
+        status = response.status
+        if 200 <= status < 300:
             try:
-                data = response.json()
+                data = json.loads(response.body)
             except ValueError:
                 raise UnexpectedResponse(f"HTTP {status} with a body that is not JSON") from None
             if not isinstance(data, dict):
                 raise UnexpectedResponse(f"HTTP {status} with a JSON body that is not an object")
             return data
         code, detail = self._error_fields(response)
-        if response.is_redirect:
+        if 300 <= status < 400:
             location = response.headers.get("Location", "?")
             raise RequestRejected(
                 status, "redirect", f"the server redirects to {location}; use that URL"
@@ -320,12 +325,12 @@ class AgentClient:
         raise RequestRejected(status, code, detail)
 
     @staticmethod
-    def _error_fields(response: httpx.Response) -> tuple[str, str]:
+    def _error_fields(response: Response) -> tuple[str, str]:
         """(code, detail) from the protocol's error body, or made up from the status when
         the answer comes from something else (a proxy's HTML error page)."""
-        code, detail = f"http_{response.status_code}", response.reason_phrase or "error"
+        code, detail = f"http_{response.status}", response.reason or "error"
         try:
-            data = response.json()
+            data = json.loads(response.body)
         except ValueError:
             return code, detail
         if isinstance(data, dict):

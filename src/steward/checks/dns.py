@@ -9,6 +9,7 @@ uses the system one for A/AAAA without an explicit server, dnspython otherwise.
 
 from __future__ import annotations
 
+import importlib.util
 import ipaddress
 import socket
 import time
@@ -18,17 +19,15 @@ from steward.checks.base import CheckFailed, CheckResult, CheckSpec, SpecError, 
 from steward.checks.common import latency_metric, latency_params, require_order
 from steward.checks.registry import Check, Context, Kind, Param, Side, register
 
-try:  # optional: the agent runs without it, losing only CNAME/MX/TXT and custom servers
-    import dns.exception
-    import dns.resolver
-except ImportError:  # pragma: no cover - depends on the installation
-    dns = None  # type: ignore[assignment]
+# dnspython is optional (the agent runs without it, losing only CNAME/MX/TXT and custom
+# servers) and imported only when such a check runs: importing it costs the agent's
+# resident memory on every machine, most of which never run a DNS check.
 
 RECORD_TYPES = ("A", "AAAA", "CNAME", "MX", "TXT")
 
 
 def dnspython_available() -> bool:
-    return dns is not None
+    return importlib.util.find_spec("dns") is not None
 
 
 @register
@@ -125,8 +124,11 @@ def _system(name: str, rtype: str) -> list[str]:
 
 
 def _dnspython(name: str, rtype: str, p: dict[str, Any], ctx: Context) -> list[str]:
-    if dns is None:
+    if not dnspython_available():
         raise CheckFailed(f"dns {rtype} checks need dnspython, which is not installed")
+    import dns.exception
+    import dns.resolver
+
     resolver = dns.resolver.Resolver(configure=p["server"] is None)
     if p["server"] is not None:
         resolver.nameservers = [p["server"]]

@@ -5,11 +5,12 @@ from __future__ import annotations
 import re
 import ssl
 import time
-from typing import Any
-
-import httpx
+from typing import TYPE_CHECKING, Any
 
 from steward.checks.base import CheckResult, CheckSpec, Metric, SpecError, Status
+
+if TYPE_CHECKING:
+    import httpx
 from steward.checks.common import latency_metric, latency_params, require_order
 from steward.checks.registry import Check, Context, Kind, Param, Side, register
 
@@ -52,6 +53,8 @@ class HttpCheck(Check):
         require_order(values, "warn_ms", "crit_ms", rising=True)
 
     def execute(self, ctx: Context) -> CheckResult:
+        import httpx  # here, not at the top: the agent loads it only if it runs http checks
+
         p = ctx.params
         verify: ssl.SSLContext | bool = p["verify_tls"]
         if p["verify_tls"] and p["ca_file"]:

@@ -12,24 +12,42 @@ import sys
 from collections.abc import Sequence
 
 from steward import __version__
-from steward.cli import alerts as alerts_cli
-from steward.cli import client, local, simulate, tickets
 from steward.cli.errors import CliError
 from steward.config import ConfigError
 
 
-def build_parser() -> argparse.ArgumentParser:
+def _root_parser() -> tuple[argparse.ArgumentParser, argparse._SubParsersAction]:
     parser = argparse.ArgumentParser(
         prog="steward",
         description="Steward: self-hosted IT operations (inventory, monitoring, help desk).",
     )
     parser.add_argument("--version", action="version", version=f"steward {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
-    local.configure(commands)
+    return parser, commands
+
+
+def _add_agent(commands: argparse._SubParsersAction) -> None:
     agent = commands.add_parser("agent", help="run or enroll the agent on this machine")
     from steward.agent.cli import configure_parser
 
     configure_parser(agent)
+
+
+def build_agent_parser() -> argparse.ArgumentParser:
+    """Only ``steward agent``: the agent runs on every machine, so its process does not
+    import the server's command modules (they cost it several MB of memory)."""
+    parser, commands = _root_parser()
+    _add_agent(commands)
+    return parser
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from steward.cli import alerts as alerts_cli
+    from steward.cli import client, local, simulate, tickets
+
+    parser, commands = _root_parser()
+    local.configure(commands)
+    _add_agent(commands)
     client.configure(commands)
     tickets.configure(commands)
     simulate.configure(commands)
@@ -51,7 +69,8 @@ def _configure_optional(commands) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
+    words = list(sys.argv[1:] if argv is None else argv)
+    parser = build_agent_parser() if words[:1] == ["agent"] else build_parser()
     args = parser.parse_args(argv)
     func = getattr(args, "func", None)
     if func is None:

@@ -18,10 +18,16 @@ import json
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from steward.agent import AGENT_VERSION
-from steward.checks import CheckSpec, Side, SpecError, validate
+
+if TYPE_CHECKING:
+    from steward.checks import CheckSpec
+
+# ``steward.checks`` is imported where a check is first validated or run, not at start:
+# importing it loads every check type with its libraries (httpx for http, dnspython for
+# dns: about 20 MB of RSS), which an agent with no checks assigned never needs.
 
 logger = logging.getLogger(__name__)
 
@@ -84,6 +90,8 @@ def parse_assignment(data: Mapping[str, Any]) -> Assignment:
 def parse_check(check_id: int, entry: Mapping[str, Any]) -> AssignedCheck:
     fingerprint = json.dumps(entry, sort_keys=True, default=str)
     fields = {key: value for key, value in entry.items() if key in SPEC_KEYS}
+    from steward.checks import CheckSpec, Side, SpecError, validate
+
     try:
         spec = CheckSpec.from_dict(fields)
         validate(spec, Side.AGENT)

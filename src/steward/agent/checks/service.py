@@ -28,7 +28,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from steward.agent.backoff import Backoff
 from steward.agent.checks.assignment import (
@@ -43,7 +43,9 @@ from steward.agent.checks.scheduler import DEFAULT_WORKERS, CheckScheduler
 from steward.agent.checks.state_store import STATE_FILE, CheckStateStore
 from steward.agent.client import DeviceRevoked, InvalidCredential
 from steward.agent.protocol import CHECKS_FETCH_INTERVAL, MAX_STRING, RESULTS_COALESCE_SECONDS
-from steward.checks import CheckResult, Side, Status, run
+
+if TYPE_CHECKING:
+    from steward.checks import CheckResult
 
 logger = logging.getLogger(__name__)
 
@@ -198,6 +200,8 @@ class ChecksService:
                 continue
             current[check.check_id] = check.fingerprint
             if self._reported.get(check.check_id) != check.fingerprint:
+                from steward.checks import CheckResult, Status  # see assignment.py
+
                 logger.warning("check %d: %s", check.check_id, check.problem)
                 self.outbox.put(result_to_wire(check.check_id, CheckResult(
                     Status.UNKNOWN, check.problem)))  # fmt: skip
@@ -208,6 +212,8 @@ class ChecksService:
         spec = check.spec
         if spec is None:
             return
+        from steward.checks import Side, run  # loaded by the assignment already
+
         result = run(spec, self.states.get(check.check_id, spec), side=Side.AGENT)
         with self._lock:
             if self._closed:

@@ -19,9 +19,10 @@ import logging
 import os
 import threading
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from steward.checks import CheckSpec
+if TYPE_CHECKING:
+    from steward.checks import CheckSpec
 
 logger = logging.getLogger(__name__)
 
