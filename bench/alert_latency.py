@@ -24,7 +24,8 @@ import contextlib
 import http.server
 import json
 import os
-import shutil
+import random
+import re
 import signal
 import socket
 import statistics
@@ -34,12 +35,14 @@ import tempfile
 import threading
 import time
 import urllib.request
-from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 PY = str(ROOT / ".venv" / "bin" / "python")
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import _alert_peers as _peers  # noqa: E402 - the bench's own helper, next to this file
 
 SETTINGS = """
 from steward.server.settings import *  # noqa
@@ -67,15 +70,18 @@ if not any(r is alerts_router for _, r in main_api._routers):
 """
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+STEWARD_SUBJECT = re.compile(r"Check watched (sleep|port) (\d+) is critical$")
 
 
 class Receiver:
+    """Webhook receiver for every tool; keeps the first arrival per (source, kind, fault).
+
+    Paths: ``/hook`` (Steward's webhook channel), ``/am/<profile>`` (Alertmanager),
+    ``/monit/<kind>/<fault>`` (monit's exec action).
+    """
+
     def __init__(self) -> None:
-        self.events: list[tuple[float, dict]] = []
+        self.first: dict[tuple[str, str, int], float] = {}
         self.cond = threading.Condition()
         receiver = self
 
@@ -84,26 +90,49 @@ class Receiver:
                 pass
 
             def do_POST(self) -> None:
+                at = time.time()
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-                with receiver.cond:
-                    receiver.events.append((time.time(), json.loads(body)))
-                    receiver.cond.notify_all()
                 self.send_response(200)
                 self.end_headers()
+                receiver.arrived(at, self.path, body)
 
         self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.port = self.server.server_address[1]
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
-    def wait(self, predicate, after: float, timeout: float = 20.0) -> float | None:
-        deadline = time.time() + timeout
+    def arrived(self, at: float, path: str, body: bytes) -> None:
+        keys = []
+        parts = path.strip("/").split("/")
+        if parts[0] == "hook":
+            event = json.loads(body)
+            m = STEWARD_SUBJECT.search(event.get("subject", ""))
+            if event.get("event_kind") == "alert.firing" and m:
+                keys.append(("steward", "process" if m[1] == "sleep" else "tcp", int(m[2])))
+        elif parts[0] == "am" and len(parts) == 2:
+            for alert in json.loads(body).get("alerts", []):
+                labels = alert.get("labels", {})
+                if alert.get("status") == "firing" and labels.get("fault", "").isdigit():
+                    keys.append((f"am-{parts[1]}", labels.get("kind", ""), int(labels["fault"])))
+        elif parts[0] == "monit" and len(parts) == 3 and parts[2].isdigit():
+            keys.append(("monit", parts[1], int(parts[2])))
         with self.cond:
-            while time.time() < deadline:
-                for at, event in self.events:
-                    if at >= after and predicate(event):
-                        return at
-                self.cond.wait(0.05)
-        return None
+            for key in keys:
+                self.first.setdefault(key, at)
+            self.cond.notify_all()
+
+    def wait(self, keys: list[tuple[str, str, int]], timeout: float) -> None:
+        """Until every key has arrived, or ``timeout`` seconds."""
+        deadline = time.monotonic() + timeout
+        with self.cond:
+            while not all(k in self.first for k in keys):
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return
+                self.cond.wait(min(left, 0.5))
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
 
 
 def setup(home: Path, receiver_port: int, ports: list[int], marker: str, devices: int) -> dict:
@@ -154,9 +183,9 @@ def setup(home: Path, receiver_port: int, ports: list[int], marker: str, devices
             interval=1,
             timeout=1,
         )
-        for c in (proc, tcp):
+        for kind, c in (("process", proc), ("tcp", tcp)):
             c.notify.add(hook)
-            checks.append((c.spec(), c.pk))
+            checks.append(((kind, i), c.spec(), c.pk))
     sims = []
     for i in range(devices):
         d, s = device(f"sim-{i:04}")
@@ -183,95 +212,187 @@ def post(base: str, secret: str, results: list[dict]) -> None:
         r.read()
 
 
-def agent_loop(base: str, ctx: dict, stop: threading.Event) -> None:
-    from steward.checks import run
+class Agent:
+    """The bench playing the local agent: every check every second, each result POSTed.
 
-    def one(spec, check_id: int) -> None:
-        while not stop.is_set():
+    Records, per fault, when the first non-OK result was in hand (``seen``) and when its
+    POST was answered (``posted``): the split between detection and Steward's own work.
+    """
+
+    def __init__(self, base: str, ctx: dict) -> None:
+        self.base, self.ctx = base, ctx
+        self.stop = threading.Event()
+        self.seen: dict[tuple[str, int], float] = {}
+        self.posted: dict[tuple[str, int], float] = {}
+
+    def start(self) -> None:
+        for key, spec, pk in self.ctx["checks"]:
+            threading.Thread(target=self._one, args=(key, spec, pk), daemon=True).start()
+
+    def _one(self, key: tuple[str, int], spec, check_id: int) -> None:
+        from steward.checks import run
+
+        while not self.stop.is_set():
             started = time.monotonic()
             result = run(spec).to_dict()
             result["check_id"] = check_id
+            failing = result["status"] != "ok" and key not in self.seen
+            if failing:
+                self.seen[key] = time.time()
             with contextlib.suppress(OSError):
-                post(base, ctx["secret"], [result])
-            stop.wait(max(0.0, 1.0 - (time.monotonic() - started)))
-
-    for spec, pk in ctx["checks"]:
-        threading.Thread(target=one, args=(spec, pk), daemon=True).start()
-
-
-def load_loop(base: str, sims: list, stop: threading.Event, counter: list[int]) -> None:
-    pool = ThreadPoolExecutor(32)
-
-    def report(secret: str, pk: int) -> None:
-        now = datetime.now(UTC).isoformat()
-        try:
-            post(base, secret, [{"check_id": pk, "status": "ok", "message": "ok",
-                                 "observed_at": now}])  # fmt: skip
-            counter[0] += 1
-        except OSError:
-            counter[1] += 1
-
-    while not stop.is_set():
-        started = time.monotonic()
-        for secret, pk in sims:
-            pool.submit(report, secret, pk)
-        stop.wait(max(0.0, 5.0 - (time.monotonic() - started)))
-    pool.shutdown(wait=False, cancel_futures=True)
+                post(self.base, self.ctx["secret"], [result])
+                if failing:
+                    self.posted[key] = time.time()
+            self.stop.wait(max(0.0, 1.0 - (time.monotonic() - started)))
 
 
 class Port:
+    """A listening port that accepts (and drops) connections until ``close``.
+
+    Accepting matters: with nobody accepting, the checks' and probes' connections fill the
+    listen backlog within a minute and later connects time out, a false "port closed".
+    """
+
     def __init__(self, port: int) -> None:
         self.port = port
         self.sock: socket.socket | None = None
 
     def open(self) -> None:
-        self.sock = socket.socket()
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.sock.bind(("127.0.0.1", self.port))
-        self.sock.listen(128)
+        self.sock = sock = socket.socket()
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(("127.0.0.1", self.port))
+        sock.listen(128)
+
+        def accept() -> None:
+            while True:
+                try:
+                    conn, _ = sock.accept()
+                except OSError:  # shut down: the fault
+                    return
+                conn.close()
+
+        threading.Thread(target=accept, daemon=True).start()
 
     def close(self) -> None:
         if self.sock is not None:
+            # shutdown() stops listening at once on Linux (new connects are refused) and
+            # wakes the thread blocked in accept(); close() alone would do neither.
+            with contextlib.suppress(OSError):
+                self.sock.shutdown(socket.SHUT_RDWR)
             self.sock.close()
             self.sock = None
 
 
-def sleeper(marker: str, i: int) -> subprocess.Popen:
-    # A real `sleep` whose command line carries a marker the process check matches.
-    return subprocess.Popen(["bash", "-c", f"exec -a {marker}-{i} sleep 3600"])
+def sleeper(marker: str, i: int, pidfile: Path) -> subprocess.Popen:
+    # A real `sleep` whose command line carries a marker the process check matches; its
+    # pid (bash execs into sleep) goes to a pidfile for monit.
+    proc = subprocess.Popen(["bash", "-c", f"exec -a {marker}-{i} sleep 3600"],
+                            start_new_session=True)  # fmt: skip
+    pidfile.write_text(f"{proc.pid}\n")
+    return proc
 
 
-def faults(kind: str, indexes: range, receiver: Receiver, procs: dict, ports: dict) -> list:
-    latencies = []
+def killpg(proc: subprocess.Popen, timeout: float = 10.0) -> None:
+    """SIGTERM the process group, then SIGKILL it if it is still there after ``timeout``."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(timeout)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(5)
+
+
+FAST = ("steward", "am-tuned", "monit")  # waited for after each fault
+SLOW = ("am-default",)  # waited for once, after the last fault
+# Measured on this machine by hand (the issue), printed when a profile is not run.
+MEASURED_HERE = {"am-default": "median 56 s (issue, measured by hand)"}
+LABELS = {
+    "steward": "Steward (webhook)",
+    "am-tuned": "Prometheus+AM tuned (1s/1s, gw 0)",
+    "am-default": "Prometheus+AM defaults (15s/1m, gw 30s)",
+    "monit": "monit (daemon 1, exec)",
+}
+
+
+def inject(kind: str, indexes: range, receiver: Receiver, procs: dict, ports: dict,
+           sources: tuple[str, ...], fault_at: dict) -> None:  # fmt: skip
     for i in indexes:
-        name = f"watched sleep {i}" if kind == "process" else f"watched port {i}"
         fault = time.time()
         if kind == "process":
             procs[i].kill()
             procs[i].wait()
         else:
             ports[i].close()
-        got = receiver.wait(
-            lambda e, n=name: e["event_kind"] == "alert.firing" and e["subject"].endswith(
-                f"Check {n} is critical"), fault)  # fmt: skip
-        latencies.append((got - fault) if got else float("nan"))
-        time.sleep(0.5)
-    return latencies
+        fault_at[(kind, i)] = fault
+        receiver.wait([(s, kind, i) for s in sources], timeout=20.0)
+        # A random pause: a fixed one would lock the faults to the phase of the last tool's
+        # 1 s cycle (the same latency every time); a random phase samples the whole cycle.
+        time.sleep(0.5 + random.random())
 
 
-def summary(label: str, values: list[float]) -> str:
-    ok = sorted(v for v in values if v == v)
+def stats(values: list[float]) -> tuple[float, float, float] | None:
+    ok = sorted(values)
     if not ok:
-        return f"{label:34} no notification"
+        return None
     p95 = ok[min(len(ok) - 1, round(0.95 * (len(ok) - 1)))]
-    return (f"{label:34} n={len(values)} missed={len(values) - len(ok)} "
-            f"p50={statistics.median(ok):.3f}s p95={p95:.3f}s max={ok[-1]:.3f}s")  # fmt: skip
+    return statistics.median(ok), p95, ok[-1]
+
+
+def latencies(receiver: Receiver, fault_at: dict, source: str, keys) -> tuple[list, int]:
+    got = [receiver.first[(source, k, i)] - fault_at[(k, i)]
+           for k, i in keys if (source, k, i) in receiver.first]  # fmt: skip
+    return got, len(keys) - len(got)
+
+
+def table(receiver: Receiver, fault_at: dict, phases: dict, sources: list[str]) -> list[str]:
+    head = (f"{'tool':41} {'phase':13} {'n':>3} {'miss':>4} {'p50':>7} {'p95':>7} {'max':>7}"
+            f"   {'x p50':>6} {'x p95':>6} {'x max':>6}")  # fmt: skip
+    out = [head, "-" * len(head)]
+    for phase, keys in phases.items():
+        base = stats(latencies(receiver, fault_at, "steward", keys)[0])
+        for source in sources:
+            values, missed = latencies(receiver, fault_at, source, keys)
+            s = stats(values)
+            if s is None:
+                out.append(f"{LABELS[source]:41} {phase:13} {len(keys):>3} {missed:>4}"
+                           "  no notification")  # fmt: skip
+                continue
+            ratio = ("".join(f" {v / b:>6.1f}" for v, b in zip(s, base, strict=True))
+                     if base else "")  # fmt: skip
+            out.append(f"{LABELS[source]:41} {phase:13} {len(keys):>3} {missed:>4}"
+                       f" {s[0]:>6.2f}s {s[1]:>6.2f}s {s[2]:>6.2f}s  {ratio}")  # fmt: skip
+    return out
+
+
+def breakdown(agent: Agent, receiver: Receiver, fault_at: dict, keys) -> str:
+    """Median detection (fault -> failing result in hand) and Steward (result -> webhook)."""
+    detect, server = [], []
+    for k, i in keys:
+        seen = agent.seen.get((k, i))
+        hook = receiver.first.get(("steward", k, i))
+        if seen is not None and hook is not None:
+            detect.append(seen - fault_at[(k, i)])
+            server.append(hook - seen)
+    if not detect:
+        return "  (no breakdown)"
+    return (f"  Steward breakdown: detection (1 s check interval) p50 "
+            f"{statistics.median(detect):.2f}s max {max(detect):.2f}s; result -> webhook p50 "
+            f"{statistics.median(server):.2f}s max {max(server):.2f}s")  # fmt: skip
 
 
 def main() -> int:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--faults", type=int, default=10)
-    parser.add_argument("--devices", type=int, default=1000)
+    parser.add_argument("--faults", type=int, default=10, help="faults per kind and phase")
+    parser.add_argument("--devices", type=int, default=1000, help="0: no loaded phase")
+    parser.add_argument("--server-workers", type=int, default=1, help="steward serve --workers")
+    parser.add_argument("--no-peers", action="store_true", help="Steward only")
+    parser.add_argument(
+        "--no-defaults",
+        action="store_true",
+        help="skip Prometheus at its default intervals (saves about 2 minutes)",
+    )
     args = parser.parse_args()
     home = Path(tempfile.mkdtemp(prefix="steward-bench-"))
     (home / "bench_settings.py").write_text(SETTINGS)
@@ -283,17 +404,30 @@ def main() -> int:
     sys.path[:0] = [str(home), str(ROOT)]
     subprocess.run([PY, "-m", "steward", "migrate"], env=env, check=True,
                    stdout=subprocess.DEVNULL)  # fmt: skip
+    missing = [] if args.no_peers else _peers.missing()
+    run_peers = not args.no_peers and not missing
     receiver = Receiver()
     count = args.faults * (2 if args.devices else 1)
-    ports = {i: Port(free_port()) for i in range(count)}
+    ports = {i: Port(_peers.free_port()) for i in range(count)}
     for p in ports.values():
         p.open()
     marker = f"steward-bench-{os.getpid()}"
-    procs = {i: sleeper(marker, i) for i in range(count)}
+    (home / "pids").mkdir()
+    pidfiles = {i: home / "pids" / f"{i}.pid" for i in range(count)}
+    procs = {i: sleeper(marker, i, pidfiles[i]) for i in range(count)}
     ctx = setup(home, receiver.port, [p.port for p in ports.values()], marker, args.devices)
-    web_port = free_port()
-    server = subprocess.Popen([PY, "-m", "steward", "serve", "--port", str(web_port)], env=env)
+    web_port = _peers.free_port()
+    server = subprocess.Popen([PY, "-m", "steward", "serve", "--port", str(web_port),
+                               "--workers", str(args.server_workers)],
+                              env=env, start_new_session=True)  # fmt: skip
     base = f"http://127.0.0.1:{web_port}"
+    exporter = peers = load = agent = None
+    profiles = ("tuned",) if args.no_defaults else ("tuned", "default")
+    sources = ["steward"]
+    if run_peers:
+        sources += ["am-tuned", "monit"] + ([] if args.no_defaults else ["am-default"])
+    fault_at: dict[tuple[str, int], float] = {}
+    phases: dict[str, list[tuple[str, int]]] = {}
     try:
         for _ in range(100):
             try:
@@ -301,38 +435,69 @@ def main() -> int:
                 break
             except OSError:
                 time.sleep(0.1)
-        stop = threading.Event()
-        agent_loop(base, ctx, stop)
-        print("fault -> notification (webhook on loopback), 1 s check interval:")
-        time.sleep(4)  # every check has reported OK at least once
+        if run_peers:
+            exporter = _peers.Exporter({i: p.pid for i, p in procs.items()},
+                                       {i: p.port for i, p in ports.items()})  # fmt: skip
+            peers = _peers.Peers(home, receiver.port, exporter.port, pidfiles,
+                                 {i: p.port for i, p in ports.items()}, profiles)  # fmt: skip
+            peers.start()
+            peers.wait_ready()
+        agent = Agent(base, ctx)
+        agent.start()
+        fast = tuple(s for s in sources if s in FAST)
+        time.sleep(4)  # every check has reported OK at least once; monit has run a cycle
         idle = range(args.faults)
-        print(summary("process killed (idle)", faults("process", idle, receiver, procs, ports)))
-        print(summary("port closed (idle)", faults("tcp", idle, receiver, procs, ports)))
+        for kind in ("process", "tcp"):
+            inject(kind, idle, receiver, procs, ports, fast, fault_at)
+        phases["idle"] = [(k, i) for k in ("process", "tcp") for i in idle]
         if args.devices:
-            counter = [0, 0]
-            load_stop = threading.Event()
-            threading.Thread(target=load_loop, args=(base, ctx["sims"], load_stop, counter),
-                             daemon=True).start()  # fmt: skip
-            time.sleep(6)
+            spec = home / "load.json"
+            spec.write_text(json.dumps({"base": base, "sims": ctx["sims"], "period": 5.0,
+                                        "concurrency": 32}))  # fmt: skip
+            load = subprocess.Popen([PY, str(ROOT / "bench" / "_alert_load.py"), str(spec)],
+                                    env=env, stdout=subprocess.PIPE, text=True,
+                                    start_new_session=True)  # fmt: skip
+            time.sleep(8)  # every device has reported at least once
             loaded = range(args.faults, 2 * args.faults)
-            label = f"process killed ({args.devices} devices)"
-            print(summary(label, faults("process", loaded, receiver, procs, ports)))
-            label = f"port closed ({args.devices} devices)"
-            print(summary(label, faults("tcp", loaded, receiver, procs, ports)))
-            load_stop.set()
-            print(f"  simulated device reports: {counter[0]} ok, {counter[1]} failed")
-        stop.set()
-        missing = [t for t in ("prometheus", "prometheus-alertmanager", "monit")
-                   if shutil.which(t) is None]  # fmt: skip
-        print(f"comparison with Prometheus+Alertmanager and monit: not implemented yet"
-              f" (missing here: {', '.join(missing) or 'none'})")  # fmt: skip
+            for kind in ("process", "tcp"):
+                inject(kind, loaded, receiver, procs, ports, fast, fault_at)
+            phases[f"{args.devices} devices"] = [(k, i) for k in ("process", "tcp")
+                                                 for i in loaded]  # fmt: skip
+            load.send_signal(signal.SIGTERM)
+            out, _ = load.communicate(timeout=30)
+            load_summary = out.strip()
+        slow = [s for s in sources if s in SLOW]
+        if slow:
+            print(f"waiting up to 120 s for {', '.join(LABELS[s] for s in slow)} ...", flush=True)
+            receiver.wait([(s, k, i) for s in slow for (k, i) in fault_at], timeout=120.0)
+        agent.stop.set()
+        print(f"\nfault -> notification (webhook on loopback), 1 s check interval, "
+              f"steward serve --workers {args.server_workers}; ratios = tool / Steward, "
+              f"same phase:")  # fmt: skip
+        print("\n".join(table(receiver, fault_at, phases, sources)))
+        for phase, keys in phases.items():
+            print(f"{phase}:" + breakdown(agent, receiver, fault_at, keys))
+        if args.devices:
+            print(f"  simulated device reports (every 5 s each): {load_summary}")
+        if not run_peers and not args.no_peers:
+            print(f"peers not measured (missing here: {', '.join(missing)})")
+        if run_peers and args.no_defaults:
+            print(f"{LABELS['am-default']}: not run; {MEASURED_HERE['am-default']}")
     finally:
-        server.send_signal(signal.SIGTERM)
-        server.wait(10)
+        if agent is not None:
+            agent.stop.set()
+        if load is not None and load.poll() is None:
+            killpg(load)
+        if peers is not None:
+            peers.stop()
+        if exporter is not None:
+            exporter.close()
+        killpg(server)
         for p in ports.values():
             p.close()
         for proc in procs.values():
-            proc.kill()
+            killpg(proc, timeout=2)
+        receiver.close()
     return 0
 
 

@@ -140,11 +140,20 @@ def check_labels(check: Any) -> dict[str, str]:
 
 
 def on_check_result(check: Any, state: int, ts: float, message: str,
-                    extra: Sequence[Sample] = (), now: float | None = None) -> None:  # fmt: skip
-    """Feed a check's *hard* state (0..3) to the engine, plus samples from its perfdata."""
+                    extra: Sequence[Sample] = (), now: float | None = None,
+                    urgent: bool = True) -> None:  # fmt: skip
+    """Feed a check's *hard* state (0..3) to the engine, plus samples from its perfdata.
+
+    ``urgent=False`` (the stored hard state is unchanged) lets the engine see it within
+    a fraction of a second, batched with others (``runtime.observe_soon``), instead of in
+    this request.
+    """
     obs: list[Any] = [CheckResult(check.name, check_labels(check), ts, CheckState(state), message)]
     obs.extend(extra)
-    runtime.observe(check.organization_id, obs, now)
+    if urgent:
+        runtime.observe(check.organization_id, obs, now)
+    else:
+        runtime.observe_soon(check.organization_id, obs, now)
 
 
 def on_heartbeat_state(beat: Any, down: bool, message: str, now: float | None = None) -> None:

@@ -3,12 +3,12 @@
 Every call (an input arriving, the 1-second tick, an operator action) follows
 docs/alerting-core.md § "How the Django app should use it":
 
-1. read the organization's ``EngineState`` row (``SELECT ... FOR UPDATE`` on PostgreSQL;
-   SQLite's IMMEDIATE transactions already serialize writers);
+1. read the organization's ``EngineState`` version (no lock: the write in 3 is conditional);
 2. reuse this process's engine object when the row's ``version`` is the one it last wrote
    (no JSON parsing on the hot path), else ``Engine.from_dict``;
-3. call it, store ``to_dict()`` with a conditional update on the version read (a lost race
-   retries with fresh state: the inputs are still in hand);
+3. call it and serialise ``to_dict()`` outside any transaction, then store it with a
+   conditional update on the version read (a lost race retries with fresh state: the
+   inputs are still in hand);
 4. apply the actions in the same transaction (``steward.alerts.apply``): alert rows,
    timeline rows, outbox rows with unique keys; send after commit.
 
@@ -17,6 +17,16 @@ the engine, threads arriving meanwhile append their observations and return, and
 running thread drains them in its next round (group commit). One organization is never
 evaluated twice at once in a process, and a burst of 1,000 devices costs a few engine
 rounds, not a thousand.
+
+Coalescing needs concurrent callers, and Django runs sync views on *one* thread per
+process under ASGI: requests never overlap, so each input arriving through a view would
+cost a round of its own (state serialised and written: tens of milliseconds once the
+organization has a thousand inputs). Inputs that change nothing urgent (a check result
+repeating the stored hard state, see ``results.py``) therefore go through ``observe_soon``: a
+background feeder thread evaluates everything queued within ``FEED_DELAY_S`` in one round,
+and the request returns at once. Everything else is evaluated in the request that delivered
+it, ahead of (and together with) whatever is queued; a request finding the feeder mid-round
+waits for it rather than handing its input over, so "evaluated on arrival" still holds.
 """
 
 from __future__ import annotations
@@ -27,7 +37,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from django.db import connection, transaction
+from django.db import close_old_connections, connection, transaction
 
 from steward.alerting import Action, Engine
 from steward.alerting.model import Observation
@@ -58,6 +68,13 @@ _pending: dict[int, list[Observation]] = {}
 _pending_now: dict[int, float | None] = {}
 # check pk -> (hard state, time) last fed to the engine by this process: see results.py.
 fed_checks: dict[int, tuple[int, float]] = {}
+# The feeder (``observe_soon``): organizations with queued non-urgent inputs, and those whose
+# lock the feeder holds or is about to take (a request finding it held waits, see observe).
+FEED_DELAY_S = 0.25
+_soon: set[int] = set()
+_feeding: set[int] = set()
+_soon_event = threading.Event()
+_feeder: threading.Thread | None = None
 
 
 def _org_lock(organization_id: int) -> threading.Lock:
@@ -105,28 +122,32 @@ def _run_locked(organization_id: int, call: Call, now: float | None) -> list[Act
 def _attempt(organization_id: int, call: Call, now: float | None) -> list[Action]:
     with _cache_lock:
         cached = _engines.pop(organization_id, None)  # ours until committed
+    # The engine runs and its state is serialised *before* the write transaction: on SQLite
+    # that transaction holds the database's one write lock, and serialising a thousand
+    # inputs inside it made every other request wait for it. The write below is
+    # conditional on the version read here, so a round that lost a race is discarded and
+    # retried with fresh state (Conflict), exactly as a changed row was before.
+    version, config_version = (
+        EngineState.objects.filter(organization_id=organization_id)
+        .values_list("version", "config_version")
+        .get()
+    )
+    cfg = config.get(organization_id, config_version)
+    if cached is not None and cached.version == version and cached.config_version == config_version:
+        engine = cached.engine
+    else:
+        data = EngineState.objects.filter(organization_id=organization_id).values_list(
+            "data", flat=True
+        )[0]
+        engine = Engine.from_dict(cfg, data) if data else Engine(cfg)
+    at = time.time() if now is None else now
+    actions = call(engine, at)
+    state = engine.to_dict()
     with transaction.atomic():
-        qs = EngineState.objects.filter(organization_id=organization_id)
+        qs = EngineState.objects.filter(organization_id=organization_id, version=version)
         if connection.features.has_select_for_update:
             qs = qs.select_for_update()
-        version, config_version = qs.values_list("version", "config_version").get()
-        cfg = config.get(organization_id, config_version)
-        if (
-            cached is not None
-            and cached.version == version
-            and cached.config_version == config_version
-        ):
-            engine = cached.engine
-        else:
-            data = EngineState.objects.filter(organization_id=organization_id).values_list(
-                "data", flat=True
-            )[0]
-            engine = Engine.from_dict(cfg, data) if data else Engine(cfg)
-        at = time.time() if now is None else now
-        actions = call(engine, at)
-        written = EngineState.objects.filter(
-            organization_id=organization_id, version=version
-        ).update(version=version + 1, data=engine.to_dict())
+        written = qs.update(version=version + 1, data=state)
         if written != 1:
             raise Conflict
         apply.apply(organization_id, engine, actions)
@@ -153,13 +174,64 @@ def observe(
     with _cache_lock:
         _pending.setdefault(organization_id, []).extend(observations)
         _pending_now[organization_id] = now
+    return _drain(organization_id, wait=connection.in_atomic_block)
+
+
+def observe_soon(
+    organization_id: int, observations: Sequence[Observation], now: float | None = None
+) -> None:
+    """Feed inputs that change nothing urgent within about ``FEED_DELAY_S`` (one round for all).
+
+    Inside a transaction (tests, a caller's atomic block) this is ``observe``: the caller
+    sees the result, as before.
+    """
+    if not observations:
+        return
+    if connection.in_atomic_block:
+        observe(organization_id, observations, now)
+        return
+    global _feeder
+    with _cache_lock:
+        _pending.setdefault(organization_id, []).extend(observations)
+        _soon.add(organization_id)
+        if _feeder is None or not _feeder.is_alive():
+            _feeder = threading.Thread(target=_feed_loop, name="alerts-feeder", daemon=True)
+            _feeder.start()
+    _soon_event.set()
+
+
+def _feed_loop() -> None:
+    while True:
+        _soon_event.wait()
+        time.sleep(FEED_DELAY_S)  # gather: results of many devices make one round
+        _soon_event.clear()
+        with _cache_lock:
+            orgs = list(_soon)
+            _soon.clear()
+            _feeding.update(orgs)
+        close_old_connections()  # a long-lived thread: drop a broken or aged connection
+        for org_id in orgs:
+            try:
+                _drain(org_id, wait=True)
+            except Exception:
+                log.exception("deferred alert evaluation failed (org %s)", org_id)
+            finally:
+                with _cache_lock:
+                    _feeding.discard(org_id)
+
+
+def _drain(organization_id: int, wait: bool) -> list[Action]:
+    """Run rounds until the organization's queue is empty, unless another thread is on it."""
     lock = _org_lock(organization_id)
     actions: list[Action] = []
     while True:
         if not lock.acquire(blocking=False):
-            if connection.in_atomic_block:
-                # Inside a transaction (tests, or a caller's atomic block): wait for the
-                # running round, then run ours, so the caller sees the result.
+            with _cache_lock:
+                feeder_busy = organization_id in _feeding
+            if wait or feeder_busy:
+                # Inside a transaction the caller must see the result; and a request
+                # must not hand an urgent input to the feeder: wait for the running round,
+                # then run ours.
                 lock.acquire()
             else:
                 return actions  # the running thread drains ours in its next round
