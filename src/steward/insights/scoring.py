@@ -307,11 +307,14 @@ def _save(org_id: int, rows: Iterable[_Row], result: ScoreResult) -> None:
                     row.old_cursor_ms,
                 )
             )
-    table = connection.ops.quote_name(DetectorState._meta.db_table)
-    # The table name is the model's, quoted; every value is bound.
+    q = connection.ops.quote_name
+    table = q(DetectorState._meta.db_table)
+    # Names are the model's, quoted ("window" is a reserved word in PostgreSQL); every
+    # value is bound.
     sql = (
         f"UPDATE {table} SET state = %s, cursor_ms = %s, last_raw = %s, last_score = %s, "  # noqa: S608
-        "last_verdict = %s, window = %s, updated_at = %s WHERE id = %s AND cursor_ms = %s"
+        f"last_verdict = %s, {q('window')} = %s, updated_at = %s "
+        "WHERE id = %s AND cursor_ms = %s"
     )
     with transaction.atomic():
         for i in range(0, len(updates), SAVE_BATCH):
