@@ -1,4 +1,4 @@
-"""The alerts app's API routers (mounted at /api/v1 by the lead; see tests/alerts/LEAD_TODO)."""
+"""The alerts app's API routers, mounted at /api/v1 by steward.api.v1."""
 
 from ninja import Router
 
