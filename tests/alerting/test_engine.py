@@ -288,9 +288,9 @@ def test_state_round_trips_through_json_without_changing_behaviour(clock):
 @register_condition
 @dataclass(frozen=True)
 class FakeAnomaly(Condition):
-    """Stands in for the future ``anomaly`` kind: any registered class plugs in."""
+    """A kind defined outside the core: any registered class plugs in."""
 
-    kind: ClassVar[str] = "anomaly"
+    kind: ClassVar[str] = "fake_score"
     source: ClassVar[Source] = Source.METRIC
     metric: str
     score_above: float = 0.5

@@ -8,10 +8,14 @@ applies the actions :class:`Engine` returns; see ``docs/alerting-core.md``.
 from steward.alerting.actions import Action, EscalateAction, NotifyAction, RecordTransition
 from steward.alerting.conditions import (
     Absence,
+    Anomaly,
+    Bound,
     CheckFailing,
     Condition,
     ConditionInput,
     DeviceOffline,
+    DiskHealth,
+    Forecast,
     Op,
     Reducer,
     Source,
@@ -51,7 +55,14 @@ from steward.alerting.lifecycle import (
     mute_until_resolved,
     snooze,
 )
-from steward.alerting.model import CheckResult, CheckState, Heartbeat, Sample, Severity
+from steward.alerting.model import (
+    CheckResult,
+    CheckState,
+    Heartbeat,
+    Insight,
+    Sample,
+    Severity,
+)
 from steward.alerting.noise import DEVICE_OFFLINE_INHIBITION, FlapConfig, InhibitRule
 from steward.alerting.oncall import Override, Rotation, next_handoff, who_is_on_call
 from steward.alerting.routing import (
@@ -74,12 +85,15 @@ __all__ = [
     "AlertState",
     "AlertStatus",
     "AlertingError",
+    "Anomaly",
+    "Bound",
     "CheckFailing",
     "CheckResult",
     "CheckState",
     "Condition",
     "ConditionInput",
     "DeviceOffline",
+    "DiskHealth",
     "DueStep",
     "Engine",
     "EngineConfig",
@@ -88,10 +102,12 @@ __all__ = [
     "EscalationPolicy",
     "EscalationState",
     "FlapConfig",
+    "Forecast",
     "GroupTiming",
     "Grouper",
     "Heartbeat",
     "InhibitRule",
+    "Insight",
     "InvalidCondition",
     "InvalidMatcher",
     "InvalidOperation",

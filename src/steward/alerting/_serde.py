@@ -82,9 +82,12 @@ class Serde:
     """Mixin giving a dataclass ``to_dict``/``from_dict`` derived from its type hints."""
 
     def to_dict(self) -> dict[str, Any]:
+        # Fields with init=False are derived (a compiled regex, parsed matchers): rebuilt by
+        # __post_init__, never stored.
         return {
             f.name: dump(getattr(self, f.name))
             for f in dataclasses.fields(self)  # type: ignore[arg-type]
+            if f.init
         }
 
     @classmethod

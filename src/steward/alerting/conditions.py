@@ -14,7 +14,11 @@ absence rule).
 sample leaving the window, a heartbeat getting too old). The engine keeps these deadlines so a
 timer tick only re-evaluates what can have changed, instead of every rule x every series.
 
-Adding a kind (the planned ``anomaly`` and ``forecast``): subclass :class:`Condition`, set
+Three kinds judge an :class:`~steward.alerting.model.Insight` (the stored result of the
+intelligence jobs) instead of raw data: ``anomaly``, ``forecast`` and ``disk_health``. The
+jobs did the expensive work; these conditions only compare a score, a time or a level.
+
+Adding a kind: subclass :class:`Condition`, set
 ``kind`` and ``source``, implement :meth:`~Condition.evaluate`, and decorate the class with
 :func:`register_condition`. Its state, if any, must live in the input (e.g. detector state kept
 by the app), not in the condition, which is configuration.
@@ -24,13 +28,14 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, ClassVar, Self, TypeVar
 
 from steward.alerting._serde import Serde
 from steward.alerting.errors import InvalidCondition
-from steward.alerting.model import CheckState, CheckTrack, DeviceTrack
+from steward.alerting.labels import Matcher, matches_all
+from steward.alerting.model import CheckState, CheckTrack, DeviceTrack, Insight
 
 
 class Source(StrEnum):
@@ -39,6 +44,7 @@ class Source(StrEnum):
     METRIC = "metric"
     CHECK = "check"
     DEVICE = "device"
+    INSIGHT = "insight"
 
 
 class Op(StrEnum):
@@ -76,6 +82,7 @@ class ConditionInput:
     points: Sequence[tuple[float, float]] = ()
     check: CheckTrack | None = None
     device: DeviceTrack | None = None
+    insight: Insight | None = None
 
 
 @dataclass(frozen=True)
@@ -315,3 +322,151 @@ class DeviceOffline(Condition):
         if not track.online or age >= self.after_s:
             return Verdict(True, age)
         return Verdict(False, age, track.last_seen + self.after_s)
+
+
+@register_condition
+@dataclass(frozen=True)
+class Anomaly(Condition):
+    """The anomaly detector's undamped score of a series is at or above ``level``.
+
+    ``signal`` names a derived signal of each device (``cpu``, ``memory``); ``metric`` a
+    stored metric (every series of it, narrowed by ``matchers`` on the series' labels).
+    The duration ("for 10 minutes") is the rule's ``for_s``. A judgement older than
+    ``stale_s`` is *no data* (the scoring job is behind), not a recovery.
+    """
+
+    kind: ClassVar[str] = "anomaly"
+    source: ClassVar[Source] = Source.INSIGHT
+
+    signal: str = ""
+    metric: str = ""
+    matchers: tuple[str, ...] = ()  # 'mode="user"', 'device=~"sd.*"'
+    level: float = 0.5
+    stale_s: float = 300.0
+    _parsed: tuple[Matcher, ...] = field(default=(), init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "matchers", tuple(self.matchers))
+        object.__setattr__(self, "_parsed", tuple(Matcher.parse(m) for m in self.matchers))
+        if bool(self.signal) == bool(self.metric):
+            raise InvalidCondition("an anomaly condition needs either a signal or a metric")
+        if self.signal and self.matchers:
+            raise InvalidCondition("matchers apply to a metric, not to a signal")
+        if not 0 < self.level <= 1:
+            raise InvalidCondition("level must be within (0, 1]")
+        if self.stale_s <= 0:
+            raise InvalidCondition("stale_s must be > 0")
+
+    def input_name(self) -> str:
+        return f"anomaly:{self.signal or self.metric}"
+
+    def template_context(self) -> dict[str, Any]:
+        return {"threshold": self.level, "metric": self.signal or self.metric}
+
+    def evaluate(self, data: ConditionInput, now: float, active: bool) -> Verdict:
+        found = data.insight
+        if found is None or found.score is None:
+            return Verdict(None)
+        if self._parsed and not matches_all(self._parsed, found.labels):
+            return Verdict(None)  # not a series this rule watches
+        if now - found.ts > self.stale_s:
+            return Verdict(None, found.text)
+        return Verdict(found.score >= self.level, found.text or found.score)
+
+
+class Bound(StrEnum):
+    ESTIMATE = "estimate"  # the fitted crossing time
+    EARLY = "early"  # the early edge of the interval: warn sooner
+    LATE = "late"  # the late edge: only when even the slow case runs out in time
+
+
+@register_condition
+@dataclass(frozen=True)
+class Forecast(Condition):
+    """A resource is forecast to run out within ``within_s`` seconds.
+
+    ``resource`` is ``filesystem /var``, ``filesystem *`` (every filesystem, one alert
+    each) or ``memory``. "Full within 7 days with 80 % confidence" is ``bound="late"``:
+    the late edge of the forecast's interval is within 7 days. Time passed since the data
+    was judged counts (a forecast made an hour ago of "3 days" means 2 days 23 h now), so
+    the verdict can turn active without a new forecast: ``recheck_at`` says when.
+    """
+
+    kind: ClassVar[str] = "forecast"
+    source: ClassVar[Source] = Source.INSIGHT
+
+    resource: str
+    within_s: float
+    bound: Bound = Bound.ESTIMATE
+    confidence: float = 0.8
+
+    def __post_init__(self) -> None:
+        try:
+            object.__setattr__(self, "bound", Bound(self.bound))
+        except ValueError:
+            raise InvalidCondition("bound must be one of: estimate, early, late") from None
+        if not self.resource.strip():
+            raise InvalidCondition("a forecast condition needs a resource")
+        if self.within_s <= 0:
+            raise InvalidCondition("within_s must be > 0")
+        if not 0 < self.confidence < 1:
+            raise InvalidCondition("confidence must be within (0, 1)")
+
+    def input_name(self) -> str:
+        return f"forecast:{self.resource}"
+
+    def template_context(self) -> dict[str, Any]:
+        return {"threshold": self.within_s, "resource": self.resource}
+
+    def evaluate(self, data: ConditionInput, now: float, active: bool) -> Verdict:
+        found = data.insight
+        if found is None:
+            return Verdict(None)
+        if found.status == "already_crossed":
+            return Verdict(True, found.text)
+        if found.status != "crossing":
+            return Verdict(False, found.text)
+        seconds = {
+            Bound.ESTIMATE: found.seconds,
+            Bound.EARLY: found.lower,
+            Bound.LATE: found.upper,
+        }[self.bound]
+        if seconds is None:  # an unbounded late edge: never surely within
+            return Verdict(False, found.text)
+        crossing_at = found.ts + seconds
+        if crossing_at - now <= self.within_s:
+            return Verdict(True, found.text)
+        return Verdict(False, found.text, crossing_at - self.within_s)
+
+
+DISK_LEVELS = ("unknown", "ok", "watch", "warning", "critical")
+
+
+@register_condition
+@dataclass(frozen=True)
+class DiskHealth(Condition):
+    """A disk's SMART-based health level is ``min_level`` or worse (watch < warning <
+    critical); ``unknown`` (no SMART data) never alerts."""
+
+    kind: ClassVar[str] = "disk_health"
+    source: ClassVar[Source] = Source.INSIGHT
+
+    disk: str = "*"
+    min_level: str = "warning"
+
+    def __post_init__(self) -> None:
+        if self.min_level not in DISK_LEVELS[2:]:
+            raise InvalidCondition("min_level must be one of: watch, warning, critical")
+
+    def input_name(self) -> str:
+        return f"disk_health:{self.disk}"
+
+    def template_context(self) -> dict[str, Any]:
+        return {"threshold": self.min_level}
+
+    def evaluate(self, data: ConditionInput, now: float, active: bool) -> Verdict:
+        found = data.insight
+        if found is None or found.status not in DISK_LEVELS[1:]:
+            return Verdict(None)
+        bad = DISK_LEVELS.index(found.status) >= DISK_LEVELS.index(self.min_level)
+        return Verdict(bad, found.text)

@@ -60,6 +60,7 @@ from steward.alerting.model import (
     CheckTrack,
     DeviceTrack,
     Heartbeat,
+    Insight,
     Observation,
     Sample,
     SeriesBuffer,
@@ -114,6 +115,7 @@ class EngineState(Serde):
     series: dict[str, SeriesBuffer] = field(default_factory=dict)
     checks: dict[str, CheckTrack] = field(default_factory=dict)
     devices: dict[str, DeviceTrack] = field(default_factory=dict)
+    insights: dict[str, Insight] = field(default_factory=dict)
     alerts: dict[str, AlertState] = field(default_factory=dict)
     deadlines: dict[str, float] = field(default_factory=dict)
     fed: dict[str, NoticeStatus] = field(default_factory=dict)
@@ -181,6 +183,11 @@ class Engine:
             key = self._store_heartbeat(obs)
             for rule in self._by_input.get((Source.DEVICE, ""), ()):
                 self._run(rule, Source.DEVICE, key, now, actions, touched)
+        elif isinstance(obs, Insight):
+            key = self._store_insight(obs)
+            for name in obs.input_names():
+                for rule in self._by_input.get((Source.INSIGHT, name), ()):
+                    self._run(rule, Source.INSIGHT, key, now, actions, touched)
         else:
             raise TypeError(f"cannot observe {type(obs).__name__}")
         self._after(now, touched, actions, full=False)
@@ -298,6 +305,13 @@ class Engine:
             track.labels, track.last_seen, track.online = dict(h.labels), h.ts, h.online
         return key
 
+    def _store_insight(self, found: Insight) -> str:
+        key = series_key(f"{found.kind}:{found.subject}", found.labels)
+        known = self.state.insights.get(key)
+        if known is None or found.ts >= known.ts:
+            self.state.insights[key] = found
+        return key
+
     def _input(self, source: Source, key: str) -> tuple[Labels, ConditionInput] | None:
         if source is Source.METRIC:
             buf = self.state.series.get(key)
@@ -305,6 +319,9 @@ class Engine:
         if source is Source.CHECK:
             track = self.state.checks.get(key)
             return None if track is None else (track.labels, ConditionInput(check=track))
+        if source is Source.INSIGHT:
+            found = self.state.insights.get(key)
+            return None if found is None else (found.labels, ConditionInput(insight=found))
         dev = self.state.devices.get(key)
         return None if dev is None else (dev.labels, ConditionInput(device=dev))
 
@@ -538,3 +555,5 @@ class Engine:
             del self.state.checks[key]
         for key in [k for k, d in self.state.devices.items() if d.last_seen < horizon]:
             del self.state.devices[key]
+        for key in [k for k, i in self.state.insights.items() if i.ts < horizon]:
+            del self.state.insights[key]

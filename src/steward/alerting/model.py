@@ -63,7 +63,46 @@ class Heartbeat(Serde):
     online: bool = True
 
 
-Observation = Sample | CheckResult | Heartbeat
+@dataclass(frozen=True)
+class Insight(Serde):
+    """A stored judgement of the intelligence jobs about one subject of one device.
+
+    The jobs (anomaly scoring, forecasts, disk health) already did the expensive work; the
+    engine only decides whether a rule's condition holds on the latest judgement, so an
+    alert on "disk full in 2 days" follows the same lifecycle, silences and routing as a
+    threshold. ``kind`` is ``anomaly``, ``forecast`` or ``disk_health``; ``subject`` names
+    what was judged within the device: a derived signal or metric name (``cpu``,
+    ``node_load1``), a resource (``filesystem /var``, ``memory``) or a disk (``sda``).
+    ``ts`` is the time of the data judged (a forecast's ``as_of``). The other fields are
+    kind-specific: ``score`` (an anomaly's undamped score, a disk's risk), ``status`` (a
+    forecast's status, a disk's level), ``seconds``/``lower``/``upper`` (a forecast's
+    time to the crossing and its interval, counted from ``ts``) and ``text``, the sentence
+    an alert shows (the detector's explanation, the forecast's headline, the disk's
+    reasons).
+    """
+
+    kind: str
+    subject: str
+    labels: dict[str, str]
+    ts: float
+    score: float | None = None
+    status: str = ""
+    seconds: float | None = None
+    lower: float | None = None
+    upper: float | None = None
+    text: str = ""
+
+    def input_names(self) -> tuple[str, ...]:
+        """The condition input names this insight feeds: exact, family wildcard, any."""
+        names = [f"{self.kind}:{self.subject}"]
+        family, sep, _ = self.subject.partition(" ")
+        if sep:
+            names.append(f"{self.kind}:{family} *")
+        names.append(f"{self.kind}:*")
+        return tuple(names)
+
+
+Observation = Sample | CheckResult | Heartbeat | Insight
 
 
 @dataclass

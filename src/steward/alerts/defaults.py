@@ -6,7 +6,9 @@ default rule sticks, deleting one is respected, and a rule added to the pack in 
 release appears on upgrade. The runtime calls it lazily on an organization's first
 evaluation; ``steward up``'s bootstrap calls it for every organization.
 
-Metric names are the derived ones of ``steward.alerts.derive`` (ratios 0..1).
+Metric names are the derived ones of ``steward.alerts.derive`` (ratios 0..1). The
+``forecast``, ``anomaly`` and ``disk_health`` rules read the insights jobs' results
+(docs/intelligence.md, "Alert conditions").
 """
 
 from __future__ import annotations
@@ -87,6 +89,62 @@ PACK: tuple[dict[str, Any], ...] = (
         "annotations": {"title": "Over 80 % of swap used for 10 min on {{ labels.device }}"},
     },
     {
+        "key": "filesystem-predicted-full",
+        "name": "Filesystem predicted full",
+        # every filesystem of the device, one alert each; "estimate" = the fitted crossing
+        "condition": {"kind": "forecast", "resource": "filesystem *",
+                      "within_s": 3 * 86_400.0, "bound": "estimate"},
+        "severity": "warning",
+        "annotations": {
+            "title": "{{ labels.mountpoint }} on {{ labels.device }} predicted full within "
+                     "3 days",
+            # "/var full in 2 d 4 h (1 d 20 h to 2 d 15 h): 3.1 GiB of 40 GiB free, ..."
+            "description": "{{ value }}",
+        },
+    },
+    {
+        "key": "memory-leak",
+        "name": "Memory leak",
+        # MemAvailable over the last 6 h (forecasting.MEM_WINDOW_MS): a significant fall
+        # that runs out within a week.
+        "condition": {"kind": "forecast", "resource": "memory", "within_s": 7 * 86_400.0,
+                      "bound": "estimate"},
+        # Held for 30 min more (three forecast runs) so one noisy fit does not alert.
+        "for_s": 1_800.0,
+        "severity": "warning",
+        "annotations": {
+            "title": "Memory leak on {{ labels.device }}: available memory falling steadily "
+                     "for 6 h",
+            "description": "{{ value }}",
+        },
+    },
+    {
+        "key": "disk-failing",
+        "name": "Disk failing",
+        "condition": {"kind": "disk_health", "disk": "*", "min_level": "warning"},
+        "severity": "critical",
+        "annotations": {
+            "title": "Disk {{ labels.disk }} on {{ labels.device }} shows signs of failure",
+            # "sdb (ST4000DM000, Z302ABCD): disk health warning — 12 pending sectors; ..."
+            "description": "{{ value }}",
+        },
+    },
+    {
+        "key": "cpu-anomaly",
+        "name": "Unusual CPU use",
+        # An example of the anomaly kind, off by default: enable it in the console. The
+        # detector learns a new level within about 5 minutes (one episode alarms once), so
+        # the duration is short: longer ones only catch anomalies that keep changing.
+        "enabled": False,
+        "condition": {"kind": "anomaly", "signal": "cpu", "level": 0.5},
+        "for_s": 120.0,
+        "severity": "info",
+        "annotations": {
+            "title": "CPU on {{ labels.device }} outside its usual band",
+            "description": "{{ value }}",
+        },
+    },
+    {
         "key": "check-failing",
         "name": "Check failing",
         "condition": {"kind": "check", "check": "*", "retries": 1},
@@ -154,6 +212,7 @@ def ensure_default_rules(organization: Any) -> list[AlertRule]:
                             severity=item["severity"],
                             annotations=item.get("annotations", {}),
                             for_s=item.get("for_s", 0.0),
+                            enabled=item.get("enabled", True),
                             route=item.get("route", "all"),
                             group_by=["alertname", "site"],
                             from_default_pack=True,
@@ -167,11 +226,26 @@ def ensure_default_rules(organization: Any) -> list[AlertRule]:
 
 
 def ensure_all() -> int:
-    """For every organization (``steward up``'s bootstrap, and the tick job)."""
+    """For every organization (``steward up``'s bootstrap, and the tick job): new
+    organizations get the pack, and rules added to the pack by an upgrade appear in the
+    existing ones (only keys an organization never had: see the module docstring)."""
     from steward.tenancy.models import Organization
 
-    missing = Organization.objects.filter(alert_engine__isnull=True).values_list("pk", flat=True)
+    keys = {item["key"] for item in PACK}
+    missing = list(
+        Organization.objects.filter(alert_engine__isnull=True).values_list("pk", flat=True)
+    )
+    if len(_complete) < EngineState.objects.count():  # runs every second: check each org once
+        rows = EngineState.objects.exclude(organization_id__in=_complete)
+        for org_id, known in rows.values_list("organization_id", "pack_keys"):
+            if keys <= set(known or []):
+                _complete.add(org_id)
+            else:
+                missing.append(org_id)
     count = 0
-    for pk in list(missing):
+    for pk in missing:
         count += len(ensure_default_rules(pk))
     return count
+
+
+_complete: set[int] = set()  # organizations known to have every key of this release's pack

@@ -8,6 +8,9 @@
   records a device offline.
 * ``on_channel_health``: ``steward.notify.health.channel_failing`` (and recovery, from the
   tick job).
+* ``on_insights(org_id, insights)``: the insights jobs, after scoring, forecasting and
+  disk-health runs (``steward.insights.alerting``); ``wanted_insights`` tells them which
+  subjects any rule reads, so they only build what is used.
 
 They never raise into the caller's request: a failure is logged, and the worker's tick
 catches up (it re-evaluates every deadline). Evaluation happens on arrival, not on a timer.
@@ -21,7 +24,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from steward.alerting import CheckResult, CheckState, Heartbeat, Sample, Source
+from steward.alerting import CheckResult, CheckState, Heartbeat, Insight, Sample, Source
 from steward.alerts import derive, runtime
 from steward.alerts import labels as label_cache
 
@@ -33,16 +36,49 @@ DEVICE_LABEL = "steward_device"
 DROPPED = frozenset({"__name__", "steward_device", "steward_org", "job", "instance"})
 
 
-def _wanted_metrics(organization_id: int) -> frozenset[str]:
+def _wanted(organization_id: int, source: Source) -> frozenset[str]:
     from steward.alerts import config
     from steward.alerts.models import EngineState
 
     row = runtime.state_row(organization_id)
     version = EngineState.objects.filter(pk=row.pk).values_list("config_version", flat=True).first()
     cfg = config.get(organization_id, version or 0)
-    return frozenset(
-        r.condition.input_name() for r in cfg.rules if r.condition.source is Source.METRIC
-    )
+    return frozenset(r.condition.input_name() for r in cfg.rules if r.condition.source is source)
+
+
+def _wanted_metrics(organization_id: int) -> frozenset[str]:
+    return _wanted(organization_id, Source.METRIC)
+
+
+def wanted_insights(org_id: int) -> frozenset[str]:
+    """Input names of the organization's insight rules: ``anomaly:cpu``,
+    ``anomaly:node_load1``, ``forecast:filesystem *``, ``disk_health:*`` ..."""
+    try:
+        return _wanted(org_id, Source.INSIGHT)
+    except Exception:
+        log.exception("could not read the alert rules of org %s", org_id)
+        return frozenset()
+
+
+def device_labels(org_id: int, device_id: int | None) -> dict[str, str] | None:
+    """The engine's labels of one device (organization, site, device, tags), or None."""
+    if device_id is None:
+        return None
+    info = label_cache.device(org_id, device_id)
+    return None if info is None else dict(info.labels)
+
+
+def insight_labels(series_labels: Mapping[str, str]) -> dict[str, str]:
+    """A stored series' own labels, without those naming the writer (see ``DROPPED``)."""
+    return {k: v for k, v in series_labels.items() if k not in DROPPED}
+
+
+def on_insights(org_id: int, insights: Sequence[Insight], now: float | None = None) -> None:
+    """Judgements of the insights jobs for organization ``org_id``: evaluate the rules."""
+    try:
+        runtime.observe(org_id, insights, now)
+    except Exception:
+        log.exception("alert evaluation of %d insights failed (org %s)", len(insights), org_id)
 
 
 def reads_pushed_metrics(org_id: int) -> bool:

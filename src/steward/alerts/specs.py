@@ -376,12 +376,17 @@ RULE_FIELDS = {"name", "enabled", "kind", "severity", "scope", "labels", "title"
                "group_interval", "repeat_interval", "escalation",
                # condition fields, by kind
                "metric", "op", "threshold", "reducer", "window", "percentile", "recover",
-               "after", "check", "min_state", "retries"}  # fmt: skip
+               "after", "check", "min_state", "retries",
+               "signal", "matchers", "level", "resource", "within", "bound", "disk",
+               "min_level"}  # fmt: skip
 CONDITION_FIELDS = {
     "threshold": {"metric", "op", "threshold", "reducer", "window", "percentile", "recover"},
     "absence": {"metric", "after"},
     "check": {"check", "min_state", "retries"},
     "device_offline": {"after"},
+    "anomaly": {"signal", "metric", "matchers", "level"},
+    "forecast": {"resource", "within", "bound"},
+    "disk_health": {"disk", "min_level"},
 }
 STATES = {"warning": 1, "critical": 2, "unknown": 3}
 
@@ -417,6 +422,29 @@ def _condition(item: Mapping[str, Any]) -> dict[str, Any]:
         cond = {"kind": kind, "check": text(item.get("check", "*"), "check", max_len=200),
                 "min_state": STATES[state],
                 "retries": integer(item.get("retries"), "retries", 1, 1, 100)}  # fmt: skip
+    elif kind == "anomaly":
+        cond = {"kind": kind, "level": number(item.get("level", 0.5), "level")}
+        if item.get("signal") is not None:
+            cond["signal"] = text(item["signal"], "signal", max_len=200)
+        if item.get("metric") is not None:
+            cond["metric"] = text(item["metric"], "metric", max_len=200)
+        if item.get("matchers") is not None:
+            cond["matchers"] = matchers(item["matchers"], "matchers")
+        if ("signal" in cond) == ("metric" in cond):
+            raise Invalid("signal", "an anomaly rule needs either a signal (cpu, memory) or "
+                          "a metric")  # fmt: skip
+    elif kind == "forecast":
+        cond = {"kind": kind, "resource": text(item.get("resource"), "resource", max_len=300),
+                "within_s": duration(item.get("within"), "within", 1),
+                "bound": text(item.get("bound", "estimate"), "bound", max_len=20)}  # fmt: skip
+        if cond["bound"] not in ("estimate", "early", "late"):
+            raise Invalid("bound", "must be one of: estimate, early, late")
+    elif kind == "disk_health":
+        level = text(item.get("min_level", "warning"), "min_level", max_len=20)
+        cond = {"kind": kind, "disk": text(item.get("disk", "*"), "disk", max_len=200),
+                "min_level": level}  # fmt: skip
+        if cond["min_level"] not in ("watch", "warning", "critical"):
+            raise Invalid("min_level", "must be one of: watch, warning, critical")
     else:
         cond = {"kind": kind, "after_s": duration(item.get("after", 120), "after", 1)}
     try:
@@ -439,7 +467,8 @@ def _guess_field(message: str) -> str:
         return "op"
     if "valid Reducer" in message:
         return "reducer"
-    for name in ("op", "reducer", "window", "percentile", "retries", "after", "seconds"):
+    for name in ("op", "reducer", "window", "percentile", "retries", "after", "seconds", "level",
+                 "within", "resource"):  # fmt: skip
         if name in message:
             return {"seconds": "after", "window_s": "window"}.get(name, name)
     return "kind"
@@ -525,6 +554,19 @@ def export_rule(obj: m.AlertRule) -> dict[str, Any]:
             out["min_state"] = state
         if cond.get("retries", 1) != 1:
             out["retries"] = cond["retries"]
+    elif kind == "anomaly":
+        for key in ("signal", "metric"):
+            if cond.get(key):
+                out[key] = cond[key]
+        if cond.get("matchers"):
+            out["matchers"] = list(cond["matchers"])
+        out["level"] = cond.get("level", 0.5)
+    elif kind == "forecast":
+        out.update(resource=cond["resource"], within=fmt_duration(cond["within_s"]))
+        if cond.get("bound", "estimate") != "estimate":
+            out["bound"] = cond["bound"]
+    elif kind == "disk_health":
+        out.update(disk=cond.get("disk", "*"), min_level=cond.get("min_level", "warning"))
     else:
         out["after"] = fmt_duration(cond.get("after_s", 120))
     out["severity"] = obj.severity

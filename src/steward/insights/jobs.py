@@ -3,6 +3,10 @@
 * ``score_series`` (every 30 s): ``scoring.score_all`` over every organization, oldest
   turn first; an organization the time budget did not reach goes first next run.
 * ``compute_forecasts`` (every 10 min): ``forecasting.forecast_organization`` for each.
+* ``assess_disks`` (every 10 min): ``disk_health.run`` for each (SMART failure risk).
+
+After each organization's run the results go to the alert engine (``insights.alerting``,
+``disk_health.run``) for the ``anomaly``, ``forecast`` and ``disk_health`` rules.
 
 The job lease (``steward.jobs.worker``) makes one worker at a time run each job; the
 cursor guard in ``scoring._save`` keeps learning exactly-once even if a lease expired under
@@ -11,11 +15,14 @@ a slow run.
 
 from __future__ import annotations
 
+import logging
 import time
 
-from steward.insights import forecasting, scoring
+from steward.insights import alerting, disk_health, forecasting, scoring
 from steward.metrics.store import get_store
 from steward.tenancy.models import Organization
+
+log = logging.getLogger("steward.insights")
 
 SCORE_BUDGET_S = 120.0  # well inside the 5-minute job lease
 _first: list[int] = []  # organizations left unfinished by the last run in this process
@@ -29,16 +36,41 @@ def _organizations() -> list[tuple[int, str]]:
     return orgs
 
 
+def _feed(what: str, org_id: int, feed) -> None:
+    """Alerting must never fail the job that computed the results (they are stored)."""
+    try:
+        feed(org_id)
+    except Exception:
+        log.exception("feeding %s of org %s to the alert engine failed", what, org_id)
+
+
 def score_series() -> scoring.ScoreResult:
-    result = scoring.score_all(get_store(), _organizations(), budget_s=SCORE_BUDGET_S)
+    orgs = _organizations()
+    result = scoring.score_all(get_store(), orgs, budget_s=SCORE_BUDGET_S)
     _first[:] = result.unfinished
+    for org_id, _ in orgs:
+        if org_id not in result.unfinished:
+            _feed("anomalies", org_id, alerting.feed_anomalies)
     return result
 
 
 def compute_forecasts() -> list[forecasting.ForecastResult]:
     store = get_store()
     now_ms = int(time.time() * 1000)
-    return [
-        forecasting.forecast_organization(store, org_id, now_ms)
-        for org_id in Organization.objects.order_by("pk").values_list("pk", flat=True)
-    ]
+    results = []
+    for org_id in Organization.objects.order_by("pk").values_list("pk", flat=True):
+        results.append(forecasting.forecast_organization(store, org_id, now_ms))
+        _feed("forecasts", org_id, alerting.feed_forecasts)
+    return results
+
+
+def assess_disks() -> int:
+    store = get_store()
+    now_ms = int(time.time() * 1000)
+    disks = 0
+    for org_id in Organization.objects.order_by("pk").values_list("pk", flat=True):
+        try:
+            disks += len(disk_health.run(store, org_id, now_ms))
+        except Exception:
+            log.exception("disk health of org %s failed", org_id)
+    return disks

@@ -48,6 +48,7 @@ JOBS: tuple[Job, ...] = (
     Job("maintain_metrics_store", timedelta(seconds=60), metrics_jobs.maintain_store),
     Job("insights_score_series", timedelta(seconds=30), insights_jobs.score_series),
     Job("insights_forecasts", timedelta(minutes=10), insights_jobs.compute_forecasts),
+    Job("insights_disk_health", timedelta(minutes=10), insights_jobs.assess_disks),
     Job("helpdesk_check_sla", timedelta(minutes=1), helpdesk_jobs.check_sla),
     Job("helpdesk_auto_close", timedelta(hours=1), helpdesk_jobs.auto_close_resolved),
     Job("helpdesk_open_alert_tickets", timedelta(minutes=1), helpdesk_jobs.open_alert_tickets),

@@ -156,6 +156,13 @@ def rule_summary(rule: m.AlertRule) -> str:
         text = f"no {cond.get('metric')} for {specs.fmt_duration(cond.get('seconds'))}"
     elif kind == "check":
         text = f"check {cond.get('check', '*')} not OK"
+    elif kind == "forecast":
+        text = f"{cond.get('resource')} runs out within {specs.fmt_duration(cond.get('within_s'))}"
+    elif kind == "anomaly":
+        what = cond.get("signal") or cond.get("metric")
+        text = f"anomaly score of {what} >= {cond.get('level', 0.5):g}"
+    elif kind == "disk_health":
+        text = f"disk {cond.get('disk', '*')} health {cond.get('min_level', 'warning')} or worse"
     else:
         text = f"no contact for {specs.fmt_duration(cond.get('after_s', 120))}"
     if rule.for_s:

@@ -90,7 +90,13 @@ def _put(spec: dict[str, Any], key: str, value: Any) -> None:
 # --------------------------------------------------------------------- rules
 
 KINDS = (("threshold", "Threshold on a metric"), ("absence", "Metric stops arriving"),
-         ("check", "Check failing"), ("device_offline", "Device offline"))  # fmt: skip
+         ("check", "Check failing"), ("device_offline", "Device offline"),
+         ("forecast", "Resource predicted to run out"), ("anomaly", "Anomaly (learned band)"),
+         ("disk_health", "Disk health (SMART)"))  # fmt: skip
+BOUNDS = (("estimate", "The fitted time"), ("early", "The early edge of the interval"),
+          ("late", "The late edge (only when surely)"))  # fmt: skip
+DISK_LEVELS = (("warning", "Warning or worse"), ("critical", "Critical only"),
+               ("watch", "Watch or worse"))  # fmt: skip
 SEVERITIES = (("critical", "Critical"), ("warning", "Warning"), ("info", "Info"))
 OPS = [(o, o) for o in (">", ">=", "<", "<=", "==", "!=")]
 REDUCERS = [(r, r) for r in ("last", "avg", "min", "max", "percentile", "count")]
@@ -105,7 +111,7 @@ class RuleForm(SpecForm):
     controlled = frozenset({"name", "kind", "severity", "enabled", "for", "title",
                             "description", "scope", "labels", "notify", "escalation",
                             "repeat_interval"}) | _CONDITION_KEYS  # fmt: skip
-    field_of = {"for": "for_duration", "scope": "scope_matchers"}
+    field_of = {"for": "for_duration", "scope": "scope_matchers", "matchers": "series_matchers"}
 
     name = forms.CharField(max_length=200)
     kind = forms.ChoiceField(choices=KINDS, widget=forms.Select(attrs={"data-rule-kind": ""}))
@@ -129,6 +135,25 @@ class RuleForm(SpecForm):
         required=False, max_length=200, initial="*", help_text="A check name, or * for every check."
     )
     min_state = forms.ChoiceField(choices=STATES, required=False, initial="warning")
+    resource = forms.CharField(
+        required=False,
+        max_length=300,
+        help_text="Forecast: filesystem /var, filesystem * (each one) or memory",
+    )
+    within = duration("Within", help_text="Forecast: alert when it runs out within this long.")
+    bound = forms.ChoiceField(choices=BOUNDS, required=False, initial="estimate")
+    signal = forms.CharField(
+        required=False, max_length=200, help_text="Anomaly: cpu or memory (or give a metric)"
+    )
+    series_matchers = f.Lines(
+        label="Series matchers", help_text='Anomaly on a metric: one a line, device=~"eth.*"'
+    )
+    level = forms.FloatField(
+        required=False, min_value=0.01, max_value=1.0, initial=0.5,
+        help_text="Anomaly: score at or above (0.5 = the detector's alarm level)",
+    )  # fmt: skip
+    disk = forms.CharField(required=False, max_length=200, initial="*")
+    min_level = forms.ChoiceField(choices=DISK_LEVELS, required=False, initial="warning")
     for_duration = duration("For", help_text="The condition must hold this long (pending "
                             "meanwhile). Optional.")  # fmt: skip
     title = forms.CharField(
@@ -171,6 +196,17 @@ class RuleForm(SpecForm):
         elif kind == "check":
             spec["check"] = d["check"] or "*"
             spec["min_state"] = d["min_state"] or "warning"
+        elif kind == "forecast":
+            spec.update(resource=d["resource"], within=d["within"] or None)
+            if d["bound"] and d["bound"] != "estimate":
+                spec["bound"] = d["bound"]
+        elif kind == "anomaly":
+            _put(spec, "signal", d["signal"])
+            _put(spec, "metric", d["metric"])
+            _put(spec, "matchers", f.lines(d["series_matchers"]))
+            spec["level"] = d["level"] if d["level"] is not None else 0.5
+        elif kind == "disk_health":
+            spec.update(disk=d["disk"] or "*", min_level=d["min_level"] or "warning")
         else:
             _put(spec, "after", d["after"])
         _put(spec, "for", d["for_duration"])
@@ -196,6 +232,7 @@ class RuleForm(SpecForm):
             scope_device=scope.get("device", ""),
             scope_tag=scope.get("tag", ""),
             scope_matchers="\n".join(scope.get("matchers", [])),
+            series_matchers="\n".join(spec.get("matchers", [])),
             labels=f.show_pairs(spec.get("labels", {})),
         )
         notify = spec.get("notify", "all")
