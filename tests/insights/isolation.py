@@ -1,8 +1,8 @@
-"""Insights entries for tests/server/test_tenant_isolation.py (see LEAD_TODO.md).
+"""Insights entries for tests/server/test_tenant_isolation.py (ROUTES, snapshot).
 
-Both routes take ``{device_id}``, which that test already fills with Acme's device, so
-``ROUTES.update(INSIGHTS_ROUTES)`` is all it needs; ``insights_snapshot()`` may join its
-snapshot. ``test_isolation.py`` here walks the same table until then.
+The routes take ``{device_id}``, which that test already fills with Acme's device; it
+merges ``INSIGHTS_ROUTES`` and ``insights_snapshot()``. ``test_isolation.py`` here walks the
+same table on its own.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ V = "/api/v1"
 INSIGHTS_ROUTES: dict[tuple[str, str], tuple[dict | None, set[int]]] = {
     ("GET", f"{V}/devices/{{device_id}}/forecasts"): (None, {404}),
     ("GET", f"{V}/devices/{{device_id}}/anomalies"): (None, {404}),
+    ("GET", f"{V}/devices/{{device_id}}/disk-health"): (None, {404}),
 }
 
 

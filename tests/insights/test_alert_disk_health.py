@@ -11,6 +11,7 @@ import json
 from pathlib import Path
 
 import pytest
+from django.test import Client
 
 from steward.agent.metrics.families import BY_NAME
 from steward.agent.metrics.smart import parse_device, samples_of
@@ -19,6 +20,7 @@ from steward.insights import disk_health
 from steward.tsdb.types import Sample
 from tests.insights.conftest import NOW_MS
 from tests.insights.data import device_labels
+from tests.server.conftest import PASSWORD
 
 pytestmark = pytest.mark.django_db
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "smart"
@@ -99,3 +101,22 @@ def test_a_disk_that_stopped_reporting_is_not_judged_on_old_data(store, world):
     send(store, world, "hdd_reallocated_pending.json", "sdb", NOW_MS - 2 * 60 * MIN)
     assert disk_health.run(store, world.acme.pk, NOW_MS) == []
     assert not disk_alerts(world).exists()
+
+
+def test_the_api_and_the_device_page_show_each_disks_health(store, world, api):
+    send(store, world, "hdd_reallocated_pending.json", "sdb")
+    send(store, world, "nvme_healthy.json", "nvme0")
+    path = f"/api/v1/devices/{world.acme_device.pk}/disk-health"
+    response = api.as_(world.viewer).get(path)
+    assert response.status_code == 200
+    by_disk = {d["disk"]: d for d in response.json()}
+    assert by_disk["sdb"]["level"] == "critical"
+    assert {f["code"] for f in by_disk["sdb"]["findings"]} >= {"counter_5", "counter_197"}
+    assert by_disk["nvme0"]["level"] == "ok" and by_disk["nvme0"]["findings"] == []
+    assert api.as_(world.outsider).get(path).status_code == 404
+
+    client = Client()
+    client.login(email=world.viewer.email, password=PASSWORD)
+    page = client.get(f"/devices/{world.acme_device.pk}/").content.decode()
+    assert 'id="disks-h"' in page
+    assert 'data-disk-level="critical"' in page and "pending sectors" in page

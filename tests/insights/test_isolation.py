@@ -11,8 +11,22 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def acme_data(world):
+def acme_data(world, store):
     from django.utils import timezone
+
+    from steward.tsdb.types import Sample
+    from tests.insights.conftest import NOW_MS
+    from tests.insights.data import device_labels
+
+    labels = {**device_labels(world.acme_device), "device": "sda"}
+    store.append(
+        world.acme.pk,
+        [
+            Sample({**labels, "__name__": "smartctl_device_smartctl_exit_status"}, NOW_MS, 0.0),
+            Sample({**labels, "__name__": "smartctl_device_smart_status", "model": "AcmeDisk",
+                    "serial": "ACME-1"}, NOW_MS, 1.0),
+        ],
+    )  # fmt: skip
 
     now = timezone.now()
     Forecast.objects.create(

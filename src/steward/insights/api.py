@@ -1,4 +1,5 @@
-"""API: a device's forecasts and anomalies (read-only; VIEW in the device's organization)."""
+"""API: a device's forecasts, anomalies and disk health (read-only; VIEW in the device's
+organization)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from typing import Any
 
 from ninja import Router, Schema
 
-from steward.insights import present, services
+from steward.insights import disk_health, present, services
 from steward.insights.models import Forecast
 from steward.inventory.models import Device
 from steward.tenancy.scoping import get_for
@@ -111,3 +112,42 @@ def device_anomalies(request, device_id: int, min_score: float = 0.0, limit: int
         device.organization_id, device.pk, min_score=min_score, limit=limit
     )
     return [AnomalyOut.of(s) for s in states]
+
+
+class DiskFindingOut(Schema):
+    code: str  # stable, e.g. "counter_5" (reallocated sectors), "trend_197", "smart_failed"
+    text: str
+    weight: float
+
+
+class DiskHealthOut(Schema):
+    disk: str  # the agent's device label: "sda", "nvme0"
+    level: str  # unknown, ok, watch, warning, critical
+    score: float  # 0..1 (a heuristic risk, see docs/disk-health.md)
+    model: str
+    serial: str
+    summary: str
+    findings: list[DiskFindingOut]
+
+
+@router.get("/devices/{device_id}/disk-health", response=list[DiskHealthOut])
+def device_disk_health(request, device_id: int):
+    """Failure risk of each disk that sent SMART data in the last 30 minutes, with reasons."""
+    from steward.metrics.store import get_store
+
+    device = get_for(Device.objects, request.auth, pk=device_id)
+    verdicts = disk_health.assess_device(get_store(), device.organization_id, device.pk)
+    return [
+        DiskHealthOut(
+            disk=v.disk,
+            level=v.health.level.value,
+            score=round(v.health.score, 3),
+            model=v.health.model,
+            serial=v.health.serial,
+            summary=v.health.alert_text,
+            findings=[
+                DiskFindingOut(code=f.code, text=f.text, weight=f.weight) for f in v.health.findings
+            ],
+        )
+        for v in verdicts
+    ]

@@ -56,10 +56,15 @@ def _key(labels: Mapping[str, str]) -> Key | None:
     return int(device), disk
 
 
-def assess_organization(store: Store, org_id: int, now_ms: int) -> list[DiskVerdict]:
-    """The health of every disk of the organization that sent SMART data recently."""
+def assess_organization(
+    store: Store, org_id: int, now_ms: int, device_id: int | None = None
+) -> list[DiskVerdict]:
+    """The health of every disk of the organization (or of one of its devices) that sent
+    SMART data recently."""
+    only = [] if device_id is None else [Matcher(DEVICE_LABEL, MatchOp.EQ, str(device_id))]
     latest: dict[Key, list[Row]] = defaultdict(list)
-    for series in store.select([org_id], [SMART_SERIES], now_ms - LATEST_WINDOW_MS, now_ms):
+    window_start = now_ms - LATEST_WINDOW_MS
+    for series in store.select([org_id], [SMART_SERIES, *only], window_start, now_ms):
         key = _key(series.labels)
         values = [v for v in series.values if v == v]
         if key is not None and values:
@@ -68,7 +73,7 @@ def assess_organization(store: Store, org_id: int, now_ms: int) -> list[DiskVerd
         return []
     by_time: dict[Key, dict[int, list[Row]]] = defaultdict(lambda: defaultdict(list))
     start = now_ms - HISTORY_WINDOW_MS
-    for series in store.select([org_id], list(HISTORY_SERIES), start, now_ms):
+    for series in store.select([org_id], [*HISTORY_SERIES, *only], start, now_ms):
         key = _key(series.labels)
         if key not in latest:
             continue
@@ -85,6 +90,17 @@ def assess_organization(store: Store, org_id: int, now_ms: int) -> list[DiskVerd
         health = assess_metrics(rows, history or None, now=now_ms / 1000.0)
         out.append(DiskVerdict(key[0], key[1], health))
     return out
+
+
+def store_now_ms(store: Store) -> int:
+    """Now by the store's clock (tests freeze it), else the wall clock."""
+    clock = getattr(store, "clock", None)
+    return int(clock()) if callable(clock) else int(time.time() * 1000)
+
+
+def assess_device(store: Store, org_id: int, device_id: int) -> list[DiskVerdict]:
+    """One device's disks, now (the API and the device page)."""
+    return assess_organization(store, org_id, store_now_ms(store), device_id=device_id)
 
 
 def insight(org_id: int, verdict: DiskVerdict, now: float) -> Insight | None:

@@ -53,3 +53,35 @@ def device_forecasts(device: Any) -> dict[str, Any]:
             )
         )
     return {"forecasts": rows, "device": device}
+
+
+@dataclass
+class DiskRow:
+    disk: str
+    ident: str
+    level: str
+    css: str  # status class: online (ok), warning (watch/warning), offline (critical)
+    reasons: list[str]
+
+
+_DISK_CSS = {"ok": "online", "watch": "warning", "warning": "warning", "critical": "offline"}
+
+
+@register.inclusion_tag("console/metrics/device_disks.html")
+def device_disks(device: Any) -> dict[str, Any]:
+    """The Disk health panel: each disk's SMART level and reasons, scored now."""
+    from steward.insights import disk_health
+    from steward.metrics.store import get_store
+
+    verdicts = disk_health.assess_device(get_store(), device.organization_id, device.pk)
+    rows = [
+        DiskRow(
+            disk=v.disk,
+            ident=", ".join(p for p in (v.health.model, v.health.serial) if p),
+            level=v.health.level.value,
+            css=_DISK_CSS.get(v.health.level.value, ""),
+            reasons=v.health.reasons,
+        )
+        for v in verdicts
+    ]
+    return {"disks": rows, "device": device}
