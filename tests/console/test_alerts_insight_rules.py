@@ -3,20 +3,12 @@
 from __future__ import annotations
 
 import pytest
+from tests.engines import fresh_engines  # noqa: F401
 
-from steward.alerts import labels, runtime
 from steward.alerts.models import AlertRule
 from steward.alerts.runtime import state_row
 
-pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def _fresh_caches():
-    runtime.forget()
-    labels.forget()
-    yield
-    runtime.forget()
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fresh_engines")]
 
 
 @pytest.fixture

@@ -13,24 +13,14 @@ import pytest
 
 from steward.alerts.models import Alert, AlertRule
 from steward.insights import alerting, scoring
+from tests.engines import fresh_engines  # noqa: F401
 from tests.insights.conftest import NOW_MS
 from tests.insights.data import CPU_META, cpu
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fresh_engines")]
 MIN = 60_000
 START = NOW_MS - 180 * MIN
 SPIKE = NOW_MS - 20 * MIN
-
-
-@pytest.fixture(autouse=True)
-def _fresh_engines():
-    from steward.alerts import labels, runtime
-
-    runtime.forget()
-    labels.forget()
-    yield
-    runtime.forget()
-    labels.forget()
 
 
 def busy():

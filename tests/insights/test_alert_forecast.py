@@ -13,27 +13,17 @@ import pytest
 
 from steward.alerts.models import Alert, AlertRule
 from steward.insights import alerting, forecasting
+from tests.engines import fresh_engines  # noqa: F401
 from tests.insights.conftest import NOW_MS
 from tests.insights.data import gauge
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fresh_engines")]
 MIN_MS = 60_000
 MIB = 2**20
 CAPACITY = 64 * MIB
 ALREADY_USED = 30 * MIB
 CHUNK = 32 * 1024  # written each "minute": 1.875 MiB an hour, full in about 18 h
 MOUNT = {"mountpoint": "/srv/fill", "device": "/dev/vdb1", "fstype": "ext4"}
-
-
-@pytest.fixture(autouse=True)
-def _fresh_engines():
-    from steward.alerts import labels, runtime
-
-    runtime.forget()
-    labels.forget()
-    yield
-    runtime.forget()
-    labels.forget()
 
 
 def report(store, device, ts_ms: int, used: int) -> None:
