@@ -255,7 +255,6 @@ def populate(n_tickets: int):
 
 
 def run(args, user, requester) -> None:
-    from django.conf import settings
     from django.test import Client
 
     from steward.accounts.models import ApiToken
@@ -281,10 +280,6 @@ def run(args, user, requester) -> None:
         measure(f"{mix}: technician (10 organizations)", lambda q: search.search(staff, q), queries)
         measure(f"{mix}: requester (own tickets, public)", lambda q: search.search(req, q), queries)
 
-    from tests.helpdesk import urls  # serves the router until api/v1 mounts it
-
-    if not urls.MOUNTED:
-        settings.ROOT_URLCONF = "tests.helpdesk.urls"
     _, secret = ApiToken.issue(user, "bench")
     client = Client(HTTP_AUTHORIZATION=f"Bearer {secret}")
 

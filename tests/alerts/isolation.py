@@ -1,7 +1,7 @@
 """Alerts entries for tests/server/test_tenant_isolation.py (ROUTES, ids, paths, snapshot).
 
-The lead merges these into the isolation test (see LEAD_TODO.md); ``test_isolation.py``
-here walks the same table so the alerts routes are proven before that happens.
+tests/server/test_tenant_isolation.py merges them into its walk of every route;
+``test_isolation.py`` here walks the same table on its own, with role checks of its own.
 """
 
 from __future__ import annotations

@@ -14,10 +14,8 @@ MARKERS = ("Acme", "acme-ws-01", "@acme.test")
 
 def alerts_api_routes() -> set[tuple[str, str]]:
     from steward.alerts.agent_api import router as agent_router
-    from steward.api.v1 import api as main_api
-    from tests.alerts import urls
+    from steward.api.v1 import api
 
-    api = main_api if urls.MOUNTED else urls.fallback
     schema = api.get_openapi_schema(path_prefix="/api/v1/")
     agent_paths = {f"/api/v1/agent{r}" for r in agent_router.path_operations}
     return {

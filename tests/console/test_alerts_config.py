@@ -20,7 +20,7 @@ from steward.alerts.models import (
 from steward.alerts.runtime import state_row
 from steward.notify.models import Channel
 
-pytestmark = [pytest.mark.django_db, pytest.mark.urls("tests.console.test_alerts_urls")]
+pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture(autouse=True)

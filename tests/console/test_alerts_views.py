@@ -18,7 +18,7 @@ from tests.alerts.conftest import device_auth
 from steward.alerts import labels, runtime
 from steward.alerts.models import Alert, AlertEvent, CheckDefinition, Silence
 
-pytestmark = [pytest.mark.django_db, pytest.mark.urls("tests.console.test_alerts_urls")]
+pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture(autouse=True)

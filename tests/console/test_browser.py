@@ -22,16 +22,6 @@ from steward.tenancy.models import Site
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 VIEWPORT = {"width": 1440, "height": 900}
 
 REPORT = {
@@ -203,25 +193,6 @@ def populate(world) -> Device:
     device.save()
     StatusChange.objects.create(device=device, status="offline", at=now - timedelta(days=1))
     return device
-
-
-@pytest.fixture
-def browser(monkeypatch):
-    if not Path(CHROMIUM).exists():
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"{CHROMIUM} is missing: CI must install chromium for browser tests")
-        pytest.skip(f"{CHROMIUM} is not installed")
-    # Playwright's sync API runs an event loop in this thread; Django refuses ORM calls
-    # from a thread with a running loop unless told it is deliberate.
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, timeout=30_000)
-        try:
-            yield chromium
-        finally:
-            chromium.close()
 
 
 @pytest.fixture

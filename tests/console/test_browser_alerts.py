@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 from tests.console.test_alerts_views import fire
-from tests.console.test_browser import CHROMIUM, CHROMIUM_ARGS, open_page, sign_in
+from tests.console.test_browser import open_page, sign_in
 
 from steward.alerts import labels, runtime
 from steward.alerts.models import Alert
@@ -22,23 +22,6 @@ from steward.promql.memstore import MemoryStore
 pytestmark = pytest.mark.browser
 
 SHOTS = Path(os.environ.get("STEWARD_SCREENSHOTS") or "/tmp/alerts-shots")
-
-
-@pytest.fixture
-def browser(monkeypatch):
-    if not Path(CHROMIUM).exists():
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"{CHROMIUM} is missing: CI must install chromium for browser tests")
-        pytest.skip(f"{CHROMIUM} is not installed")
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")  # Playwright's loop, our ORM
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, timeout=30_000)
-        try:
-            yield chromium
-        finally:
-            chromium.close()
 
 
 @pytest.fixture
@@ -53,8 +36,7 @@ def shots(tmp_path):
 
 
 @pytest.fixture
-def setup(settings):
-    settings.ROOT_URLCONF = "tests.console.test_alerts_urls"
+def setup():
     store = MemoryStore()  # check results are also written as series: the detail's chart
     set_store_for_tests(store)
     runtime.forget()

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 from django.utils import timezone
-from tests.console.test_browser import CHROMIUM, CHROMIUM_ARGS, VIEWPORT
+from tests.console.test_browser import VIEWPORT
 from tests.server.conftest import PASSWORD, make_user
 
 from steward.helpdesk import services
@@ -31,26 +31,9 @@ from steward.helpdesk.models import (
 from steward.tenancy.roles import Role
 from steward.tenancy.scoping import Principal
 
-pytestmark = [pytest.mark.browser, pytest.mark.urls("tests.console.helpdesk_urls")]
+pytestmark = pytest.mark.browser
 
 SHOTS = Path(os.environ.get("STEWARD_SCREENSHOTS") or "/tmp/helpdesk-shots")
-
-
-@pytest.fixture
-def browser(monkeypatch):
-    if not Path(CHROMIUM).exists():
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"{CHROMIUM} is missing: CI must install chromium for browser tests")
-        pytest.skip(f"{CHROMIUM} is not installed")
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, timeout=30_000)
-        try:
-            yield chromium
-        finally:
-            chromium.close()
 
 
 @pytest.fixture

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 from django.utils import timezone
-from tests.console.test_browser import CHROMIUM, CHROMIUM_ARGS, REPORT, open_page, sign_in
+from tests.console.test_browser import REPORT, open_page, sign_in
 from tests.server.conftest import make_device
 
 from steward.inventory import services
@@ -26,23 +26,6 @@ from steward.tsdb.types import Sample
 pytestmark = pytest.mark.browser
 
 SHOTS = Path(os.environ.get("STEWARD_SCREENSHOTS") or "/tmp/metrics-shots")
-
-
-@pytest.fixture
-def browser(monkeypatch):
-    if not Path(CHROMIUM).exists():
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"{CHROMIUM} is missing: CI must install chromium for browser tests")
-        pytest.skip(f"{CHROMIUM} is not installed")
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")  # Playwright's loop, our ORM
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, timeout=30_000)
-        try:
-            yield chromium
-        finally:
-            chromium.close()
 
 
 @pytest.fixture
@@ -60,8 +43,7 @@ def shots(tmp_path):
 
 
 @pytest.fixture
-def store(settings):
-    settings.ROOT_URLCONF = "tests.console.test_metrics_urls"
+def store():
     store = MemoryStore()
     set_store_for_tests(store)
     yield store

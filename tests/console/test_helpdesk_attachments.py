@@ -10,7 +10,7 @@ from tests.console.test_helpdesk_views import open_ticket, who
 from steward.helpdesk import attachments, services
 from steward.helpdesk.models import Attachment, Reply
 
-pytestmark = [pytest.mark.django_db, pytest.mark.urls("tests.console.helpdesk_urls")]
+pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture(autouse=True)

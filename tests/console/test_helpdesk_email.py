@@ -9,7 +9,7 @@ import pytest
 from steward.helpdesk.email.models import HelpdeskEmailSettings, Mailbox
 from steward.notify.models import Channel
 
-pytestmark = [pytest.mark.django_db, pytest.mark.urls("tests.console.helpdesk_urls")]
+pytestmark = pytest.mark.django_db
 
 FORM = {
     "address": "help@acme.test",

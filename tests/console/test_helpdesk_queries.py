@@ -13,7 +13,7 @@ from django.utils import timezone
 from steward.helpdesk import search
 from steward.helpdesk.models import Queue, SlaPolicy, Status, Ticket, TicketStatusChange
 
-pytestmark = [pytest.mark.django_db, pytest.mark.urls("tests.console.helpdesk_urls")]
+pytestmark = pytest.mark.django_db
 
 # 14 today: session, user, the 2FA check, memberships, the sidebar's counts (views, per
 # queue) and queue list, count + page, status histories and SLA holidays (prefetches), the

@@ -12,7 +12,7 @@ from tests.console.test_helpdesk_views import open_ticket, who
 from steward.helpdesk import services
 from steward.helpdesk.models import Article, SlaPolicy
 
-pytestmark = [pytest.mark.django_db, pytest.mark.urls("tests.console.helpdesk_urls")]
+pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture

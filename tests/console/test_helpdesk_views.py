@@ -24,7 +24,7 @@ from steward.helpdesk.models import (
 )
 from steward.tenancy.scoping import Principal
 
-pytestmark = [pytest.mark.django_db, pytest.mark.urls("tests.console.helpdesk_urls")]
+pytestmark = pytest.mark.django_db
 
 
 def who(user) -> Principal:

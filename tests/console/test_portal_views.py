@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
-from tests.console.helpdesk_urls import MOUNTED
 from tests.console.test_helpdesk_views import open_ticket, who
 from tests.server.conftest import PASSWORD
 
@@ -22,7 +21,7 @@ from steward.helpdesk.models import (
 from steward.tenancy.models import Membership
 from steward.tenancy.roles import Role
 
-pytestmark = [pytest.mark.django_db, pytest.mark.urls("tests.console.helpdesk_urls")]
+pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture(autouse=True)
@@ -236,7 +235,6 @@ def test_user_without_membership_sees_an_explanation(client, world):
     )
 
 
-@pytest.mark.skipif(not MOUNTED, reason="comes with the lead's include and login redirect")
 def test_requester_lands_on_the_portal_after_sign_in(client, world):
     response = client.post(
         "/login/", {"email": "requester@acme.test", "password": PASSWORD}, follow=True

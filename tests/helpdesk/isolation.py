@@ -1,7 +1,7 @@
 """Help desk entries for tests/server/test_tenant_isolation.py (ROUTES, ids, paths).
 
-The lead merges these into the isolation test (see LEAD_TODO.md); ``test_isolation.py``
-here walks the same table so the help desk's routes are proven before that happens.
+tests/server/test_tenant_isolation.py merges them into its walk of every route;
+``test_isolation.py`` here walks the same table on its own.
 """
 
 from __future__ import annotations

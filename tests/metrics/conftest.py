@@ -1,28 +1,11 @@
 from __future__ import annotations
 
 import pytest
-from django.apps import apps
 
 from steward.metrics import ingest
 from steward.metrics.store import set_store_for_tests
 from tests.metrics.memstore import MemoryStore
 from tests.server.conftest import *  # noqa: F403
-
-INSTALLED = apps.is_installed("steward.metrics")
-
-
-@pytest.fixture(autouse=True)
-def _metrics_app_installed() -> None:
-    if not INSTALLED:
-        pytest.fail(
-            "steward.metrics is not in INSTALLED_APPS: add it to steward/server/settings.py "
-            "(see tests/metrics/LEAD_TODO.md)"
-        )
-
-
-@pytest.fixture(autouse=True)
-def metrics_urls(settings) -> None:
-    settings.ROOT_URLCONF = "tests.metrics.urls"
 
 
 @pytest.fixture(autouse=True)

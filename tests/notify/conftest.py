@@ -166,8 +166,3 @@ def email_channel(world, mailbox: Mailbox, name: str = "mail", **config) -> Chan
     }
     channel, _ = services.create_channel(world.acme.pk, name, "email", settings, {})
     return channel
-
-
-def pytest_configure(config) -> None:
-    # apprise imports the deprecated ``imghdr`` (removed in Python 3.13): not ours to fix.
-    config.addinivalue_line("filterwarnings", "ignore:'imghdr' is deprecated:DeprecationWarning")

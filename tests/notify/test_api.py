@@ -11,7 +11,7 @@ from steward.audit.models import AuditEntry
 from steward.notify.models import Channel, Delivery, NotificationPreference
 from tests.notify.conftest import webhook
 
-pytestmark = [pytest.mark.django_db, pytest.mark.urls("tests.notify.urls")]
+pytestmark = pytest.mark.django_db
 
 HOOK = {"url": "https://hooks.acme.test/steward", "timeout": 3}
 

@@ -19,7 +19,7 @@ from steward.tenancy.roles import Role
 from steward.tsdb.types import MetricType, SeriesMetadata
 from tests.server.conftest import bearer
 
-pytestmark = [pytest.mark.urls("tests.promql.urls"), pytest.mark.django_db]
+pytestmark = pytest.mark.django_db
 
 BASE = "/prometheus/api/v1"
 T0 = 1_700_000_000  # seconds
