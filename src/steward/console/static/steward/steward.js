@@ -101,8 +101,19 @@
   root.classList.add("js");
   applyMode(storedMode());
 
+  // Rule forms: show only the condition fields of the chosen kind (all show without JS).
+  function showKindFields(select) {
+    var form = select.form;
+    if (!form) return;
+    form.querySelectorAll("[data-kinds]").forEach(function (box) {
+      var kinds = box.getAttribute("data-kinds").split(" ");
+      box.hidden = kinds.indexOf(select.value) < 0;
+    });
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
     applyMode(storedMode());
+    document.querySelectorAll("select[data-rule-kind]").forEach(showKindFields);
   });
 
   document.addEventListener("click", function (event) {
@@ -134,6 +145,9 @@
 
   document.addEventListener("change", function (event) {
     var target = event.target;
+    if (target instanceof HTMLSelectElement && target.hasAttribute("data-rule-kind")) {
+      showKindFields(target);
+    }
     if (target instanceof HTMLSelectElement && target.hasAttribute("data-autosubmit") &&
         target.form) {
       if (target.form.requestSubmit) target.form.requestSubmit();
