@@ -8,19 +8,12 @@ import pytest
 from django.test import Client
 from tests.server.conftest import PASSWORD, make_device
 
-from steward.console.metrics import queries
+from steward.console.metrics import queries, views
 from steward.console.metrics.sparkline import sparkline
 from steward.inventory.models import Device
 from steward.metrics.store import set_store_for_tests
 from steward.promql.memstore import MemoryStore
 from steward.tsdb.types import Sample
-
-URLCONF = "tests.console.test_metrics_urls"
-
-
-@pytest.fixture(autouse=True)
-def _urls(settings) -> None:
-    settings.ROOT_URLCONF = URLCONF
 
 
 @pytest.fixture
@@ -143,3 +136,81 @@ def test_the_sparkline_query_narrows_to_the_devices_shown() -> None:
         '100 * (1 - avg by (steward_device) (rate(node_cpu_seconds_total{mode="idle",'
         'steward_device=~"3|12"}[5m])))'
     )
+
+
+def test_the_cache_is_per_scope_of_organizations(world, store) -> None:
+    now = time.time()
+    put_host(store, world.acme_device, busy=0.2, mem_used=0.2, fs_used=0.2, now_s=now)
+    put_host(store, world.globex_device, busy=0.99, mem_used=0.99, fs_used=0.99, now_s=now)
+    acme, globex = signed_in(world.viewer), signed_in(world.outsider)
+
+    for _ in range(2):  # computed, then served from the cache: the same rows either way
+        seen_by_acme = acme.get("/metrics/")
+        seen_by_globex = globex.get("/metrics/")
+        for response, mine, theirs in (
+            (seen_by_acme, world.acme_device, world.globex_device),
+            (seen_by_globex, world.globex_device, world.acme_device),
+        ):
+            for key in ("cpu", "memory", "filesystems"):
+                assert [r.device.pk for r in response.context[key]] == [mine.pk]
+            assert response.context["reporting"] == 1
+            assert f"/devices/{theirs.pk}/" not in response.content.decode()
+            assert theirs.hostname not in response.content.decode()
+    assert seen_by_acme.context["cached"] and seen_by_globex.context["cached"]
+    assert seen_by_acme.context["cpu_mean"] == pytest.approx(20, abs=0.5)
+    assert seen_by_globex.context["cpu_mean"] == pytest.approx(99, abs=0.5)
+
+
+def test_cache_keys_name_every_organization_read_and_the_store() -> None:
+    one, other = MemoryStore(), MemoryStore()
+    assert queries.cache_key(one, [2, 1]) == queries.cache_key(one, [1, 2, 2])
+    keys = {
+        queries.cache_key(one, [1]),
+        queries.cache_key(one, [2]),
+        queries.cache_key(one, [1, 2]),
+        queries.cache_key(one, []),
+        queries.cache_key(one, None),
+        queries.cache_key(other, [1]),
+    }
+    assert len(keys) == 6
+
+
+def test_newer_data_shows_once_the_snapshot_expires(world, store, monkeypatch) -> None:
+    now = time.time()
+    put_host(store, world.acme_device, busy=0.2, mem_used=0.2, fs_used=0.2, now_s=now)
+    client = signed_in(world.viewer)
+    first = client.get("/metrics/")
+    assert [r.device.pk for r in first.context["cpu"]] == [world.acme_device.pk]
+    assert not first.context["cached"]
+
+    busy = make_device(world.acme_hq, "acme-busy")
+    put_host(store, busy, busy=0.9, mem_used=0.9, fs_used=0.9, now_s=now)
+    again = client.get("/metrics/")
+    assert again.context["cached"]
+    assert [r.device.pk for r in again.context["cpu"]] == [world.acme_device.pk]
+
+    later = views.now_ms() + queries.CACHE_SECONDS * 1000 + 1
+    monkeypatch.setattr(views, "now_ms", lambda: later)
+    stale = client.get("/metrics/")  # served at once; its successor is computed meanwhile
+    assert stale.context["cached"]
+    assert [r.device.pk for r in stale.context["cpu"]] == [world.acme_device.pk]
+    queries.wait_for_refreshes()
+    fresh = client.get("/metrics/")
+    assert fresh.context["cached"]
+    assert [r.device.pk for r in fresh.context["cpu"]] == [busy.pk, world.acme_device.pk]
+    assert fresh.context["reporting"] == 2
+
+
+def test_a_snapshot_too_old_to_serve_is_computed_in_the_request(world, store, monkeypatch):
+    now = time.time()
+    put_host(store, world.acme_device, busy=0.2, mem_used=0.2, fs_used=0.2, now_s=now)
+    client = signed_in(world.viewer)
+    client.get("/metrics/")
+    busy = make_device(world.acme_hq, "acme-busy")
+    later = views.now_ms() + queries.STALE_SECONDS * 1000 + 1
+    put_host(store, world.acme_device, busy=0.2, mem_used=0.2, fs_used=0.2, now_s=later / 1000)
+    put_host(store, busy, busy=0.9, mem_used=0.9, fs_used=0.9, now_s=later / 1000)
+    monkeypatch.setattr(views, "now_ms", lambda: later)
+    expired = client.get("/metrics/")
+    assert not expired.context["cached"]
+    assert [r.device.pk for r in expired.context["cpu"]] == [busy.pk, world.acme_device.pk]

@@ -3,13 +3,16 @@
 A fixed number of store reads and database queries whatever the size of the fleet: each
 ranking is one PromQL evaluation over every device the viewer may see (``queries``), then
 one range evaluation for the sparklines of the rows shown, then one database query for the
-names of the devices listed.
+names of the devices listed. The store's part is kept for ``queries.CACHE_SECONDS`` per
+scope of organizations (``queries.cached_snapshot``); the database part (names, device
+counts, the offline list) is read on every load.
 """
 
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
@@ -22,7 +25,7 @@ from steward.metrics.store import get_store
 
 TOP = 10
 OFFLINE_SHOWN = 15
-WARNING, CRITICAL = 85.0, 95.0  # % used/busy, as the agent's default thresholds
+WARNING, CRITICAL = queries.WARNING, queries.CRITICAL
 
 
 @dataclass
@@ -46,23 +49,17 @@ def metrics_org_ids(request: HttpRequest) -> list[int] | None:
     return principal(request).organization_ids()
 
 
+def now_ms() -> int:
+    """The page's clock (tests move it past the cache's lifetime)."""
+    return int(time.time() * 1000)
+
+
 @console_view
 def fleet(request: HttpRequest) -> HttpResponse:
     started = time.perf_counter()
     org_ids = metrics_org_ids(request)
-    store = get_store()
-    now_ms = int(time.time() * 1000)
-    sections = {}
-    values: dict[str, list[queries.Ranked]] = {}
-    for key, template in (
-        ("cpu", queries.CPU_BUSY),
-        ("memory", queries.MEMORY_USED),
-        ("filesystems", queries.FS_USED),
-    ):
-        values[key] = queries.instant(store, org_ids, template, now_ms)
-        sections[key] = queries.top(values[key], TOP)
-        queries.attach_history(store, org_ids, template, sections[key], now_ms)
-    reporting = len(queries.instant(store, org_ids, queries.REPORTING, now_ms))
+    snap, cached = queries.cached_snapshot(get_store(), org_ids, now_ms(), TOP)
+    sections = snap.sections
 
     shown_ids = {r.device_id for rows in sections.values() for r in rows}
     devices = in_current_org(request, Device.objects.select_related("site").defer("inventory"))
@@ -90,10 +87,6 @@ def fleet(request: HttpRequest) -> HttpResponse:
         .order_by("-last_seen", "hostname")[:OFFLINE_SHOWN]
     )
 
-    def mean(key: str) -> float | None:
-        rows = values[key]
-        return sum(r.value for r in rows) / len(rows) if rows else None
-
     return render(
         request,
         "console/metrics/fleet.html",
@@ -103,11 +96,15 @@ def fleet(request: HttpRequest) -> HttpResponse:
             "filesystems": tables["filesystems"],
             "offline": list(offline),
             "counts": counts,
-            "reporting": reporting,
-            "cpu_mean": mean("cpu"),
-            "memory_mean": mean("memory"),
-            "full_count": sum(1 for r in values["filesystems"] if r.value >= WARNING),
+            "reporting": snap.reporting,
+            "cpu_mean": snap.means["cpu"],
+            "memory_mean": snap.means["memory"],
+            "full_count": snap.full_count,
             "top": TOP,
+            "cached": cached,
+            "as_of": datetime.fromtimestamp(snap.at_ms / 1000, UTC),
+            "compute_ms": snap.compute_ms,
+            "cache_seconds": queries.CACHE_SECONDS,
             "elapsed_ms": (time.perf_counter() - started) * 1000,
         },
     )
