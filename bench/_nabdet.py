@@ -8,7 +8,30 @@ baseline (format 2) was 68.57/58.01/74.54, B 71.30/60.21/78.09:
 kept (now in detector.py, format 3)
   vw=[0.8,1,1,1] (spike view weight)      69.60/60.12/75.14  B 72.06/61.53/78.60
   + smem=0.9, smem_k=1.2 (daily memory)   71.19/63.29/76.26  B 74.81/67.03/80.43
-rejected (on top of the kept ones unless noted)
+kept (format 4; tried on a knob copy of format 3, judged with _nabexp.robustness too:
+"dev~"/"real~" = mean over 8 jitters of all-dev / of real halves at the other half's thresholds)
+  daily memory also for the level-shift and variance views (smem_views=[1,2,3] of format 3)
+                                          72.35/65.65/76.57  B 76.85/68.47/81.79
+      A@B 64.24/58.64/67.82 (was 62.75/55.68/66.84); dev~ 67.85/58.91/72.89 (was 67.17/57.04/
+      72.83), real~ 66.18/56.05/71.32 (was 65.88/54.07/71.57): the sure gain is low FP
+rejected on format 4 (dev, B@A, then dev~ or real~ against the kept line above)
+  memory for the spike view too (k 1.2/1.0/0.8): dev~ 66.9/66.8/67.8, worse or equal
+  memory of neighbouring hours as well    dev 71.33 B 73.50, real~ 65.2
+  let the tails learn "known" extremes    dev 66.10: not learning extremes stays essential
+  REARM 15 / 28                           dev~ 67.68 / 68.20: within the noise
+  DAILY_DECAY 0.8 / 0.93 / 0.95 / 0.97    dev~ 67.6/68.1/68.6/67.3: within the noise
+rejected on format 3 (dev, then dev~ over 8 jitters; format 3 itself: 71.19, dev~ 67.17)
+  Huber-clipped residuals in the shift view (2/3/5 scales)   63.5 / 63.0 / 67.3
+  clipped residuals in the variance view (5/10 scales)       69.0 / 70.9
+  spike-rate view (EWMA of exceedances, alpha .05/.02/.01)   69.0 / 69.8 / 69.6, dev~ 65.8
+  profile linearly interpolated between hours                63.5, dev~ 61.9
+  hourly seasonal scale (alone / geometric mean / max)       66.0 / 66.0 / 68.2, dev~ 66.1
+  day-of-week or hour-of-week offset under the profile        66.5 / 65.3
+  shrink surprise while a tail has few samples               71.4, dev~ 65.7
+  variance view weight 0 / 0.5-0.8 (it alarms 15 FP : 1 TP)   69.4 / 70.0, dev~ 67.4: its
+      onsets open episodes that absorb other views' false alarms
+  boost by the number of surprised views (+0.5 S a view)      70.3, dev~ 68.1, real~ lower
+rejected earlier (on format 2 or 3, on top of the kept ones unless noted)
   agg=0.13, vw[4]=0.8 (k~8 mean view)     71.52/60.67/77.13  B 73.61/61.73/79.63 (before
       smem; the gain is one file, Twitter_volume_PFE, and flips with alpha 0.07/0.16)
   combine="top2" / "sum" (no spike wt)    68.02/56.97/73.68  /  59.07/48.32/64.38

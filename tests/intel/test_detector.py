@@ -7,7 +7,7 @@ import random
 
 import pytest
 
-from steward.intel import PATTERNS, StreamDetector
+from steward.intel import PATTERNS, StreamDetector, Verdict
 
 STEP = 300.0  # 5-minute samples
 DAY = 86400.0
@@ -23,6 +23,10 @@ def seasonal(n: int, seed: int = 1) -> list[tuple[float, float]]:
 
 def run(det: StreamDetector, rows: list[tuple[float, float]]) -> list[float]:
     return [det.update(t, v).score for t, v in rows]
+
+
+def run_verdicts(det: StreamDetector, rows: list[tuple[float, float]]) -> list[Verdict]:
+    return [det.update(t, v) for t, v in rows]
 
 
 def test_state_round_trips_through_bytes_and_json_with_identical_scores() -> None:
@@ -142,3 +146,36 @@ def test_a_spike_that_recurs_at_the_same_time_every_day_stops_alarming() -> None
     odd = StreamDetector.from_bytes(det.to_bytes())
     t_odd = 10 * 288 * STEP + 12 * 3600.0
     assert odd.update(t_odd, 18.0).is_anomaly
+
+
+def test_a_nightly_lift_of_an_hour_stops_alarming_after_a_few_nights() -> None:
+    # a batch job raises a daily-cycling series by 20 (20 noise units) from 02:00 to 03:00
+    # every night: the level-shift and seasonal views see it, and their daily memory (state
+    # format 4) learns it; format 3 remembered the seasonal view only and alarmed on 33 of
+    # these 60 nights
+    nights = 0
+    for seed in range(1, 7):
+        rng = random.Random(seed)
+        rows = []
+        for i in range(14 * 288):
+            t = i * STEP
+            value = 50.0 + 20.0 * math.sin(2 * math.pi * t / DAY) + rng.gauss(0.0, 1.0)
+            rows.append((t, value + (20.0 if 2 * 3600 <= t % DAY < 3 * 3600 else 0.0)))
+        verdicts = run_verdicts(StreamDetector(), rows)
+        flagged = {
+            int(t // DAY)
+            for (t, _), v in zip(rows, verdicts, strict=True)
+            if v.is_anomaly and t >= 4 * DAY and 2 * 3600 <= t % DAY < 4 * 3600
+        }
+        nights += len(flagged)
+    assert nights <= 12  # of 60 nights from the fifth day on (format 4: 4)
+
+
+def test_the_daily_memories_round_trip_at_their_two_byte_resolution() -> None:
+    det = StreamDetector()
+    run(det, seasonal(5 * 288))
+    assert any(det.daily_max)
+    blob = det.to_bytes()
+    restored = StreamDetector.from_bytes(blob)
+    assert restored.daily_max == det.daily_max and restored.today_max == det.today_max
+    assert StreamDetector.from_json(det.to_json()).to_bytes() == blob

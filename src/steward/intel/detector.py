@@ -2,7 +2,7 @@
 
 Each call to :meth:`StreamDetector.update` scores one new sample from the state built from the
 earlier samples (and that sample alone), then learns from it: scores are causal, and the state
-is a fixed set of floats (about 140) that serialises exactly to JSON or bytes.
+is a fixed set of numbers (about 230) that serialises exactly to JSON or bytes.
 
 How a sample is judged
 ----------------------
@@ -24,25 +24,31 @@ Each view is turned into a surprise ``-log10(p)`` by its own peaks-over-threshol
 97 % quantile of ``log1p(view)`` plus a generalised Pareto tail fitted by the method of moments
 to the exceedances (slow exponential forgetting).  Samples that are themselves extreme
 (surprise >= :data:`LEARN_CAP`) are not learned, so one anomaly does not hide the next.
-Two corrections follow (state format 3).  A seasonal deviation no larger than
+Two corrections follow (state format 3, extended in format 4).  A deviation no larger than
 :data:`DAILY_TOLERANCE` times the largest one seen in the same hour on earlier days (that memory
-decays by :data:`DAILY_DECAY` a day) counts as a recurring daily event and gets no seasonal
-surprise: a nightly job's five-minute spike is too short for the hourly profile to learn, and
-too large for the tail to learn, so it used to alarm every night.  And the spike view's surprise
-is weighted by :data:`SPIKE_WEIGHT` (0.8): a lone spike must be a one-in-100,000 event to alarm,
-where the other views need one in 10,000, because single-sample spikes are the commonest benign
-event in operations data.  The sample's surprise ``S`` is the largest of the (weighted) four;
-the score is ``1 - 2**(-S/4)``, so ``S = 4`` maps to 0.5, the alarm level.  The pattern names
-the most surprised view before weighting.
+decays by :data:`DAILY_DECAY` a day) counts as a recurring daily event and gets no surprise.
+Format 3 kept that memory for the seasonal view only: a nightly job's five-minute spike is too
+short for the hourly profile to learn, and too large for the tail to learn, so it used to alarm
+every night.  Format 4 keeps it for the level-shift and variance views too: a backup or a batch
+job that lifts a metric (or makes it noisy) for a while at the same hour each day is just as
+much "known" whichever view notices it.  The spike view has no such memory, on purpose: in a
+spiky series nearly every hour has seen a large single-sample spike on some earlier day, and
+the memory would blind that view.  The memories are kept to 1/1024 (two bytes a value).
+And the spike view's surprise is weighted by :data:`SPIKE_WEIGHT` (0.8): a lone spike must be a
+one-in-100,000 event to alarm, where the other views need one in 10,000, because single-sample
+spikes are the commonest benign event in operations data.  The sample's surprise ``S`` is the
+largest of the (weighted) four; the score is ``1 - 2**(-S/4)``, so ``S = 4`` maps to 0.5, the
+alarm level.  The pattern names the most surprised view before weighting.
 
 One episode is flagged once (hysteresis): a sample whose surprise reaches
 :data:`ALARM_SURPRISE` while the detector is armed opens an episode and keeps its full score;
-until :data:`REARM` *calm* samples in a row follow (calm: no view is above its tracked 97 %
-quantile, i.e. ``S == 0``), every score is multiplied by :data:`EPISODE_DAMP`, so later samples
-of the same episode stay well under the alarm level.  This replaced an earlier rule that halved
-any score not above a decaying peak of past surprises: that rule let a saturated repeat
-(score ~0.92, halved ~0.46) sit just under the alarm level, and it re-fired as soon as the peak
-had decayed, whether or not the series had calmed down.  Longer episodes (REARM of 30 and
+until :data:`REARM` *calm* samples in a row follow (calm: ``S == 0``, i.e. no view is above its
+tracked 97 % quantile, or only views whose daily memory knows the deviation), every score is
+multiplied by :data:`EPISODE_DAMP`, so later samples of the same episode stay well under the
+alarm level.  This replaced an earlier rule that halved any score not above a decaying peak of
+past surprises: that rule let a saturated repeat (score ~0.92, halved ~0.46) sit just under the
+alarm level, and it re-fired as soon as the peak had decayed, whether or not the series had
+calmed down.  Longer episodes (REARM of 30 and
 more) lose anomaly onsets that follow an earlier alarm closely (measured on nab-dev, see
 bench/nab.py), so the refractory stays short.
 """
@@ -76,9 +82,11 @@ ALARM_SURPRISE = 4.0  # score 0.5
 REARM = 20  # calm samples in a row (no view above its 97 % quantile) that end an episode
 EPISODE_DAMP = 0.25  # score factor for samples inside an episode (after its onset)
 SPIKE_WEIGHT = 0.8  # the spike view alarms only at 1e-5 (surprise 5), the others at 1e-4
-DAILY_DECAY = 0.9  # per day, of the remembered largest seasonal deviation of each hour
-DAILY_TOLERANCE = 1.2  # a seasonal deviation within this factor of that memory is "known"
+DAILY_DECAY = 0.9  # per day, of the remembered largest deviation of each hour (and view)
+DAILY_TOLERANCE = 1.2  # a deviation within this factor of that memory is "known"
 BUCKETS = 24  # hourly time-of-day buckets
+MEM_QUANT = 1024.0  # the daily memories are multiples of 1/1024 (stored as 2-byte integers)
+_MEM_MAX = 65535
 DAY = 86400.0
 BAND_WIDTH = 4.0  # half-width of the reported expected band, in mean absolute residuals
 
@@ -98,7 +106,8 @@ _TAIL_BASE = -math.log(1.0 - TAIL_Q)
 _TAIL_RATE = 1.0 / (1.0 - TAIL_Q)
 _STEP_UP = TAIL_STEP * TAIL_Q
 _STEP_DOWN = TAIL_STEP * (1.0 - TAIL_Q)
-_FORMAT_VERSION = 3
+_FORMAT_VERSION = 4
+_MEM_VIEWS = 3  # daily memories: level shift, seasonal, variance
 _N_TAIL = 4
 # Scalars in a fixed order: the serialised layout (bytes) and the JSON keys.
 _SCALARS = (
@@ -210,10 +219,11 @@ class StreamDetector:
         self.ring = [0.0] * SHIFT_SPAN
         self.profile = [0.0] * BUCKETS
         self.profile_count = [0] * BUCKETS
-        # largest seasonal deviation (log1p view) seen in each hour: today, and on earlier
-        # days (decayed by DAILY_DECAY a day)
-        self.today_max = [0.0] * BUCKETS
-        self.daily_max = [0.0] * BUCKETS
+        # largest deviation (log1p view) seen in each hour by the level-shift, seasonal and
+        # variance views (in that order, BUCKETS values each): today, and on earlier days
+        # (decayed by DAILY_DECAY a day)
+        self.today_max = [0.0] * (_MEM_VIEWS * BUCKETS)
+        self.daily_max = [0.0] * (_MEM_VIEWS * BUCKETS)
         # per view: tracked quantile, mean excess, mean squared excess, samples learned
         self.tail = [0.0, 0.1, 0.02, 0.0] * _N_TAIL
 
@@ -269,16 +279,30 @@ class StreamDetector:
                 _learn(g2, tail, 8)
             if s3 < LEARN_CAP:
                 _learn(g3, tail, 12)
-        # A deviation from the daily profile about as large as one seen in the same hour on an
-        # earlier day is a recurring daily event (a nightly job, a backup), not news: the hourly
-        # profile is too coarse to learn a five-minute daily spike, and the tail does not learn
-        # samples beyond LEARN_CAP, so without this the same spike alarms every night (nab-dev's
-        # ec2_cpu_utilization_24ae8d and _c6585a: 23 false alarms, 6 with this, no window lost).
-        # The tail above still learns from the raw surprise.
-        if g2 <= DAILY_TOLERANCE * self.daily_max[b]:
+        # A deviation about as large as one seen in the same hour on an earlier day is a
+        # recurring daily event (a nightly job, a backup), not news: the hourly profile is too
+        # coarse to learn a five-minute daily spike, and the tails do not learn samples beyond
+        # LEARN_CAP, so without this the same event alarms every night.  On nab-dev the seasonal
+        # memory (format 3) took ec2_cpu_utilization_24ae8d and _c6585a from 23 false alarms to
+        # 6; the level-shift and variance memories (format 4) raise all three profiles on all of
+        # nab-dev and on each half at the other half's thresholds.  The tails above still learn
+        # from the raw surprise.
+        daily = self.daily_max
+        today = self.today_max
+        i2 = BUCKETS + b
+        i3 = i2 + BUCKETS
+        if g1 <= DAILY_TOLERANCE * daily[b]:
+            s1 = 0.0
+        if g2 <= DAILY_TOLERANCE * daily[i2]:
             s2 = 0.0
-        if g2 > self.today_max[b]:
-            self.today_max[b] = g2
+        if g3 <= DAILY_TOLERANCE * daily[i3]:
+            s3 = 0.0
+        if g1 > today[b]:
+            today[b] = _mem(g1)
+        if g2 > today[i2]:
+            today[i2] = _mem(g2)
+        if g3 > today[i3]:
+            today[i3] = _mem(g3)
         # learn the models
         if n < WARMUP:
             self.scale += (d - self.scale) / n
@@ -346,12 +370,12 @@ class StreamDetector:
         )
 
     def _new_day(self, day: float) -> None:
-        """Fold today's hourly maxima into the decayed memory of earlier days."""
+        """Fold today's hourly maxima into the decayed memory of earlier days (all views)."""
         self.day = day
         daily = self.daily_max
         today = self.today_max
-        for i in range(BUCKETS):
-            daily[i] = max(daily[i] * DAILY_DECAY, today[i])
+        for i in range(_MEM_VIEWS * BUCKETS):
+            daily[i] = max(math.floor(daily[i] * DAILY_DECAY * MEM_QUANT) / MEM_QUANT, today[i])
             today[i] = 0.0
 
     # --- persistence -------------------------------------------------------------------
@@ -381,8 +405,8 @@ class StreamDetector:
         det.profile = _floats(data["profile"], BUCKETS)
         det.profile_count = [int(v) for v in data["profile_count"]]
         det.tail = _floats(data["tail"], 4 * _N_TAIL)
-        det.today_max = _floats(data["today_max"], BUCKETS)
-        det.daily_max = _floats(data["daily_max"], BUCKETS)
+        det.today_max = [_mem(v) for v in _floats(data["today_max"], _MEM_VIEWS * BUCKETS)]
+        det.daily_max = [_mem(v) for v in _floats(data["daily_max"], _MEM_VIEWS * BUCKETS)]
         if len(det.profile_count) != BUCKETS:
             raise ValueError("detector state: profile_count has the wrong length")
         return det
@@ -395,7 +419,7 @@ class StreamDetector:
         return cls.from_dict(json.loads(text))
 
     def to_bytes(self) -> bytes:
-        """Compact binary snapshot (little-endian IEEE doubles; under 1 KB)."""
+        """Compact binary snapshot (little-endian doubles, 2-byte daily memories; under 1 KB)."""
         return _STRUCT.pack(
             _FORMAT_VERSION,
             self.count,
@@ -404,8 +428,8 @@ class StreamDetector:
             *self.profile,
             *(min(c, 255) for c in self.profile_count),
             *self.tail,
-            *self.today_max,
-            *self.daily_max,
+            *(round(v * MEM_QUANT) for v in self.today_max),
+            *(round(v * MEM_QUANT) for v in self.daily_max),
         )
 
     @classmethod
@@ -427,15 +451,23 @@ class StreamDetector:
         pos += BUCKETS
         det.tail = list(fields[pos : pos + 4 * _N_TAIL])
         pos += 4 * _N_TAIL
-        det.today_max = list(fields[pos : pos + BUCKETS])
-        pos += BUCKETS
-        det.daily_max = list(fields[pos : pos + BUCKETS])
+        m = _MEM_VIEWS * BUCKETS
+        det.today_max = [v / MEM_QUANT for v in fields[pos : pos + m]]
+        pos += m
+        det.daily_max = [v / MEM_QUANT for v in fields[pos : pos + m]]
         return det
 
 
 _STRUCT = struct.Struct(
-    f"<BQ{len(_SCALARS)}d{SHIFT_SPAN}d{BUCKETS}d{BUCKETS}B{4 * _N_TAIL}d{2 * BUCKETS}d"
+    f"<BQ{len(_SCALARS)}d{SHIFT_SPAN}d{BUCKETS}d{BUCKETS}B{4 * _N_TAIL}d{2 * _MEM_VIEWS * BUCKETS}H"
 )
+
+
+def _mem(g: float) -> float:
+    """``g`` rounded up to the daily memories' resolution: a multiple of 1/1024 in [0, 64)."""
+    if g < _MEM_MAX / MEM_QUANT:  # false for NaN and for huge values
+        return max(math.ceil(g * MEM_QUANT), 0) / MEM_QUANT
+    return _MEM_MAX / MEM_QUANT
 
 
 def _floats(values: Any, length: int) -> list[float]:
