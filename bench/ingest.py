@@ -25,6 +25,7 @@ ratio printed; ``--victoria URL`` uses a running one instead.
 from __future__ import annotations
 
 import argparse
+import functools
 import gzip
 import json
 import os
@@ -38,6 +39,7 @@ import tempfile
 import textwrap
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -218,7 +220,27 @@ class Tally:
     samples: int = 0
     requests: int = 0
     errors: int = 0
+    cpu: float = 0.0  # CPU seconds the server used meanwhile (0: not measured)
     first_error: str = ""
+
+
+# CPU seconds used so far by the server under test (set by run()): on a shared machine
+# samples per CPU-second stay comparable when samples per second do not.
+server_cpu: Callable[[], float] = lambda: 0.0  # noqa: E731
+
+
+def process_cpu_seconds(pid: int) -> float:
+    """User + system CPU of a process and its children (Linux /proc; 0.0 elsewhere)."""
+    tick = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+    total = 0.0
+    try:
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+        for p in [pid, *map(int, children)]:
+            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / tick
+    except (OSError, ValueError, IndexError):
+        return 0.0
+    return total
 
 
 def push_lines(
@@ -266,12 +288,14 @@ def send_lines(
                         tally.first_error = tally.first_error or response.text[:300]
 
     started = time.monotonic()
+    cpu = server_cpu()
     deadline = started + seconds
     threads = [threading.Thread(target=sender) for _ in range(args.senders)]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
+    tally.cpu = server_cpu() - cpu
     return tally, time.monotonic() - started
 
 
@@ -341,22 +365,30 @@ def push_agent(server: Server, args, seconds: float, start_ms: int) -> tuple[Tal
                         tally.first_error = tally.first_error or response.text[:300]
 
     started = time.monotonic()
+    cpu = server_cpu()
     deadline = started + seconds
     threads = [threading.Thread(target=sender) for _ in range(args.senders)]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
+    tally.cpu = server_cpu() - cpu
     return tally, time.monotonic() - started
 
 
 def report(name: str, tally: Tally, elapsed: float) -> float:
     rate = tally.samples / elapsed if elapsed else 0.0
+    per_cpu = f"  {tally.samples / tally.cpu:>9,.0f} /server CPU-s" if tally.cpu else ""
     print(
         f"  {name:28} {rate:>12,.0f} samples/s  {tally.requests / elapsed:>7.1f} req/s"
-        f"  errors {tally.errors}" + (f"  first: {tally.first_error}" if tally.first_error else "")
+        f"{per_cpu}  errors {tally.errors}"
+        + (f"  first: {tally.first_error}" if tally.first_error else "")
     )
     return rate
+
+
+def per_cpu(tally: Tally) -> float:
+    return tally.samples / tally.cpu if tally.cpu else 0.0
 
 
 def start_victoria() -> tuple[str, subprocess.Popen] | None:
@@ -396,7 +428,9 @@ def victoria(url: str, prefixes: list[str], args, seconds: float, start_ms: int)
 def run(label: str, env: dict[str, str], args) -> dict[str, float]:
     print(f"{label}: store={env.get('STEWARD_BENCH_STORE') or 'configured'}")
     rates: dict[str, float] = {}
+    global server_cpu
     server = start_server(env, args.devices, args.workers)
+    server_cpu = functools.partial(process_cpu_seconds, server.process.pid)
     try:
         headers = {"Authorization": f"Token {server.token}", "Content-Type": "text/plain"}
         prefixes = line_prefixes(args.hosts, args.series, args.fields)
@@ -404,9 +438,14 @@ def run(label: str, env: dict[str, str], args) -> dict[str, float]:
         url = f"{server.url}/api/v1/write?precision=ms"
         tally, elapsed = push_lines(url, headers, prefixes, args, args.seconds, start_ms)
         rates["line protocol"] = lp_rate = report("line protocol", tally, elapsed)
+        if tally.cpu:
+            rates["line protocol /CPU-s"] = per_cpu(tally)
         if not args.no_agent:
             tally, elapsed = push_agent(server, args, args.seconds, start_ms)
             rates["agent batches"] = report("agent batches (gzip JSON)", tally, elapsed)
+            if tally.cpu:
+                rates["agent batches /CPU-s"] = per_cpu(tally)
+        server_cpu = lambda: 0.0  # noqa: E731 - VictoriaMetrics' CPU is not measured
         started = None if args.victoria or args.no_victoria else start_victoria()
         vm_url = args.victoria or (started[0] if started else None)
         if vm_url:
@@ -422,6 +461,7 @@ def run(label: str, env: dict[str, str], args) -> dict[str, float]:
                 print(f"  Steward / VictoriaMetrics    {lp_rate / vm_rate:.2f}")
     finally:
         server.stop()
+        server_cpu = lambda: 0.0  # noqa: E731
     return rates
 
 
@@ -475,6 +515,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=1, help="repeat; medians at the end")
     parser.add_argument("--no-agent", action="store_true")
     parser.add_argument("--no-pg", action="store_true")
+    parser.add_argument("--no-sqlite", action="store_true", help="PostgreSQL only")
     parser.add_argument("--store", choices=["real", "null"], default=None)
     parser.add_argument("--victoria", help="VictoriaMetrics URL for the same payload")
     parser.add_argument("--no-victoria", action="store_true")
@@ -504,7 +545,7 @@ def main() -> None:
     )
     sqlite_runs = [
         run("SQLite", {**base, "STEWARD_HOME": tempfile.mkdtemp(prefix="steward-bench-")}, args)
-        for _ in range(args.runs)
+        for _ in range(0 if args.no_sqlite else args.runs)
     ]
     medians("SQLite", sqlite_runs)
     url = None if args.no_pg else pg_url()

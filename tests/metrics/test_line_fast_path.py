@@ -166,6 +166,50 @@ def test_split_known_converts_precision_and_keeps_line_numbers():
     assert (rest, fast) == ([(2, "bad")], 2)
 
 
+LEARNED = "m,host=a x=1,y=2 5"  # teaches the template "x=...,y=..." for m,host=a
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "m,host=a x=1.5,y=-2e3 7",  # the template's own shape
+        "m,host=a y=2,x=1 7",  # other order: the loop
+        "m,host=a x=1 7",  # a subset: the loop
+        "m,host=a x=1,y=2,x=3 7",
+        "m,host=a x=1-2,y=1 7",  # the pattern takes it, float() does not
+        "m,host=a x=1e5,y=+.5 7",
+        "m,host=a x=1i,y=2 7",
+        "m,host=a x=1_0,y=2 7",
+        "m,host=a x=\u0661,y=2 7",
+        "m,host=a x=.,y=2 7",
+        "m,host=a x=1,y=2",
+        "m,host=a x=1,y=2 -7",
+        "m,host=a x=1,y=2 7\r",
+        'm,host=a x=1,y="2" 7',
+        "m,host=a x=inf,y=2 7",
+        "m,host=a x=1e,y=2 7",
+    ],
+)
+def test_a_learned_template_decides_every_line_as_the_loop_does(line):
+    templates: linefast.Templates = {}
+    linefast.split_known(LEARNED, KNOWN, 1, 1, templates)
+    assert set(templates) == {"m,host=a"}
+    body = f"{LEARNED}\n{line}"
+    assert linefast.split_known(body, KNOWN, 1, 1, templates) == linefast.split_known(
+        body, KNOWN, 1, 1
+    )
+
+
+def test_the_template_follows_the_last_good_shape_of_a_prefix():
+    templates: linefast.Templates = {}
+    rows, _, fast = linefast.split_known(
+        "m,host=a x=1,y=2 5\nm,host=a y=3,x=4 6\nm,host=a y=5,x=6 7", KNOWN, 1, 1, templates
+    )
+    assert rows == [(1, 5, 1.0), (2, 5, 2.0), (2, 6, 3.0), (1, 6, 4.0), (2, 7, 5.0), (1, 7, 6.0)]
+    assert fast == 3
+    assert templates["m,host=a"][1] == (2, 1)
+
+
 def test_prefix_of_refuses_lines_with_escapes():
     assert linefast.prefix_of("m,host=a x=1 5\r") == "m,host=a"
     assert linefast.prefix_of(r"m,host=a\ b x=1 5") is None

@@ -53,10 +53,14 @@ _compiled: dict[int, tuple[int, EngineConfig]] = {}
 
 
 def bump(organization_id: int) -> None:
-    """Mark the organization's compiled config stale (every process reloads it)."""
+    """Mark the organization's compiled config stale (every process reloads it; this one
+    also forgets at once which inputs the rules read, the others within a second)."""
+    from steward.alerts import hooks
+
     m.EngineState.objects.filter(organization_id=organization_id).update(
         config_version=F("config_version") + 1
     )
+    hooks.forget(organization_id)
 
 
 def get(organization_id: int, config_version: int) -> EngineConfig:

@@ -36,14 +36,37 @@ DEVICE_LABEL = "steward_device"
 DROPPED = frozenset({"__name__", "steward_device", "steward_org", "job", "instance"})
 
 
+# (organization, source) -> (monotonic time read, input names): every append asks, so the
+# answer is kept for WANTED_TTL_S; a rule change shows in the next second.
+WANTED_TTL_S = 1.0
+_wanted_cache: dict[tuple[int, Source], tuple[float, frozenset[str]]] = {}
+
+
 def _wanted(organization_id: int, source: Source) -> frozenset[str]:
     from steward.alerts import config
     from steward.alerts.models import EngineState
 
-    row = runtime.state_row(organization_id)
-    version = EngineState.objects.filter(pk=row.pk).values_list("config_version", flat=True).first()
+    key = (organization_id, source)
+    hit = _wanted_cache.get(key)
+    now = time.monotonic()
+    if hit is not None and now - hit[0] < WANTED_TTL_S:
+        return hit[1]
+    rows = EngineState.objects.filter(organization_id=organization_id)
+    version = rows.values_list("config_version", flat=True).first()
+    if version is None:  # first use: the row and the default pack
+        runtime.state_row(organization_id)
+        version = rows.values_list("config_version", flat=True).first()
     cfg = config.get(organization_id, version or 0)
-    return frozenset(r.condition.input_name() for r in cfg.rules if r.condition.source is source)
+    names = frozenset(r.condition.input_name() for r in cfg.rules if r.condition.source is source)
+    _wanted_cache[key] = (now, names)
+    return names
+
+
+def forget(organization_id: int | None = None) -> None:
+    """Drop the cached rule inputs of one organization (a config change) or of all."""
+    for key in list(_wanted_cache):
+        if organization_id is None or key[0] == organization_id:
+            _wanted_cache.pop(key, None)
 
 
 def _wanted_metrics(organization_id: int) -> frozenset[str]:

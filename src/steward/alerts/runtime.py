@@ -87,12 +87,13 @@ def _org_lock(organization_id: int) -> threading.Lock:
 
 def forget() -> None:
     """Drop every cached engine (tests; a config reload)."""
-    from steward.alerts import defaults
+    from steward.alerts import defaults, hooks
 
     with _cache_lock:
         _engines.clear()
         fed_checks.clear()
         defaults._complete.clear()
+    hooks.forget()
     config.forget()
 
 

@@ -98,9 +98,10 @@ def serve(args: argparse.Namespace) -> int:
     options: dict = {}
     if config.tls_cert:
         options = {"ssl_certfile": config.tls_cert, "ssl_keyfile": config.tls_key}
-    # Django runs sync views on one thread per process: one process uses one core. Several
-    # processes (uvicorn's supervisor, one shared socket) use more; each opens its own
-    # metrics-store connection, and SQLite serialises their appends (WAL, busy timeout).
+    # Django runs each request's sync code on a thread of its own; the GIL keeps one process
+    # at about one core of Python. Several processes (uvicorn's supervisor, one shared
+    # socket) use more; each opens its own metrics-store connection, and SQLite serialises
+    # their appends (WAL, busy timeout).
     workers = web_workers(args)
     if workers > 1:
         options["workers"] = workers

@@ -17,6 +17,7 @@ import base64
 import binascii
 
 from django.http import HttpRequest
+from ninja.errors import AuthenticationError
 from ninja.security import HttpBearer
 
 from steward.api.auth import TokenAuth
@@ -53,6 +54,27 @@ class IngestAuth(HttpBearer):
 
     def authenticate(self, request: HttpRequest, token: str) -> Principal | None:
         return TokenAuth().authenticate(request, token)  # pragma: no cover - __call__ wins
+
+
+class IngestCredential(HttpBearer):
+    """``IngestAuth`` for async views: reads the secret on the event loop (no database);
+    the view checks it with ``token_principal`` on an ingest thread."""
+
+    is_async = True
+
+    async def __call__(self, request: HttpRequest) -> str | None:  # type: ignore[override]
+        return token_from_header(request.headers.get("Authorization", ""))
+
+    def authenticate(self, request: HttpRequest, token: str) -> str:  # pragma: no cover
+        return token
+
+
+def token_principal(request: HttpRequest, secret: str) -> Principal:
+    """The caller of an ``IngestCredential`` view, or 401 as ninja answers a failed auth."""
+    principal = TokenAuth().authenticate(request, secret)
+    if principal is None:
+        raise AuthenticationError()
+    return principal
 
 
 def target_organization(principal: Principal, ref: str) -> Organization:

@@ -21,7 +21,12 @@ from ninja import Router
 
 from steward.api.errors import ApiError
 from steward.metrics import bodies, ingest, lineproto, prompb
-from steward.metrics.auth import IngestAuth, target_organization
+from steward.metrics.auth import (
+    IngestAuth,
+    IngestCredential,
+    target_organization,
+    token_principal,
+)
 
 router = Router(tags=["metrics ingest"], auth=IngestAuth())
 
@@ -36,8 +41,10 @@ def _no_content() -> HttpResponse:
     return HttpResponse(status=204)
 
 
-def _line_protocol(request: HttpRequest, org_ref: str, precision: str) -> HttpResponse:
-    org = target_organization(request.auth, org_ref)  # type: ignore[arg-type]
+def _line_protocol(request: HttpRequest, secret: str, org_ref: str, precision: str) -> HttpResponse:
+    """The whole request, on an ingest thread (``ingest.in_ingest_thread``)."""
+    principal = token_principal(request, secret)
+    org = target_organization(principal, org_ref)
     if precision not in lineproto.PRECISIONS:
         raise ApiError(
             400, "invalid_request", f"unknown precision {precision!r}: use ns, us, ms or s"
@@ -60,8 +67,8 @@ def _line_protocol(request: HttpRequest, org_ref: str, precision: str) -> HttpRe
     return _no_content()
 
 
-@router.post("/write", response={204: None})
-def influx_write(
+@router.post("/write", auth=IngestCredential(), response={204: None})
+async def influx_write(
     request: HttpRequest,
     db: str = "",
     rp: str = "",
@@ -69,11 +76,17 @@ def influx_write(
     org: str = "",
 ):
     """InfluxDB 1.x write (``db``/``rp`` ignored; ``org``: organization slug or id)."""
-    return _line_protocol(request, org, precision or "ns")
+    return await ingest.in_ingest_thread(
+        _line_protocol,
+        request,
+        request.auth,  # type: ignore[attr-defined]
+        org,
+        precision or "ns",
+    )
 
 
-@router.post("/api/v2/write", response={204: None})
-def influx_v2_write(
+@router.post("/api/v2/write", auth=IngestCredential(), response={204: None})
+async def influx_v2_write(
     request: HttpRequest,
     org: str = "",
     bucket: str = "",
@@ -81,7 +94,13 @@ def influx_v2_write(
     orgID: str = "",
 ):
     """InfluxDB 2.x write (``bucket`` ignored; ``org``/``orgID``: organization slug or id)."""
-    return _line_protocol(request, org or orgID, precision or "ns")
+    return await ingest.in_ingest_thread(
+        _line_protocol,
+        request,
+        request.auth,  # type: ignore[attr-defined]
+        org or orgID,
+        precision or "ns",
+    )
 
 
 @router.post("/prom/write", response={204: None})

@@ -22,6 +22,7 @@ Locking (see ADR 0002):
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import json
 import os
@@ -30,6 +31,7 @@ import sqlite3
 import threading
 import time
 from collections.abc import Iterator, Sequence
+from itertools import chain
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +48,22 @@ SCHEMA_VERSION = 1
 # seeks once per (bucket, series); a window of 3 h is 90 buckets.
 RAW_BUCKET_MS = 120_000
 LEASE_MS = 15 * 60_000  # a crashed worker's claim on maintain() lapses after this
+
+# Rows per multi-row INSERT (SqliteBackend.insert_raw): 3 bound parameters a row, far
+# below SQLite's 32,766; runs of 512 measured as fast as 1,000-5,000 and parse quickly.
+_INSERT_RUNS = (512, 64, 8)
+
+
+@functools.cache
+def _insert_run_sql(size: int) -> str:
+    # Numbered parameters: row i is ?(3i+1) series, ?(3i+2) ts, ?(3i+3) value, and its
+    # bucket an expression of its ts (~3% less CPU than SELECT ... FROM (VALUES ...)).
+    values = ",".join(
+        f"(?{3 * i + 2} - ?{3 * i + 2} % {RAW_BUCKET_MS}, ?{3 * i + 1}, ?{3 * i + 2}, ?{3 * i + 3})"
+        for i in range(size)
+    )
+    return f"INSERT INTO raw (bucket, series_id, ts, value) VALUES {values} ON CONFLICT DO NOTHING"
+
 
 _TABLES = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value BIGINT NOT NULL);
@@ -338,11 +356,25 @@ class SqliteBackend(Backend):
             conn.execute("COMMIT")
 
     def insert_raw(self, conn: sqlite3.Connection, rows: list[tuple[int, int, float]]) -> int:
-        sql = (
-            "INSERT INTO raw (bucket, series_id, ts, value) "
-            f"VALUES (?2 - ?2 % {RAW_BUCKET_MS}, ?1, ?2, ?3) ON CONFLICT DO NOTHING"
-        )
-        return int(conn.executemany(sql, rows).rowcount)
+        # Runs of rows go in as one multi-row statement each (cached per size, so it is
+        # prepared once per connection): the module binds a run's parameters in one C
+        # loop and SQLite inserts the whole run in one step without the GIL. executemany
+        # takes and drops the GIL around every row's step, and with another request's
+        # thread parsing in Python that handover (the "convoy") made inserts ~4x slower;
+        # it also costs ~30% more CPU alone. Rows go in their order: within a call the
+        # first of two equal (series, ts) rows wins, as before.
+        inserted = 0
+        start = 0
+        count = len(rows)
+        for size in _INSERT_RUNS:
+            sql = _insert_run_sql(size)
+            while count - start >= size:
+                part = rows[start : start + size]
+                start += size
+                inserted += conn.execute(sql, list(chain.from_iterable(part))).rowcount
+        if start < count:  # fewer than 8 left: one row a step
+            inserted += conn.executemany(_insert_run_sql(1), rows[start:]).rowcount
+        return int(inserted)
 
     def try_claim(self, conn: sqlite3.Connection) -> object | None:
         # A lease, claimed by a conditional update that must change exactly one row

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Collection, Iterable, Sequence
+from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
@@ -56,6 +57,19 @@ DEFAULT_COMPACT_AFTER_MS = 2 * HOUR_MS
 MINUTE_TIER_AFTER_MS = 2 * DAY_MS
 HOUR_TIER_AFTER_MS = 60 * DAY_MS
 _TIERS = (Tier.RAW, Tier.MINUTE, Tier.HOUR)
+
+
+_SID = itemgetter(0)
+_TS = itemgetter(1)
+# One append's work for ``_write``: rows of known series, new label sets, (id, ts) pairs
+# beyond the cached first/last times, the oldest timestamp, and where to count.
+_Job = tuple[
+    list[tuple[int, int, float]],
+    dict[tuple[tuple[str, str], ...], Pending],
+    list[tuple[int, int]],
+    int,
+    AppendResult,
+]
 
 
 def _wall_clock_ms() -> int:
@@ -118,6 +132,58 @@ class TimeSeriesStore:
         oldest = now - min(self.limits.max_past_ms, self.retention.raw_ms)
         newest = now + self.limits.max_future_ms
         bounds = self.registry.bounds
+        rows = rows if isinstance(rows, list) else list(rows)
+        stamps = list(map(_TS, rows))
+        if rows and oldest <= min(stamps) and max(stamps) <= newest:
+            # The usual case, all inside the window: C-level passes plus one comprehension
+            # for the bounds (a loop doing both per row was ~15% of a line-protocol write).
+            out = rows.copy()
+            min_ts = min(stamps)
+            touched = [
+                (sid, ts)
+                for (sid, ts, _), b in zip(rows, map(bounds.get, map(_SID, rows)), strict=True)
+                if b is None or ts < b[0] or ts > b[1]
+            ]
+        else:
+            out, touched, min_ts = self._window(rows, result, oldest, newest)
+        pending: dict[tuple[tuple[str, str], ...], Pending] = {}
+        min_ts = self._collect(
+            org_id, samples, result, oldest, newest, out, pending, touched, min_ts
+        )
+        if not out and not pending:
+            return result
+        self._write(org_id, [(out, pending, touched, min_ts, result)])
+        return result
+
+    def append_parts(self, org_id: int, parts: Sequence[Iterable[Sample]]) -> list[AppendResult]:
+        """``append`` of several sample lists in one transaction, each counted apart
+        (an agent's batch and its own health series: one commit, two answers)."""
+        now = self.clock()
+        oldest = now - min(self.limits.max_past_ms, self.retention.raw_ms)
+        newest = now + self.limits.max_future_ms
+        results: list[AppendResult] = []
+        jobs: list[_Job] = []
+        for samples in parts:
+            result = AppendResult()
+            results.append(result)
+            out: list[tuple[int, int, float]] = []
+            pending: dict[tuple[tuple[str, str], ...], Pending] = {}
+            touched: list[tuple[int, int]] = []
+            min_ts = self._collect(
+                org_id, samples, result, oldest, newest, out, pending, touched, newest
+            )
+            if out or pending:
+                jobs.append((out, pending, touched, min_ts, result))
+        if jobs:
+            self._write(org_id, jobs)
+        return results
+
+    def _window(
+        self, rows: list[tuple[int, int, float]], result: AppendResult, oldest: int, newest: int
+    ) -> tuple[list[tuple[int, int, float]], list[tuple[int, int]], int]:
+        """Rows inside [oldest, newest] (the others refused and counted), the (id, ts)
+        pairs beyond the cached bounds, and the oldest timestamp kept."""
+        bounds = self.registry.bounds
         out: list[tuple[int, int, float]] = []
         add = out.append
         touched: list[tuple[int, int]] = []  # (id, ts) beyond what series.first/last say
@@ -134,14 +200,7 @@ class TimeSeriesStore:
             b = bounds.get(sid)
             if b is None or ts < b[0] or ts > b[1]:
                 touched.append((sid, ts))
-        pending: dict[tuple[tuple[str, str], ...], Pending] = {}
-        min_ts = self._collect(
-            org_id, samples, result, oldest, newest, out, pending, touched, min_ts
-        )
-        if not out and not pending:
-            return result
-        self._write(org_id, out, pending, touched, min_ts, result)
-        return result
+        return out, touched, min_ts
 
     def _collect(
         self,
@@ -186,32 +245,26 @@ class TimeSeriesStore:
                 touched.append((sid, ts))
         return min_ts
 
-    def _write(
-        self,
-        org_id: int,
-        rows: list[tuple[int, int, float]],
-        pending: dict[tuple[tuple[str, str], ...], Pending],
-        touched: list[tuple[int, int]],
-        min_ts: int,
-        result: AppendResult,
-    ) -> None:
+    def _write(self, org_id: int, jobs: list[_Job]) -> None:
+        """Each job's rows, pending label sets and bounds, in one write transaction."""
         b = self.backend
         conn = b.conn()
         with b.write(conn):
             b.lock_appends(conn)
             watermark = self._meta(conn, "watermark")
-            if pending:
-                new_rows, widen = self.registry.register(conn, org_id, pending, result)
-                rows.extend(new_rows)
-                touched.extend(widen)
-            if rows and min_ts < watermark:
-                rows = self._drop_compacted(conn, rows, watermark, result)
-            if rows:
-                inserted = b.insert_raw(conn, rows)
-                result.accepted += inserted
-                result.duplicates += len(rows) - inserted
-            if touched:
-                self._update_bounds(conn, touched)
+            for rows, pending, touched, min_ts, result in jobs:
+                if pending:
+                    new_rows, widen = self.registry.register(conn, org_id, pending, result)
+                    rows.extend(new_rows)
+                    touched.extend(widen)
+                if rows and min_ts < watermark:
+                    rows = self._drop_compacted(conn, rows, watermark, result)
+                if rows:
+                    inserted = b.insert_raw(conn, rows)
+                    result.accepted += inserted
+                    result.duplicates += len(rows) - inserted
+                if touched:
+                    self._update_bounds(conn, touched)
 
     def _reject_time(
         self, result: AppendResult, sample: Sample, ts: int, oldest: int, newest: int
