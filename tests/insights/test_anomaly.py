@@ -107,3 +107,18 @@ def test_the_chart_queries_read_the_band_through_promql(history, world):
     assert len(result.series) == 1
     outsider = evaluate_range(expr, NOW_MS - 30 * MIN, NOW_MS, 60_000, history, [world.globex.pk])
     assert outsider.series == []
+
+
+def test_the_cpu_band_stays_within_0_and_100_percent():
+    from steward.insights.scoring import band_limits
+
+    assert band_limits(SIGNAL_CPU, -12.5, 130.0) == (0.0, 100.0)
+    assert band_limits(SIGNAL_CPU, 10.0, 30.0) == (10.0, 30.0)
+    assert band_limits(SIGNAL_MEMORY, -1e9, 5e9) == (0.0, 5e9)
+
+
+def test_the_stored_cpu_band_is_a_possible_share(history, world):
+    for name in ("steward_expected_low", "steward_expected_high"):
+        (series,) = select(history, world, name, signal=SIGNAL_CPU)
+        assert len(series.values) > 100
+        assert all(0.0 <= v <= 100.0 for v in series.values)

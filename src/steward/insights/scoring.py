@@ -134,6 +134,14 @@ def series_key(labels: dict[str, str]) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()[:32]
 
 
+def band_limits(signal: str, low: float, high: float) -> tuple[float, float]:
+    """The expected band as the chart can show it: a CPU share stays within 0-100 %, used
+    memory is never negative (the detector's band is symmetric noise, not a physical bound)."""
+    if signal == SIGNAL_CPU:
+        return min(max(low, 0.0), 100.0), min(max(high, 0.0), 100.0)
+    return max(low, 0.0), max(high, 0.0)
+
+
 def signal_key(signal: str, device_id: int) -> str:
     return f"signal:{signal}:{device_id}"
 
@@ -473,12 +481,9 @@ class _Run:
                 if verdict.confidence >= FLAG_CONFIDENCE:
                     self.out.append(Sample({**labels, METRIC_NAME: ANOMALY_OBSERVED}, ts, value))
                 if row.detector.count >= LEARNING_SAMPLES:
-                    self.out.append(
-                        Sample({**labels, METRIC_NAME: EXPECTED_LOW}, ts, verdict.expected_low)
-                    )
-                    self.out.append(
-                        Sample({**labels, METRIC_NAME: EXPECTED_HIGH}, ts, verdict.expected_high)
-                    )
+                    low, high = band_limits(signal, verdict.expected_low, verdict.expected_high)
+                    self.out.append(Sample({**labels, METRIC_NAME: EXPECTED_LOW}, ts, low))
+                    self.out.append(Sample({**labels, METRIC_NAME: EXPECTED_HIGH}, ts, high))
             if fed:
                 touched.append(row)
         _save(self.org_id, touched, self.result)
