@@ -21,6 +21,7 @@ Locking (see ADR 0002):
 
 from __future__ import annotations
 
+import abc
 import contextlib
 import functools
 import hashlib
@@ -109,8 +110,8 @@ def _ddl(id_type: str, blob: str, real: str, without_rowid: str) -> list[str]:
     return [s.strip() for s in text.split(";") if s.strip()]
 
 
-class Backend:
-    """Shared behaviour; subclasses fill in the database specifics."""
+class Backend(abc.ABC):
+    """Shared behaviour; subclasses fill in the database specifics (the abstract methods)."""
 
     kind = ""
     least = "min"
@@ -152,6 +153,7 @@ class Backend:
             conn.close()
         self._local = threading.local()
 
+    @abc.abstractmethod
     def _connect(self) -> Any:
         raise NotImplementedError
 
@@ -162,6 +164,7 @@ class Backend:
         cur = conn.executemany(sql, rows)
         return int(cur.rowcount)
 
+    @abc.abstractmethod
     def id_filter(
         self, column: str, ids: Sequence[int] | Sequence[str], text: bool = False
     ) -> tuple[str, Any]:
@@ -201,35 +204,45 @@ class Backend:
             rows,
         )
 
+    @abc.abstractmethod
     def size_bytes(self) -> int:
         """Bytes on disk, for the benchmark's bytes per sample."""
         raise NotImplementedError
 
+    @abc.abstractmethod
     def write(self, conn: Any) -> contextlib.AbstractContextManager[None]:
         raise NotImplementedError
 
+    @abc.abstractmethod
     def read(self, conn: Any) -> contextlib.AbstractContextManager[None]:
         raise NotImplementedError
 
     def lock_appends(self, conn: Any) -> None:
         """Inside an append transaction: order it against compaction steps."""
+        return  # a hook: nothing to do unless the database needs it
 
     def lock_compaction(self, conn: Any) -> None:
         """Inside a compaction transaction: wait for appends in flight, keep new ones out."""
+        return  # a hook: nothing to do unless the database needs it
 
+    @abc.abstractmethod
     def insert_raw(self, conn: Any, rows: list[tuple[int, int, float]]) -> int:
         """Insert (series_id, ts, value) rows, skipping stored ones; returns rows inserted."""
         raise NotImplementedError
 
     def after_compaction(self, conn: Any) -> None:
         """Outside any transaction, once compaction moved rows out of ``raw``."""
+        return  # a hook: nothing to do unless the database needs it
 
+    @abc.abstractmethod
     def try_claim(self, conn: Any) -> object | None:
         raise NotImplementedError
 
+    @abc.abstractmethod
     def release(self, conn: Any, token: object) -> None:
         raise NotImplementedError
 
+    @abc.abstractmethod
     def setup(self) -> None:
         raise NotImplementedError
 
