@@ -19,9 +19,9 @@ from collections.abc import Iterable
 
 from steward.alerting import Insight
 from steward.alerts import hooks
-from steward.insights.models import SIGNAL_PREFIX, DetectorState, Forecast
-from steward.insights.present import headline
-from steward.insights.services import AnomalyState, _state
+from steward.insights import services
+from steward.insights.models import SIGNAL_PREFIX, Forecast
+from steward.insights.services import AnomalyState
 
 log = logging.getLogger("steward.insights")
 
@@ -60,12 +60,10 @@ def feed_anomalies(org_id: int, now: float | None = None) -> int:
     subjects = _families(hooks.wanted_insights(org_id), "anomaly")
     if not subjects:
         return 0
-    rows = DetectorState.objects.filter(organization_id=org_id)
-    if "*" not in subjects:  # a signal ("cpu") or a metric name: either may be meant
-        rows = rows.filter(metric__in=[*subjects, *(SIGNAL_PREFIX + s for s in subjects)])
+    names = None if "*" in subjects else subjects  # a signal ("cpu") or a metric name
     insights = []
-    for row in rows.iterator(chunk_size=2000):
-        found = anomaly_insight(org_id, _state(row))
+    for state in services.states_of(org_id, names):
+        found = anomaly_insight(org_id, state)
         if found is not None:
             insights.append(found)
     if insights:
@@ -77,15 +75,12 @@ def forecast_insight(org_id: int, fc: Forecast) -> Insight | None:
     base = hooks.device_labels(org_id, fc.device_id)
     if base is None:
         return None
-    what = fc.resource.partition(" ")[2] if fc.kind == "filesystem" else "memory"
     labels = {**base, "resource": fc.resource}
     if fc.labels.get("mountpoint"):
         labels["mountpoint"] = fc.labels["mountpoint"]
     if fc.labels.get("fstype"):
         labels["fstype"] = fc.labels["fstype"]
-    text = headline(what, fc.status, fc.seconds, fc.lower, fc.upper)
-    if fc.reason:
-        text = f"{text}: {fc.reason}"
+    text = f"{fc.headline}: {fc.reason}" if fc.reason else fc.headline
     return Insight(
         "forecast",
         fc.resource,

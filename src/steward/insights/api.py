@@ -8,7 +8,7 @@ from typing import Any
 
 from ninja import Router, Schema
 
-from steward.insights import disk_health, present, services
+from steward.insights import disk_health, services
 from steward.insights.models import Forecast
 from steward.inventory.models import Device
 from steward.tenancy.scoping import get_for
@@ -37,7 +37,6 @@ class ForecastOut(Schema):
 
     @staticmethod
     def of(f: Forecast) -> ForecastOut:
-        what = f.labels.get("mountpoint", f.resource) if f.kind == "filesystem" else "memory"
         return ForecastOut(
             resource=f.resource,
             kind=f.kind,
@@ -54,7 +53,7 @@ class ForecastOut(Schema):
             capacity=f.capacity,
             as_of=f.as_of,
             computed_at=f.computed_at,
-            summary=present.headline(what, f.status, f.seconds, f.lower, f.upper),
+            summary=f.headline,
             reason=f.reason,
         )
 

@@ -116,6 +116,20 @@ class Forecast(models.Model):
     def upper_unbounded(self) -> bool:
         return self.status == ForecastStatus.CROSSING and self.upper is None
 
+    @property
+    def what(self) -> str:
+        """What runs out, as people name it: the mountpoint, or "memory"."""
+        if self.kind == ResourceKind.FILESYSTEM:
+            return self.labels.get("mountpoint", self.resource.partition(" ")[2])
+        return "memory"
+
+    @property
+    def headline(self) -> str:
+        """ "/var full in 5 d 4 h (4 d 20 h to 5 d 12 h)", "/data: no trend" ..."""
+        from steward.insights.present import headline
+
+        return headline(self.what, self.status, self.seconds, self.lower, self.upper)
+
     def interval(self) -> tuple[float, float]:
         """(lower, upper) in seconds from ``as_of``; upper is ``inf`` when unbounded."""
         lo = self.lower if self.lower is not None else 0.0

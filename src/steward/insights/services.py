@@ -8,7 +8,7 @@ every lookup inside that organization.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -142,6 +142,16 @@ def anomaly_state(
             if len(out) >= limit:
                 break
     return out
+
+
+def states_of(org_id: int, names: Collection[str] | None) -> Iterator[AnomalyState]:
+    """The current state of every series of the metrics or derived signals ``names``
+    ("cpu" means the signal; a metric name its stored series), or of all (None)."""
+    rows = DetectorState.objects.filter(organization_id=org_id).only(*_FIELDS)
+    if names is not None:
+        rows = rows.filter(metric__in=[*names, *(SIGNAL_PREFIX + n for n in names)])
+    for row in rows.iterator(chunk_size=2000):
+        yield _state(row)
 
 
 def series_anomaly(org_id: int, labels: dict[str, str]) -> AnomalyState | None:

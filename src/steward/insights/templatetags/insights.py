@@ -11,7 +11,7 @@ from typing import Any
 
 from django import template
 
-from steward.insights import present, services
+from steward.insights import services
 from steward.intel import ForecastStatus
 
 register = template.Library()
@@ -41,11 +41,10 @@ def _level(status: str, seconds: float | None) -> str:
 def device_forecasts(device: Any) -> dict[str, Any]:
     rows = []
     for f in services.forecasts_of(device.pk):
-        what = f.labels.get("mountpoint", f.resource) if f.kind == "filesystem" else "memory"
         rows.append(
             ForecastRow(
-                what=what,
-                headline=present.headline(what, f.status, f.seconds, f.lower, f.upper),
+                what=f.what,
+                headline=f.headline,
                 reason=f.reason,
                 level=_level(f.status, f.seconds),
                 status=f.status,
