@@ -249,3 +249,8 @@ def ensure_all() -> int:
 
 
 _complete: set[int] = set()  # organizations known to have every key of this release's pack
+
+
+def forget() -> None:
+    """Check every organization's pack again (tests; ``runtime.forget`` calls it)."""
+    _complete.clear()

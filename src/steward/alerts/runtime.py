@@ -92,7 +92,7 @@ def forget() -> None:
     with _cache_lock:
         _engines.clear()
         fed_checks.clear()
-        defaults._complete.clear()
+    defaults.forget()
     hooks.forget()
     config.forget()
 

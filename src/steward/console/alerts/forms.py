@@ -176,32 +176,15 @@ class RuleForm(SpecForm):
     escalation = forms.ChoiceField(required=False)
     repeat_interval = duration("Repeat every", help_text="While firing (default 1h, doubling).")
 
-    # Which condition fields each kind reads: the page shows only the chosen kind's.
-    KIND_FIELDS: ClassVar[dict[str, tuple[str, ...]]] = {
-        "metric": ("threshold", "absence", "anomaly"),
-        "op": ("threshold",),
-        "threshold": ("threshold",),
-        "reducer": ("threshold",),
-        "window": ("threshold",),
-        "percentile": ("threshold",),
-        "recover": ("threshold",),
-        "after": ("absence", "device_offline"),
-        "check": ("check",),
-        "min_state": ("check",),
-        "resource": ("forecast",),
-        "within": ("forecast",),
-        "bound": ("forecast",),
-        "signal": ("anomaly",),
-        "series_matchers": ("anomaly",),
-        "level": ("anomaly",),
-        "disk": ("disk_health",),
-        "min_level": ("disk_health",),
-        "for_duration": tuple(k for k, _ in KINDS),
-    }
-
     def condition_fields(self) -> list[tuple[Any, str]]:
-        """(bound field, the kinds it belongs to as "a b c") for the Condition fieldset."""
-        return [(self[name], " ".join(kinds)) for name, kinds in self.KIND_FIELDS.items()]
+        """(bound field, the kinds it belongs to as "a b c") for the Condition fieldset: the
+        page shows only the chosen kind's (``specs.CONDITION_FIELDS`` says which)."""
+        kinds_of: dict[str, list[str]] = {}
+        for kind, keys in CONDITION_FIELDS.items():
+            for key in sorted(keys):
+                kinds_of.setdefault(self.field_of.get(key, key), []).append(kind)
+        kinds_of["for_duration"] = [kind for kind, _ in KINDS]  # every kind has a duration
+        return [(self[name], " ".join(kinds_of[name])) for name in self.fields if name in kinds_of]
 
     def clean_labels(self) -> dict[str, str]:
         return f.pairs(self.cleaned_data["labels"])
