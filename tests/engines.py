@@ -1,8 +1,9 @@
-"""A fixture for tests that run the alert engine: its caches are per process.
+"""The alert engine's per-process caches, reset around every test (tests/conftest.py).
 
-Engines, compiled rule configs and device labels are cached in the process (steward.alerts
-runtime and labels); a test that rolls its database back must not meet the previous test's
-engine. Use ``pytestmark = pytest.mark.usefixtures("fresh_engines")`` after importing it.
+Engines, compiled rule configs, device labels and the rules' wanted inputs are cached in
+the process (``steward.alerts`` runtime, labels, hooks). Tests roll their database back or
+flush it, so organization ids repeat: an earlier test's engine or rules must never meet
+the next test's organization of the same id.
 """
 
 from __future__ import annotations
@@ -10,8 +11,8 @@ from __future__ import annotations
 import pytest
 
 
-@pytest.fixture
-def fresh_engines():
+@pytest.fixture(autouse=True)
+def _fresh_alert_caches():
     from steward.alerts import labels, runtime
 
     runtime.forget()

@@ -1,23 +1,7 @@
 from __future__ import annotations
 
-import pytest
-
+from tests.notify.conftest import email_channel, receiver, smtp, webhook  # noqa: F401
 from tests.server.conftest import *  # noqa: F403
-
-
-@pytest.fixture(autouse=True)
-def _fresh_caches():
-    """Engines, compiled configs and label caches are per process: start each test clean."""
-    from steward.alerts import labels, runtime
-
-    runtime.forget()
-    labels.forget()
-    yield
-    runtime.forget()
-    labels.forget()
-
-
-from tests.notify.conftest import email_channel, receiver, smtp, webhook  # noqa: E402, F401
 
 
 def device_auth(device) -> dict[str, str]:

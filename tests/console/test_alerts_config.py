@@ -7,7 +7,6 @@ from __future__ import annotations
 import pytest
 from tests.console.test_alerts_views import fire
 
-from steward.alerts import labels, runtime
 from steward.alerts.models import (
     AlertRule,
     CheckDefinition,
@@ -21,14 +20,6 @@ from steward.alerts.runtime import state_row
 from steward.notify.models import Channel
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def _fresh_caches():
-    runtime.forget()
-    labels.forget()
-    yield
-    runtime.forget()
 
 
 @pytest.fixture

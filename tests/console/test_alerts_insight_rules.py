@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import pytest
-from tests.engines import fresh_engines  # noqa: F401
 
 from steward.alerts.models import AlertRule
 from steward.alerts.runtime import state_row
 
-pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fresh_engines")]
+pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture

@@ -15,19 +15,9 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from tests.alerts.conftest import device_auth
 
-from steward.alerts import labels, runtime
 from steward.alerts.models import Alert, AlertEvent, CheckDefinition, Silence
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def _fresh_caches():
-    runtime.forget()
-    labels.forget()
-    yield
-    runtime.forget()
-    labels.forget()
 
 
 def fire(device, name: str = "sshd running", status: str = "critical") -> Alert:

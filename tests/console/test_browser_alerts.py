@@ -14,7 +14,6 @@ import pytest
 from tests.console.test_alerts_views import fire
 from tests.console.test_browser import open_page, sign_in
 
-from steward.alerts import labels, runtime
 from steward.alerts.models import Alert
 from steward.metrics.store import set_store_for_tests
 from steward.promql.memstore import MemoryStore
@@ -39,11 +38,8 @@ def shots(tmp_path):
 def setup():
     store = MemoryStore()  # check results are also written as series: the detail's chart
     set_store_for_tests(store)
-    runtime.forget()
-    labels.forget()
     yield store
     set_store_for_tests(None)
-    runtime.forget()
 
 
 def test_technician_acknowledges_a_firing_alert_with_a_note(

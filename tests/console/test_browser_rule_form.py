@@ -5,11 +5,10 @@ from __future__ import annotations
 
 import pytest
 from tests.console.test_browser import open_page, sign_in
-from tests.engines import fresh_engines  # noqa: F401
 
 from steward.alerts.models import AlertRule
 
-pytestmark = [pytest.mark.browser, pytest.mark.usefixtures("fresh_engines")]
+pytestmark = pytest.mark.browser
 
 
 def test_the_kind_chooses_the_fields_and_a_forecast_rule_is_saved(

@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 import pytest
 from django.test import Client
 
-from steward.alerts import labels, runtime
+from steward.alerts import runtime
 from steward.alerts.models import Alert, CheckDefinition
 from steward.helpdesk import services
 from steward.helpdesk.models import AlertTicketPolicy, LinkedAlert, Reply, Status, Ticket, Via
@@ -20,16 +20,6 @@ from tests.alerts.conftest import device_auth
 from tests.helpdesk.conftest import who
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture(autouse=True)
-def _fresh_engine():
-    """Engines and label caches live per process: each test starts from the database."""
-    runtime.forget()
-    labels.forget()
-    yield
-    runtime.forget()
-    labels.forget()
 
 
 @pytest.fixture

@@ -13,11 +13,10 @@ import pytest
 
 from steward.alerts.models import Alert, AlertRule
 from steward.insights import alerting, scoring
-from tests.engines import fresh_engines  # noqa: F401
 from tests.insights.conftest import NOW_MS
 from tests.insights.data import CPU_META, cpu
 
-pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fresh_engines")]
+pytestmark = pytest.mark.django_db
 MIN = 60_000
 START = NOW_MS - 180 * MIN
 SPIKE = NOW_MS - 20 * MIN

@@ -18,12 +18,11 @@ from steward.agent.metrics.smart import parse_device, samples_of
 from steward.alerts.models import Alert
 from steward.insights import disk_health
 from steward.tsdb.types import Sample
-from tests.engines import fresh_engines  # noqa: F401
 from tests.insights.conftest import NOW_MS
 from tests.insights.data import device_labels
 from tests.server.conftest import PASSWORD
 
-pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fresh_engines")]
+pytestmark = pytest.mark.django_db
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "smart"
 MIN = 60_000
 

@@ -13,11 +13,10 @@ import pytest
 
 from steward.alerts.models import Alert, AlertRule
 from steward.insights import alerting, forecasting
-from tests.engines import fresh_engines  # noqa: F401
 from tests.insights.conftest import NOW_MS
 from tests.insights.data import gauge
 
-pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fresh_engines")]
+pytestmark = pytest.mark.django_db
 MIN_MS = 60_000
 MIB = 2**20
 CAPACITY = 64 * MIB

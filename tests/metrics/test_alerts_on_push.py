@@ -6,8 +6,6 @@ import time
 
 import pytest
 
-from steward.alerts import labels as alert_labels
-from steward.alerts import runtime as alerts_runtime
 from steward.alerts import yamlio
 from steward.alerts.models import Alert
 from steward.metrics.store import set_store_for_tests
@@ -16,18 +14,6 @@ from tests.metrics.test_line_protocol_api import write
 from tests.server.conftest import bearer
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture(autouse=True)
-def fresh_alert_caches():
-    # transaction=True flushes the tables, so organization ids repeat across tests: the
-    # alerts' per-process caches (compiled rules per organization and version, engines,
-    # label sets) must not carry an earlier test's organization into this one.
-    alerts_runtime.forget()
-    alert_labels.forget()
-    yield
-    alerts_runtime.forget()
-    alert_labels.forget()
 
 
 @pytest.fixture
