@@ -31,6 +31,13 @@ class Request:
     body: bytes
 
 
+class _Server(ThreadingHTTPServer):
+    # socketserver's default backlog of 5 drops connections when two workers' delivery
+    # pools connect at once on a loaded machine (seen on CI: one delivery retried, not
+    # sent); a real webhook endpoint listens with a normal backlog.
+    request_queue_size = 128
+
+
 @dataclass
 class Receiver:
     base: str
@@ -84,7 +91,7 @@ def _handler(receiver: Receiver):
 
 @pytest.fixture
 def receiver() -> Iterator[Receiver]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), BaseHTTPRequestHandler)
+    server = _Server(("127.0.0.1", 0), BaseHTTPRequestHandler)
     server.daemon_threads = True
     host, port = server.server_address[:2]
     rec = Receiver(base=f"http://{host}:{port}")
