@@ -2,11 +2,9 @@
 
     .venv/bin/python bench/alert_latency.py [--faults 10] [--devices 1000]
 
-What runs: a real ``steward serve`` (uvicorn, SQLite in a temporary STEWARD_HOME) with the
-alerts app installed (a settings module written to the temp dir adds it, and mounts its
-URLs, until the lead wires them in); the bench plays the agent: every second it runs a
-``process`` check (a ``sleep`` process it owns) and a ``tcp`` check (a port it listens on)
-with ``steward.checks.run`` and POSTs each result to /api/v1/agent/check-results at once,
+What runs: a real ``steward serve`` (uvicorn, SQLite in a temporary STEWARD_HOME); the
+bench plays the agent: every second it runs a ``process`` check (a ``sleep`` process it
+owns) and a ``tcp`` check (a port it listens on) with ``steward.checks.run`` and POSTs each result to /api/v1/agent/check-results at once,
 as the agent protocol asks. Both checks ``notify`` a webhook channel pointing at a receiver
 in the bench. Faults: kill the ``sleep``; close the port. Latency = webhook received -
 fault injected (so it includes up to one 1 s check interval). Then the same with
@@ -43,32 +41,6 @@ PY = str(ROOT / ".venv" / "bin" / "python")
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import _alert_peers as _peers  # noqa: E402 - the bench's own helper, next to this file
-
-SETTINGS = """
-from steward.server.settings import *  # noqa
-if "steward.alerts" not in INSTALLED_APPS:
-    INSTALLED_APPS = [*INSTALLED_APPS, "steward.alerts"]
-ROOT_URLCONF = "bench_urls"
-"""
-URLS = """
-from django.urls import include, path
-from ninja import NinjaAPI
-from steward.alerts.agent_api import router as agent_router
-from steward.alerts.api import router as alerts_router
-from steward.api import errors
-from steward.api.auth import SessionAuth, TokenAuth
-from steward.api.v1 import api as main_api
-from steward.server.urls import urlpatterns as base
-
-urlpatterns = list(base)
-if not any(r is alerts_router for _, r in main_api._routers):
-    extra = NinjaAPI(auth=[TokenAuth(), SessionAuth()], urls_namespace="bench")
-    errors.install(extra)
-    extra.add_router("/", alerts_router)
-    extra.add_router("/agent", agent_router)
-    urlpatterns.insert(0, path("api/v1/", extra.urls))
-"""
-
 
 STEWARD_SUBJECT = re.compile(r"Check watched (sleep|port) (\d+) is critical$")
 
@@ -395,13 +367,11 @@ def main() -> int:
     )
     args = parser.parse_args()
     home = Path(tempfile.mkdtemp(prefix="steward-bench-"))
-    (home / "bench_settings.py").write_text(SETTINGS)
-    (home / "bench_urls.py").write_text(URLS)
     env = {**os.environ, "STEWARD_HOME": str(home / "home"), "STEWARD_LOG_LEVEL": "warning",
-           "DJANGO_SETTINGS_MODULE": "bench_settings",
-           "PYTHONPATH": os.pathsep.join([str(home), str(ROOT / "src"), str(ROOT)])}  # fmt: skip
+           "DJANGO_SETTINGS_MODULE": "steward.server.settings",
+           "PYTHONPATH": os.pathsep.join([str(ROOT / "src"), str(ROOT)])}  # fmt: skip
     os.environ.update(env)
-    sys.path[:0] = [str(home), str(ROOT)]
+    sys.path[:0] = [str(ROOT / "src"), str(ROOT)]
     subprocess.run([PY, "-m", "steward", "migrate"], env=env, check=True,
                    stdout=subprocess.DEVNULL)  # fmt: skip
     missing = [] if args.no_peers else _peers.missing()

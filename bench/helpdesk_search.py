@@ -168,10 +168,7 @@ def main() -> None:
     args = parser.parse_args()
 
     import django
-    from django.conf import settings
 
-    if "steward.helpdesk" not in settings.INSTALLED_APPS:  # until the lead wires the app
-        settings.INSTALLED_APPS = [*settings.INSTALLED_APPS, "steward.helpdesk"]
     django.setup()
     from django.core.management import call_command
     from django.db import connection
