@@ -2,14 +2,14 @@
 
     .venv/bin/python bench/alert_latency.py [--faults 10] [--devices 1000]
 
-What runs: a real ``steward serve`` (uvicorn, SQLite in a temporary STEWARD_HOME); the
-bench plays the agent: every second it runs a ``process`` check (a ``sleep`` process it
-owns) and a ``tcp`` check (a port it listens on) with ``steward.checks.run`` and POSTs each result to /api/v1/agent/check-results at once,
-as the agent protocol asks. Both checks ``notify`` a webhook channel pointing at a receiver
-in the bench. Faults: kill the ``sleep``; close the port. Latency = webhook received -
-fault injected (so it includes up to one 1 s check interval). Then the same with
-``--devices`` simulated devices posting check results from a thread pool (one result per
-device every 5 s) while the faults are injected.
+What runs: a real ``steward serve`` (uvicorn, SQLite in a temporary STEWARD_HOME); the bench
+plays the agent: every second it runs a ``process`` check (a ``sleep`` process it owns) and
+a ``tcp`` check (a port it listens on) with ``steward.checks.run`` and POSTs each result to
+/api/v1/agent/check-results at once, as the agent protocol asks. Both checks ``notify`` a
+webhook channel pointing at a receiver in the bench. Faults: kill the ``sleep``; close the
+port. Latency = webhook received - fault injected (so it includes up to one 1 s check
+interval). Then the same with ``--devices`` simulated devices posting check results from a
+thread pool (one result per device every 5 s) while the faults are injected.
 
 Prometheus + Alertmanager and monit are measured on the same fault when installed (not
 installed here: the bench says so and skips them).
