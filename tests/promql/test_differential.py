@@ -1,7 +1,8 @@
 """The engine answers like Prometheus: same label sets, same values (1e-6 relative).
 
 Both are loaded with the same samples (``dataset.fleet``): Prometheus by backfilling TSDB
-blocks, the engine through ``MemoryStore``. Every query runs as instant queries at several
+blocks, the engine through ``MemoryStore`` and through the real store (recent rows, hour
+chunks, and both at once). Every query runs as instant queries at several
 times (on a sample, between samples, in the lookback tail, after it) and as range queries
 with aligned and unaligned steps. Needs Debian's ``prometheus`` package; skipped without it
 except in CI, where its absence fails the run.
@@ -12,12 +13,15 @@ from __future__ import annotations
 import math
 import os
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from steward.promql import QueryError, Result, ResultType, evaluate_instant, evaluate_range
 from steward.promql.memstore import MemoryStore
+from steward.tsdb import open_store
+from steward.tsdb.types import Sample, Store
 from tests.promql.dataset import HOUR, MINUTE, fleet
 from tests.promql.prometheus_harness import (
     Prometheus,
@@ -168,12 +172,29 @@ def oracle(tmp_path_factory) -> Prometheus:
         yield prom
 
 
-@pytest.fixture(scope="module")
-def store() -> MemoryStore:
-    s = MemoryStore()
-    for labels, points in fleet(START, END):
-        s.append_series(1, labels, [t for t, _ in points], [v for _, v in points])
-    return s
+# Where the engine reads: the reference store, and the real one with the samples in its
+# recent-rows table, in hour chunks, and split between both (the first hour compacted).
+STORES = ("memory", "tsdb-recent", "tsdb-mixed", "tsdb-compacted")
+
+
+@pytest.fixture(scope="module", params=STORES)
+def store(request, tmp_path_factory) -> Iterator[Store]:
+    data = fleet(START, END)
+    if request.param == "memory":
+        memory = MemoryStore()
+        for labels, points in data:
+            memory.append_series(1, labels, [t for t, _ in points], [v for _, v in points])
+        yield memory
+        return
+    tsdb = open_store(tmp_path_factory.mktemp("tsdb") / "metrics.sqlite3")
+    tsdb.append(1, [Sample(labels, t, v) for labels, points in data for t, v in points])
+    if request.param == "tsdb-mixed":
+        # The watermark lands 2 h before now_ms, on a whole hour: END - 2 h.
+        assert tsdb.maintain(now_ms=END).watermark_ms == END - 2 * HOUR
+    elif request.param == "tsdb-compacted":
+        assert tsdb.maintain().watermark_ms >= END
+    yield tsdb
+    tsdb.close()
 
 
 def normalize_ours(result: Result) -> tuple[str, dict]:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import math
+import zlib
+
 import numpy as np
 import pytest
 
@@ -54,3 +57,119 @@ def test_empty_and_single_row_chunks() -> None:
 def test_corrupt_chunk_raises_a_typed_error() -> None:
     with pytest.raises(codec.ChunkError):
         codec.decode(b"not zlib")
+
+
+Chunk = tuple[np.ndarray, list[np.ndarray]]
+
+
+def mixed_chunks(k: int) -> list[Chunk]:
+    """Chunks of many shapes: evenly spaced and jittered times, 0-3 and 360 rows, decimal
+    and XOR columns, NaN; several of each shape so the batch decoder groups them."""
+    rng = np.random.default_rng(3)
+    chunks = []
+    for i in range(60):
+        n = [360, 360, 360, 2, 3, 1, 0, 359][i % 8]
+        ts = 1_764_000_000_000 + i * 3_600_000 + np.arange(n, dtype=np.int64) * 10_000
+        if i % 3 == 1:
+            ts = ts + np.sort(rng.integers(0, 5_000, n))  # jittered (still increasing)
+        cols = []
+        for c in range(k):
+            if (i + c) % 2:
+                col = np.round(1e5 + np.cumsum(rng.uniform(0, 9, n)), 2)  # decimal mode
+            else:
+                col = rng.standard_normal(n) * 1e3  # XOR mode
+            if n and i % 5 == 0:
+                col[n // 2] = np.nan
+            cols.append(col)
+        chunks.append((ts, cols))
+    return chunks
+
+
+def bits(values: np.ndarray) -> list[int]:
+    return values.view(np.uint64).tolist()
+
+
+@pytest.mark.parametrize("k", [1, 5])
+def test_decode_many_gives_every_chunk_back_in_order(k: int) -> None:
+    chunks = mixed_chunks(k)
+    ts, cols, sizes = codec.decode_many([codec.encode(t, c) for t, c in chunks])
+    assert sizes.tolist() == [len(t) for t, _ in chunks]
+    assert ts.tolist() == np.concatenate([t for t, _ in chunks]).tolist()
+    assert len(cols) == k
+    for c in range(k):
+        assert bits(cols[c]) == bits(np.concatenate([cs[c] for _, cs in chunks]))
+
+
+def test_decode_many_of_one_shape_keeps_the_order() -> None:
+    ts = np.arange(360, dtype=np.int64) * 10_000
+    blobs = [codec.encode(ts + h * 3_600_000, [np.full(360, float(h))]) for h in range(4)]
+    got_ts, [values], sizes = codec.decode_many(blobs)
+    assert sizes.tolist() == [360] * 4
+    assert got_ts.tolist() == (np.arange(1440) * 10_000).tolist()
+    assert values.tolist() == [float(h) for h in range(4) for _ in range(360)]
+
+
+def test_decode_many_of_nothing() -> None:
+    ts, cols, sizes = codec.decode_many([])
+    assert (len(ts), cols, len(sizes)) == (0, [], 0)
+
+
+def test_decode_many_refuses_what_it_cannot_decode() -> None:
+    ts = np.arange(4, dtype=np.int64)
+    one, five = codec.encode(ts, [ts * 1.0]), codec.encode(ts, [ts * 1.0] * 5)
+    for blobs in ([one, five], [one, b"not zlib"], [zlib.compress(b"\x02\x01")]):
+        with pytest.raises(codec.ChunkError):
+            codec.decode_many(blobs)
+    single = bytearray(zlib.decompress(codec.encode(ts[:1], [ts[:1] * 1.0])))
+    single[codec._HEADER.size] = 7  # the column's mode byte (one row: no ts section)
+    with pytest.raises(codec.ChunkError, match="mode 7"):
+        codec.decode_many([zlib.compress(bytes(single))])
+    with pytest.raises(codec.ChunkError, match="version 3"):
+        codec.decode(zlib.compress(b"\x03" + bytes(single[1:])))
+
+
+# Chunks written by the version 1 encoder (every byte plane stored), as stored by
+# Steward releases before version 2: they must stay readable.
+T = 1_764_388_800_000
+V1_CHUNKS: list[tuple[str, list[int], list[list[float]]]] = [
+    (
+        "789c636464630082b62367673132302880d87e0c040123139f4b13c32aa6b50ccc0c6a0caa8435300000"
+        "965e05a7",
+        [T + i * 10_000 for i in range(6)],
+        [[12345.67, 12346.01, 12350.5, 12350.5, 12399.99, 12400.0]],
+    ),
+    (
+        "789c636464616060a8683b7276162303c3149135be0ccc0cd8012336c11f4068eff0bf01003a9d08c4",
+        [T + 120, T + 10_050, T + 19_990, T + 30_400],
+        [[1.5, math.nan, -0.0, 5e-324]],
+    ),
+    (
+        "789c636465660082b62367673132301c60b8c2c0c880008c8c2222b20cd80023a30d2e1926912f5b59"
+        "1999b1c830703032620a834dd3d0c06e1a006464074a",
+        [T, T + 60_000, T + 120_000],
+        [[1.0, 2.0, 0.5], [3.0, 4.0, 2.5], [6.5, 9.0, 4.25], [4.0, 3.0, 2.0], [2.0, 4.0, 2.5]],
+    ),
+]
+
+
+@pytest.mark.parametrize("blob, stamps, columns", V1_CHUNKS)
+def test_version_1_chunks_still_decode(blob: str, stamps: list[int], columns: list) -> None:
+    data = bytes.fromhex(blob)
+    assert zlib.decompress(data)[0] == 1
+    for ts, cols in (codec.decode(data), codec.decode_many([data, data])[:2]):
+        repeat = len(ts) // len(stamps)
+        assert ts.tolist() == stamps * repeat
+        for got, want in zip(cols, columns, strict=True):
+            assert bits(got) == bits(np.array(want * repeat))
+
+
+def test_new_chunks_are_version_2_and_no_larger_than_version_1() -> None:
+    ts = 1_764_000_000_000 + np.arange(360, dtype=np.int64) * 10_000
+    rng = np.random.default_rng(2)
+    cpu = np.round(1e5 + np.cumsum(rng.uniform(0, 9, 360)), 2)
+    blob = codec.encode(ts, [cpu])
+    assert zlib.decompress(blob)[0] == codec.VERSION == 2
+    # Version 1 stored the 8 planes of all 360 timestamps and values: 5,776 bytes before
+    # zlib. Version 2 keeps the two non-zero planes of the values' deltas.
+    assert len(zlib.decompress(blob)) < 1000
+    assert len(blob) < 678  # what version 1 made of these samples

@@ -29,9 +29,11 @@ def _groups(vec: Vector, by: bool, names: list[str]) -> tuple[list[dict[str, str
     index: dict[LabelKey, int] = {}
     out: list[dict[str, str]] = []
     gid = np.empty(len(vec), dtype=np.int64)
+    ordered = sorted(set(names))
     for i, ls in enumerate(vec.labels):
         g = group_labels(ls, by, names)
-        key = label_key(g)
+        # With ``by`` the key's order is known: skip sorting every row's items.
+        key = tuple((k, ls[k]) for k in ordered if k in ls) if by else label_key(g)
         if key not in index:
             index[key] = len(out)
             out.append(g)

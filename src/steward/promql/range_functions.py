@@ -38,14 +38,27 @@ def _pairs(w: RangeWindows) -> tuple[np.ndarray, np.ndarray]:
     return w.vs, prev
 
 
-def _window_sum_sparse(arr: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
-    """Window sums of a mostly-zero array (counter resets): only windows holding a non-zero
-    element are reduced. Pairs (i-1, i) inside [lo, hi) are the indices [lo + 1, hi)."""
-    out = np.zeros(lo.shape)
-    nonzero = np.flatnonzero(arr)
-    if nonzero.size:
-        hit = np.searchsorted(nonzero, hi) > np.searchsorted(nonzero, lo)
-        out[hit] = window_reduce(np.add, arr, lo[hit], hi[hit], 0.0)
+def _reset_sums(w: RangeWindows) -> np.ndarray:
+    """Per window, the sum of the values just before each counter reset in it.
+
+    A reset at flat index i (``vs[i] < vs[i - 1]``, both of one series) counts in a window
+    [lo, hi) when lo < i < hi. Resets are rare, so they are found once over all samples
+    and summed per window over that short list only (in sample order, as before), instead
+    of reducing a dense array of mostly zeros.
+    """
+    vs = w.vs
+    out = np.zeros(w.lo.shape)
+    if vs.size < 2:
+        return out
+    at = np.flatnonzero(vs[1:] < vs[:-1]) + 1
+    # A drop from one series' last sample to the next one's first is no reset.
+    at = at[np.isin(at, w.starts, assume_unique=True, invert=True)]
+    if not at.size:
+        return out
+    first = np.searchsorted(at, np.minimum(w.lo + 1, w.hi))
+    last = np.searchsorted(at, w.hi)
+    hit = last > first
+    out[hit] = window_reduce(np.add, vs[at - 1], first[hit], last[hit], 0.0)
     return out
 
 
@@ -61,9 +74,7 @@ def extrapolated_rate(w: RangeWindows, is_counter: bool, is_rate: bool) -> Out:
     first_t, last_t = _at(w.ts, first_i, ok), _at(w.ts, last_i, ok)
     result = last_v - first_v
     if is_counter:
-        cur, prev = _pairs(w)
-        resets = np.where(_pair_flags(w, cur < prev) > 0, prev, 0.0)
-        result = result + _window_sum_sparse(resets, np.minimum(w.lo + 1, w.hi), w.hi)
+        result = result + _reset_sums(w)
     with np.errstate(all="ignore"):
         to_start = (first_t - w.range_start[None, :]) / 1000.0
         to_end = (w.range_end[None, :] - last_t) / 1000.0

@@ -1,5 +1,9 @@
 """Vector and range-vector selectors: one ``Store.select`` per selector per query.
 
+On the real store (``steward.tsdb``) the read is ``reads.select_columns``: the same
+samples as ``select`` but as flat arrays decoded in batches, which is the shape the
+windows are built on; other stores go through ``select``.
+
 Window bounds follow Prometheus 2.x (the version Debian ships and the differential test
 runs): an instant selector takes the newest sample in ``[t - offset - lookback, t -
 offset]`` and a range selector every sample in ``[t - offset - range, t - offset]``, both
@@ -8,7 +12,7 @@ ends included (Prometheus 3.0 made the start exclusive; see ``LEFT_OPEN``).
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Collection
 from datetime import timedelta
 
 import numpy as np
@@ -16,7 +20,10 @@ import promql_parser as pp
 
 from steward.promql.errors import UnsupportedQuery
 from steward.promql.values import RangeWindows, Vector
-from steward.tsdb.types import METRIC_NAME, Matcher, MatchOp, SeriesData, Store
+from steward.tsdb import reads
+from steward.tsdb.reads import SeriesColumns
+from steward.tsdb.store import TimeSeriesStore
+from steward.tsdb.types import METRIC_NAME, Matcher, MatchOp, Store
 
 # Prometheus 3.0 excludes a sample lying exactly on the window's start (left-open); 2.x
 # includes it. True switches to 3.x behaviour.
@@ -57,14 +64,20 @@ class Fetcher:
         self.org_ids = org_ids
         self.steps = steps  # int64 ms
 
+    def select(self, matchers: list[Matcher], start_ms: int, end_ms: int) -> SeriesColumns:
+        """``Store.select`` as flat arrays; straight from the chunks for the real store."""
+        if isinstance(self.store, TimeSeriesStore):
+            return reads.select_columns(self.store, self.org_ids, matchers, start_ms, end_ms)
+        return SeriesColumns.of(self.store.select(self.org_ids, matchers, start_ms, end_ms))
+
     def windows(self, node: pp.VectorSelector, range_ms: int) -> RangeWindows:
         """Every step's window ``[t - offset - range_ms, t - offset]`` of the selector."""
         offset = duration_ms(node.offset)
         ends = self.steps - offset
         starts = ends - range_ms
         first, last = int(starts.min()), int(ends.max())
-        data = self.store.select(self.org_ids, matchers_of(node), first, last)
-        return build_windows(data, starts, ends, range_ms)
+        data = self.select(matchers_of(node), first, last)
+        return windows_of(data, starts, ends, range_ms)
 
     def instant(self, node: pp.VectorSelector, lookback_ms: int) -> Vector:
         """The newest sample of each series within the lookback window, per step."""
@@ -75,22 +88,20 @@ class Fetcher:
         return Vector(w.labels, values, present)
 
 
-def build_windows(
-    data: Sequence[SeriesData], starts: np.ndarray, ends: np.ndarray, range_ms: int
+def windows_of(
+    data: SeriesColumns, starts: np.ndarray, ends: np.ndarray, range_ms: int
 ) -> RangeWindows:
+    """The windows ``[starts[i], ends[i]]`` (ms) of every series for every step ``i``."""
     base = int(starts.min())
     span = int(ends.max()) - base + 1
-    ts_parts = [np.asarray(s.timestamps, dtype=np.int64) for s in data]
-    vs_parts = [np.asarray(s.values, dtype=np.float64) for s in data]
-    sizes = np.fromiter((p.size for p in ts_parts), dtype=np.int64, count=len(ts_parts))
-    ts_all = np.concatenate(ts_parts) if ts_parts else np.zeros(0, dtype=np.int64)
-    vs_all = np.concatenate(vs_parts) if vs_parts else np.zeros(0)
+    ts_all, vs_all = data.timestamps, data.values
+    sizes = np.diff(data.offsets)
     keep = (ts_all >= base) & (ts_all < base + span)  # a store may return a wider range
     if not keep.all():
-        owner = np.repeat(np.arange(len(ts_parts)), sizes)
+        owner = np.repeat(np.arange(len(sizes)), sizes)
         ts_all, vs_all = ts_all[keep], vs_all[keep]
-        sizes = np.bincount(owner[keep], minlength=len(ts_parts)).astype(np.int64)
-    labels = [dict(s.labels) for s, size in zip(data, sizes.tolist(), strict=True) if size]
+        sizes = np.bincount(owner[keep], minlength=len(sizes)).astype(np.int64)
+    labels = [ls for ls, size in zip(data.labels, sizes.tolist(), strict=True) if size]
     sizes = sizes[sizes > 0]
     count = len(labels)
     offsets = np.zeros(count + 1, dtype=np.int64)

@@ -65,7 +65,12 @@ class Vector:
         return merge_rows(labels, self.values, self.present)
 
     def without_name(self) -> Vector:
-        return self.with_labels([drop_name(ls) for ls in self.labels])
+        labels = [drop_name(ls) for ls in self.labels]
+        if len({ls.get(METRIC_NAME) for ls in self.labels}) == 1:
+            # Rows named alike stay distinct without the name (most often all rows are
+            # one selector's series of one metric): no merge to look for.
+            return Vector(labels, self.values, self.present)
+        return merge_rows(labels, self.values, self.present)
 
 
 @dataclass

@@ -5,6 +5,11 @@ can answer (``__name__="x"``, else ``steward_device="n"``, else the metric names
 in Python), then evaluates every matcher in Python on the cached label sets. Every read
 runs in one snapshot (``Backend.read``) so a compaction committing meanwhile is never
 seen half-done; samples are still de-duplicated by timestamp as a second line of defence.
+
+Raw samples of many series travel as flat arrays sorted by (series, time): chunks are
+decoded in batches (``codec.decode_many``) and recent rows go from the cursor into one
+array, so a fleet query makes no Python object per sample. ``select_columns`` hands
+those arrays to the PromQL engine as they are; ``select`` cuts them per series.
 """
 
 # S608: SQL here is assembled from fixed fragments (table names, IN-list clauses) only;
@@ -15,6 +20,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Collection, Sequence
+from itertools import chain
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
@@ -144,27 +150,69 @@ def _in_range(c: Candidate, start_ms: int, end_ms: int) -> bool:
     return c.first_ms <= end_ms and c.last_ms + BOUNDS_SLACK_MS >= start_ms
 
 
-def _group_rows(rows: list[Any]) -> dict[int, tuple[Int64Array, Float64Array]]:
-    """(series_id, ts, value) rows in any order -> per-series arrays in time order."""
-    if not rows:
-        return {}
-    # float64 holds ids and ms timestamps exactly (both < 2**53); None (NULL: SQLite
-    # stores NaN as NULL) becomes NaN.
-    arr = np.array(rows, dtype=np.float64)
-    order = np.lexsort((arr[:, 1], arr[:, 0]))
-    sids = arr[order, 0].astype(np.int64)
-    ts = arr[order, 1].astype(np.int64)
-    values = arr[order, 2]
-    cuts = np.flatnonzero(sids[1:] != sids[:-1]) + 1
-    starts = np.concatenate(([0], cuts))
-    ends = np.concatenate((cuts, [len(sids)]))
-    return {int(sids[s]): (ts[s:e], values[s:e]) for s, e in zip(starts, ends, strict=True)}
+class SeriesColumns(NamedTuple):
+    """Samples of many series in one pair of arrays, series ``i`` owning the rows
+    ``offsets[i]:offsets[i + 1]`` (time order). The PromQL engine works on exactly this
+    shape; handing it over as is spares a list of Python numbers per sample."""
+
+    labels: list[dict[str, str]]
+    timestamps: Int64Array
+    values: Float64Array
+    offsets: Int64Array
+
+    @classmethod
+    def of(cls, data: Sequence[SeriesData]) -> SeriesColumns:
+        """The same samples from ``SeriesData`` (rollup tiers, other stores)."""
+        ts = [np.asarray(s.timestamps, dtype=np.int64) for s in data]
+        vs = [np.asarray(s.values, dtype=np.float64) for s in data]
+        offsets = np.zeros(len(data) + 1, dtype=np.int64)
+        np.cumsum([len(t) for t in ts], out=offsets[1:])
+        return cls(
+            [dict(s.labels) for s in data],
+            np.concatenate(ts) if ts else np.zeros(0, np.int64),
+            np.concatenate(vs) if vs else np.zeros(0, np.float64),
+            offsets,
+        )
 
 
-def _read_chunks(
+class _Rows(NamedTuple):
+    """Samples of many series, sorted by (series position, timestamp)."""
+
+    pos: Int64Array  # the series' index in the sorted id array the rows were read for
+    ts: Int64Array
+    values: Float64Array
+
+
+def _empty_rows() -> _Rows:
+    return _Rows(np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.float64))
+
+
+def _sort_rows(rows: _Rows) -> _Rows:
+    """Order by (position, ts), keeping the FIRST of rows with equal (position, ts).
+
+    Rows arrive as runs already in (position, ts) order (chunks as read, then recent rows
+    as the B-tree returns them, bucket by bucket), so a stable sort by position (timsort:
+    a merge of the runs) usually finishes the job; the two-key sort with de-duplication
+    runs only when a check finds rows out of order or repeated.
+    """
+    if len(rows.pos) < 2:
+        return rows
+    order = np.argsort(rows.pos, kind="stable")
+    pos, ts = rows.pos[order], rows.ts[order]
+    if not bool(np.any((pos[1:] == pos[:-1]) & (ts[1:] <= ts[:-1]))):
+        return _Rows(pos, ts, rows.values[order])
+    order = np.lexsort((rows.ts, rows.pos))  # stable: the first of equal keys stays first
+    pos, ts = rows.pos[order], rows.ts[order]
+    keep = np.ones(len(pos), dtype=bool)
+    keep[1:] = (pos[1:] != pos[:-1]) | (ts[1:] != ts[:-1])
+    return _Rows(pos[keep], ts[keep], rows.values[order][keep])
+
+
+def _chunk_blobs(
     store: TimeSeriesStore, conn: Any, tier: Tier, ids: list[int], lo: int, hi: int
-) -> list[tuple[int, Int64Array, list[Float64Array]]]:
-    """Decoded chunks of ``tier`` whose span meets [lo, hi], in (series, time) order."""
+) -> tuple[Int64Array, list[bytes]]:
+    """(series id, blob) of the chunks of ``tier`` whose span meets [lo, hi], in (series,
+    time) order."""
     where, param = store.backend.id_filter("series_id", ids)
     cur = store.backend.execute(
         conn,
@@ -172,58 +220,115 @@ def _read_chunks(
         "AND start_ts > ? AND start_ts <= ? ORDER BY series_id, start_ts",
         (param, lo - CHUNK_SPAN[tier], hi),
     )
+    rows = cur.fetchall()
+    sids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+    # sqlite3 hands out bytes, psycopg memoryview (only that needs a copy).
+    return sids, [r[1] if isinstance(r[1], bytes) else bytes(r[1]) for r in rows]
+
+
+def _read_chunks(
+    store: TimeSeriesStore, conn: Any, tier: Tier, ids: list[int], lo: int, hi: int
+) -> list[tuple[int, Int64Array, list[Float64Array]]]:
+    """Decoded chunks of ``tier`` whose span meets [lo, hi], in (series, time) order."""
+    sids, blobs = _chunk_blobs(store, conn, tier, ids, lo, hi)
+    ts, cols, sizes = codec.decode_many(blobs)
     out = []
-    for sid, data in cur.fetchall():
-        ts, cols = codec.decode(bytes(data))
-        out.append((int(sid), ts, cols))
+    start = 0
+    for sid, end in zip(sids.tolist(), np.cumsum(sizes).tolist(), strict=True):
+        out.append((sid, ts[start:end], [c[start:end] for c in cols]))
+        start = end
     return out
 
 
-def _read_recent(
-    store: TimeSeriesStore, conn: Any, ids: list[int], lo: int, hi: int
-) -> dict[int, tuple[Int64Array, Float64Array]]:
-    """Samples of the ``raw`` table with lo <= ts <= hi, per series."""
+def _chunk_rows(store: TimeSeriesStore, conn: Any, ids: Int64Array, lo: int, hi: int) -> _Rows:
+    """Raw samples in [lo, hi] from ``chunk_raw``, in (position, ts) order."""
+    sids, blobs = _chunk_blobs(store, conn, Tier.RAW, ids.tolist(), lo, hi)
+    if not blobs:
+        return _empty_rows()
+    ts, cols, sizes = codec.decode_many(blobs)
+    pos = np.repeat(np.searchsorted(ids, sids), sizes)
+    keep = (ts >= lo) & (ts <= hi)
+    if bool(keep.all()):
+        return _Rows(pos, ts, cols[0])
+    return _Rows(pos[keep], ts[keep], cols[0][keep])
+
+
+def _recent_rows(store: TimeSeriesStore, conn: Any, ids: Int64Array, lo: int, hi: int) -> _Rows:
+    """Samples of the ``raw`` table with lo <= ts <= hi, in (position, ts) order."""
     b = store.backend
     lo_bucket = lo - lo % RAW_BUCKET_MS
     first = b.execute(conn, "SELECT min(bucket) FROM raw WHERE bucket >= ?", (lo_bucket,))
     first_bucket = first.fetchone()[0]
     if first_bucket is None or first_bucket > hi:
-        return {}
+        return _empty_rows()
     # One seek per (bucket, series): list the buckets, never a range (see RAW_BUCKET_MS).
     buckets = list(range(int(first_bucket), hi + 1, RAW_BUCKET_MS))
     in_buckets, p_buckets = b.id_filter("bucket", buckets)
-    in_series, p_series = b.id_filter("series_id", ids)
+    in_series, p_series = b.id_filter("series_id", ids.tolist())
+    # coalesce: SQLite stores a NaN as NULL; the text 'NaN' is a float to numpy (and to
+    # PostgreSQL, which stores NaN as such and never gets here with a NULL).
     cur = b.execute(
         conn,
-        f"SELECT series_id, ts, value FROM raw WHERE {in_buckets} AND {in_series} "
-        "AND ts >= ? AND ts <= ?",
+        f"SELECT series_id, ts, coalesce(value, 'NaN') FROM raw WHERE {in_buckets} "
+        f"AND {in_series} AND ts >= ? AND ts <= ?",
         (p_buckets, p_series, lo, hi),
     )
-    return _group_rows(cur.fetchall())
+    # Straight from the cursor into one array: no list of rows, no per-row Python. A
+    # float64 holds ids and ms timestamps exactly (both < 2**53).
+    flat = np.fromiter(chain.from_iterable(cur), dtype=np.float64).reshape(-1, 3)
+    rows = _Rows(
+        np.searchsorted(ids, flat[:, 0].astype(np.int64)),
+        flat[:, 1].astype(np.int64),
+        np.ascontiguousarray(flat[:, 2]),
+    )
+    return _sort_rows(rows)
+
+
+def _split(rows: _Rows) -> tuple[list[int], list[Int64Array], list[Float64Array]]:
+    """Per-series views of sorted rows: (positions, timestamps, values)."""
+    if not len(rows.pos):
+        return [], [], []
+    cuts = np.flatnonzero(rows.pos[1:] != rows.pos[:-1]) + 1
+    positions = rows.pos[np.concatenate(([0], cuts))].tolist()
+    return positions, np.split(rows.ts, cuts), np.split(rows.values, cuts)
+
+
+def _by_id(ids: Int64Array, rows: _Rows) -> dict[int, tuple[Int64Array, Float64Array]]:
+    positions, ts, values = _split(rows)
+    return {int(ids[p]): (t, v) for p, t, v in zip(positions, ts, values, strict=True)}
+
+
+def _read_recent(
+    store: TimeSeriesStore, conn: Any, ids: list[int], lo: int, hi: int
+) -> dict[int, tuple[Int64Array, Float64Array]]:
+    """Samples of the ``raw`` table with lo <= ts <= hi, per series id."""
+    id_arr = np.array(sorted(ids), dtype=np.int64)
+    return _by_id(id_arr, _recent_rows(store, conn, id_arr, lo, hi))
+
+
+def _raw_rows(
+    store: TimeSeriesStore, conn: Any, ids: Int64Array, start_ms: int, end_ms: int
+) -> _Rows:
+    """Raw samples in [start, end] of the series ``ids`` (sorted), chunks and recent rows
+    merged, in (position, ts) order; a sample in both counts once, as the chunk has it."""
+    # Recent samples first: if a compaction slipped in between (it cannot inside the
+    # snapshot, but the order makes it harmless anyway) rows would be seen twice, not lost.
+    recent = _recent_rows(store, conn, ids, start_ms, end_ms)
+    chunks = _chunk_rows(store, conn, ids, start_ms, end_ms)
+    if not len(recent.pos):
+        return chunks
+    if not len(chunks.pos):
+        return recent
+    # Chunk rows first, so they win over a recent row with the same timestamp.
+    both = _Rows(*(np.concatenate((a, b)) for a, b in zip(chunks, recent, strict=True)))
+    return _sort_rows(both)
 
 
 def _raw_arrays(
     store: TimeSeriesStore, conn: Any, ids: list[int], start_ms: int, end_ms: int
 ) -> dict[int, tuple[Int64Array, Float64Array]]:
-    # Recent samples first: if a compaction slipped in between (it cannot inside the
-    # snapshot, but the order makes it harmless anyway) rows would be seen twice, not lost.
-    recent = _read_recent(store, conn, ids, start_ms, end_ms)
-    parts: dict[int, tuple[list[Int64Array], list[list[Float64Array]]]] = {}
-    for sid, ts, cols in _read_chunks(store, conn, Tier.RAW, ids, start_ms, end_ms):
-        keep = (ts >= start_ms) & (ts <= end_ms)
-        p = parts.setdefault(sid, ([], []))
-        p[0].append(ts[keep])
-        p[1].append([cols[0][keep]])
-    for sid, (ts, values) in recent.items():
-        p = parts.setdefault(sid, ([], []))
-        p[0].append(ts)
-        p[1].append([values])
-    out = {}
-    for sid, (ts_parts, col_parts) in parts.items():
-        ts, cols = _concat_sorted(ts_parts, col_parts)
-        if len(ts):
-            out[sid] = (ts, cols[0])
-    return out
+    id_arr = np.array(sorted(ids), dtype=np.int64)
+    return _by_id(id_arr, _raw_rows(store, conn, id_arr, start_ms, end_ms))
 
 
 def _concat_sorted(
@@ -320,6 +425,42 @@ def select(
         values = field_values(bk, field, kind)
         out.append(SeriesData(dict(c.labels), (bk.starts + step).tolist(), values.tolist()))
     return out
+
+
+def select_columns(
+    store: TimeSeriesStore,
+    org_ids: Collection[int] | None,
+    matchers: Sequence[Matcher],
+    start_ms: int,
+    end_ms: int,
+) -> SeriesColumns:
+    """``select(tier=None)`` as flat arrays: what the PromQL engine reads.
+
+    The same series, samples and order as ``select``; on the raw tier the chunks are
+    decoded in batches (``codec.decode_many``) and the recent rows go from the cursor
+    into one array, so no Python object is made per sample on the way to the engine.
+    """
+    tier = store.pick_tier(start_ms, end_ms)
+    if tier is not Tier.RAW or end_ms < start_ms:
+        return SeriesColumns.of(
+            select(store, org_ids, matchers, start_ms, end_ms, tier, RollupField.VALUE)
+        )
+    b = store.backend
+    conn = b.conn()
+    with b.read(conn):
+        found = [
+            c for c in candidates(store, conn, org_ids, matchers) if _in_range(c, start_ms, end_ms)
+        ]
+        if not found:
+            return SeriesColumns.of([])
+        ids = np.fromiter((c.sid for c in found), dtype=np.int64, count=len(found))
+        rows = _raw_rows(store, conn, ids, start_ms, end_ms)
+    counts = np.bincount(rows.pos, minlength=len(found))
+    has = np.flatnonzero(counts)
+    offsets = np.zeros(len(has) + 1, dtype=np.int64)
+    np.cumsum(counts[has], out=offsets[1:])
+    labels = [dict(found[i].labels) for i in has.tolist()]
+    return SeriesColumns(labels, rows.ts, rows.values, offsets)
 
 
 def _metric_type(value: str | None) -> MetricType:
