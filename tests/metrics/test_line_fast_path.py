@@ -177,6 +177,7 @@ LEARNED = "m,host=a x=1,y=2 5"  # teaches the template "x=...,y=..." for m,host=
         "m,host=a x=1 7",  # a subset: the loop
         "m,host=a x=1,y=2,x=3 7",
         "m,host=a x=1-2,y=1 7",  # the pattern takes it, float() does not
+        "m,host=a x=1,y=1e5e5 7",  # ... after a good value: that row is taken back
         "m,host=a x=1e5,y=+.5 7",
         "m,host=a x=1i,y=2 7",
         "m,host=a x=1_0,y=2 7",
@@ -194,10 +195,12 @@ def test_a_learned_template_decides_every_line_as_the_loop_does(line):
     templates: linefast.Templates = {}
     linefast.split_known(LEARNED, KNOWN, 1, 1, templates)
     assert set(templates) == {"m,host=a"}
-    body = f"{LEARNED}\n{line}"
-    assert linefast.split_known(body, KNOWN, 1, 1, templates) == linefast.split_known(
-        body, KNOWN, 1, 1
-    )
+    rows, rest, fast = linefast.split_known(f"{LEARNED}\n{line}", KNOWN, 1, 1, templates)
+    # The line alone, with a table of its own: no template yet, so the loop decides.
+    loop_rows, loop_rest, loop_fast = linefast.split_known(line, KNOWN, 1, 1, {})
+    assert rows == [(1, 5, 1.0), (2, 5, 2.0), *loop_rows]
+    assert rest == [(2, text) for _, text in loop_rest]
+    assert fast == 1 + loop_fast
 
 
 def test_the_template_follows_the_last_good_shape_of_a_prefix():

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import sqlite3
 import threading
+from pathlib import Path
 
+from steward.tsdb import open_store
 from steward.tsdb.store import TimeSeriesStore
 from steward.tsdb.types import HOUR_MS, Sample
 from tests.tsdb.conftest import T0
@@ -129,3 +132,55 @@ def test_append_parts_counts_each_part_apart_in_one_transaction(store: TimeSerie
     assert (second.accepted, second.duplicates, second.rejected, second.new_series) == (1, 0, 1, 1)
     assert store.append_parts(1, [[], []]) == [first.__class__(), first.__class__()]
     assert len(writes) == 1  # nothing to write: no transaction
+
+
+def test_append_resolved_widens_bounds_per_series_in_a_mixed_call(store: TimeSeriesStore):
+    # Both rows lie inside the span of all cached bounds together, but the first is
+    # before its own series' first sample: the quick whole-call check must not hide it.
+    a, b = labels("node_load1"), labels("node_load5")
+    store.append(1, [Sample(a, T0 - HOUR_MS, 1.0), *run(b, T0 - 3 * HOUR_MS, 2, 3 * HOUR_MS)])
+    sid_a, sid_b = store.series_id(1, a), store.series_id(1, b)
+    assert sid_a is not None and sid_b is not None
+    around = T0 - 2 * HOUR_MS
+    store.append_resolved(1, [(sid_a, around, 2.0), (sid_b, around + 30_000, 2.0)])
+    assert store.series([1], name_is("node_load1"), around - 60_000, around) == [
+        store.registry.labels[sid_a][1]
+    ]
+    [series] = store.select([1], name_is("node_load5"), T0 - 4 * HOUR_MS, T0)
+    assert list(series.timestamps) == [T0 - 3 * HOUR_MS, around + 30_000, T0]
+
+
+def _pragma(store: TimeSeriesStore, name: str) -> int:
+    return int(store.backend.conn().execute(f"PRAGMA {name}").fetchone()[0])
+
+
+def test_a_new_sqlite_store_has_16k_pages_and_checkpoints_every_40_mib(tmp_path: Path):
+    store = open_store(tmp_path / "new.sqlite3", clock=lambda: T0)
+    try:
+        assert _pragma(store, "page_size") == 16_384
+        assert _pragma(store, "wal_autocheckpoint") == 2_560
+    finally:
+        store.close()
+
+
+def test_an_existing_4k_store_keeps_its_pages_and_its_samples(tmp_path: Path):
+    # A store created before the page size changed: opening it must not need a rebuild.
+    path = tmp_path / "old.sqlite3"
+    old = sqlite3.connect(path)
+    old.execute("PRAGMA page_size=4096")
+    old.execute("PRAGMA journal_mode=WAL")
+    old.close()
+    store = open_store(path, clock=lambda: T0)
+    try:
+        assert _pragma(store, "page_size") == 4_096
+        assert _pragma(store, "wal_autocheckpoint") == 10_240
+        a = labels("node_load1")
+        assert store.append(1, run(a, T0 - 60_000, 3)).accepted == 3
+    finally:
+        store.close()
+    store = open_store(path, clock=lambda: T0)
+    try:
+        [series] = store.select([1], name_is("node_load1"), T0 - HOUR_MS, T0)
+        assert len(series.timestamps) == 3
+    finally:
+        store.close()

@@ -78,21 +78,27 @@ def split_known(
         parts = line.split(" ")
         if len(parts) == 3:
             prefix, fields, stamp = parts
+            if not (stamp.isdigit() and stamp.isascii()):
+                add_rest((number, line))
+                continue
+            # A template implies the prefix is in ``known`` (both are filled below).
+            template = get_template(prefix)
+            if template is not None:
+                match = template[0].fullmatch(fields)
+                if match is not None:
+                    mark = len(rows)
+                    ts = int(stamp) * mul // div
+                    try:
+                        # Straight into ``rows``: no list of values per line.
+                        extend(zip(template[1], repeat(ts), map(float, match.groups())))
+                    except ValueError:
+                        del rows[mark:]  # the loop below refuses it the same way
+                    else:
+                        fast += 1
+                        continue
             ids = known.get(prefix)
-            if ids is not None and stamp.isdigit() and stamp.isascii():
+            if ids is not None:
                 ts = int(stamp) * mul // div
-                template = get_template(prefix)
-                if template is not None:
-                    match = template[0].fullmatch(fields)
-                    if match is not None:
-                        try:
-                            values = list(map(float, match.groups()))
-                        except ValueError:
-                            pass  # the loop below refuses it the same way
-                        else:
-                            extend(zip(template[1], repeat(ts), values))
-                            fast += 1
-                            continue
                 out = []
                 keys = []
                 for part in fields.split(","):

@@ -268,6 +268,8 @@ class SqliteBackend(Backend):
 
     kind = "sqlite"
     BUSY_TIMEOUT_S = 30.0
+    PAGE_SIZE = 16_384  # bytes, for files this backend creates (see _connect)
+    WAL_CHECKPOINT_BYTES = 40 * 1024 * 1024
 
     def __init__(self, path: Path) -> None:
         super().__init__()
@@ -290,17 +292,26 @@ class SqliteBackend(Backend):
             isolation_level=None,
             check_same_thread=False,
         )
+        # 16 KiB pages for a new file (a no-op on an existing one: the size is fixed once
+        # the file is written). An append lands one row in every series' run of the
+        # current raw bucket, i.e. on hundreds of pages scattered through the B-tree;
+        # bigger pages mean fewer of them to split and to log per commit. SQLite alone
+        # spent 15-20% less CPU per inserted row than with 4 KiB (~1.5 -> ~1.25 us;
+        # 50,000 series at 10 s, 10,000 rows a transaction), a whole line-protocol
+        # append 5-10% less. Chunk blobs need fewer overflow pages too.
+        conn.execute(f"PRAGMA page_size={self.PAGE_SIZE}")
         conn.execute("PRAGMA journal_mode=WAL")  # readers never block the writer
         conn.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL: durable but at checkpoints
         conn.execute(f"PRAGMA busy_timeout={int(self.BUSY_TIMEOUT_S * 1000)}")
         conn.execute("PRAGMA cache_size=-65536")  # 64 MiB
         conn.execute("PRAGMA temp_store=MEMORY")
-        # Checkpoint every 10,000 WAL pages (40 MiB) instead of SQLite's 1,000: each
-        # checkpoint fsyncs, and at 1,000 pages an append of 10,000 samples paid one
-        # every other request (bench/ingest.py: ~35% of append time; 364k -> ~550k rows/s
-        # in-process). The cost: a power loss (not a crash) may lose up to that much of the
-        # newest WAL, where synchronous=NORMAL already risked 4 MiB.
-        conn.execute("PRAGMA wal_autocheckpoint=10000")
+        # Checkpoint every 40 MiB of WAL (10,000 pages of 4 KiB) instead of SQLite's 1,000
+        # pages: each checkpoint fsyncs, and at 1,000 pages of 4 KiB an append of 10,000
+        # samples paid one every other request (bench/ingest.py: ~35% of append time;
+        # 364k -> ~550k rows/s in-process). The cost: a power loss (not a crash) may lose
+        # up to that much of the newest WAL, where synchronous=NORMAL already risked 4 MiB.
+        page = int(conn.execute("PRAGMA page_size").fetchone()[0])
+        conn.execute(f"PRAGMA wal_autocheckpoint={self.WAL_CHECKPOINT_BYTES // page}")
         return conn
 
     def setup(self) -> None:
@@ -379,12 +390,13 @@ class SqliteBackend(Backend):
         inserted = 0
         start = 0
         count = len(rows)
+        flat = list(chain.from_iterable(rows))  # once: each run's parameters are a slice
         for size in _INSERT_RUNS:
             sql = _insert_run_sql(size)
             while count - start >= size:
-                part = rows[start : start + size]
+                params = flat[3 * start : 3 * (start + size)]
                 start += size
-                inserted += conn.execute(sql, list(chain.from_iterable(part))).rowcount
+                inserted += conn.execute(sql, params).rowcount
         if start < count:  # fewer than 8 left: one row a step
             inserted += conn.executemany(_insert_run_sql(1), rows[start:]).rowcount
         return int(inserted)
