@@ -13,8 +13,8 @@ import json
 import socket
 import threading
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -44,6 +44,7 @@ class Reply:
     body: Any  # a JSON-serialisable value, or bytes sent as they are
     delay: float = 0.0
     encoding: str | None = None  # the Content-Encoding header, when bytes are compressed
+    headers: dict[str, str] = field(default_factory=dict)  # more response headers
 
 
 Responder = Callable[[Recorded], Reply]
@@ -165,9 +166,11 @@ class ResultsSink:
 class MetricsSink:
     """The metrics endpoint as a responder: keeps each batch once by ``batch_id`` (the
     real server dedupes by (series, timestamp); a replayed batch is a duplicate either
-    way) and answers in the protocol's shape. ``interval`` is echoed when set."""
+    way) and answers in the protocol's shape. ``interval`` is echoed when set; ``formats``
+    is sent as ``Steward-Metrics-Formats`` (a server that reads columns says so)."""
 
-    def __init__(self, interval: int | None = None) -> None:
+    def __init__(self, interval: int | None = None, formats: str | None = None) -> None:
+        self.formats = formats
         self.batches: dict[str, Any] = {}
         self.duplicate_batches = 0
         self.interval = interval
@@ -177,9 +180,7 @@ class MetricsSink:
         body = request.body
         if not isinstance(body, dict) or not isinstance(body.get("batch_id"), str):
             return error(422, "invalid_request", "batch_id: required")
-        points = sum(
-            len(series["points"]) for family in body["families"] for series in family["series"]
-        )
+        points = len(list(points_of(body)))
         with self._lock:
             duplicate = body["batch_id"] in self.batches
             if duplicate:
@@ -194,19 +195,31 @@ class MetricsSink:
         }
         if self.interval is not None:
             answer["interval"] = self.interval
-        return Reply(200, answer)
+        headers = {"Steward-Metrics-Formats": self.formats} if self.formats else {}
+        return Reply(200, answer, headers=headers)
 
     def samples(self) -> list[tuple[str, tuple[tuple[str, str], ...], int, float]]:
         """Every (family, labels, timestamp_ms, value) received, in arrival order."""
         with self._lock:
             bodies = list(self.batches.values())
-        return [
-            (family["name"], tuple(sorted(series["labels"].items())), point[0], point[1])
-            for body in bodies
-            for family in body["families"]
-            for series in family["series"]
-            for point in series["points"]
-        ]
+        return [sample for body in bodies for sample in points_of(body)]
+
+
+def points_of(
+    body: dict[str, Any],
+) -> Iterator[tuple[str, tuple[tuple[str, str], ...], int, float]]:
+    """Every (family, labels, timestamp_ms, value) of a batch in either wire format."""
+    stamps = body.get("timestamps")
+    for family in body["families"]:
+        for series in family["series"]:
+            labels = tuple(sorted(series["labels"].items()))
+            if stamps is None:
+                for ts, value in series["points"]:
+                    yield family["name"], labels, ts, value
+            else:
+                for ts, value in zip(stamps, series["values"], strict=True):
+                    if value is not None:
+                        yield family["name"], labels, ts, value
 
 
 def error(status: int, code: str, detail: str) -> Reply:
@@ -335,6 +348,8 @@ class FakeServer:
                     self.send_header("Content-Length", str(len(payload)))
                     if reply.encoding:
                         self.send_header("Content-Encoding", reply.encoding)
+                    for name, value in reply.headers.items():
+                        self.send_header(name, value)
                     if 300 <= reply.status < 400:
                         self.send_header("Location", "https://steward.example/")
                     self.end_headers()

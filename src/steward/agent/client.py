@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar, Self
 
 from steward.agent import AGENT_VERSION
+from steward.agent.metrics.wire import FORMATS_HEADER, server_formats
 from steward.agent.protocol import (
     CHECK_RESULTS_PATH,
     CHECKS_PATH,
@@ -157,6 +158,8 @@ class AgentClient:
             raise ValueError(f"server URL must start with http:// or https://: {server_url!r}")
         self.server_url = server_url.rstrip("/")
         self._credential = credential
+        # Metrics formats the server said it reads (none yet: points only).
+        self.metrics_formats: frozenset[str] = frozenset()
         context: ssl.SSLContext | None = None
         if ca_file:
             try:
@@ -228,9 +231,13 @@ class AgentClient:
         """Send one gzip-compressed metrics batch, already complete (the caller stamps its
         ``sent_at``: the batch is spooled compressed and this client does not reopen it).
         Returns the server's answer (``accepted``, ``duplicates``, ``interval``...)."""
-        return self._post_content(
-            METRICS_PATH, body_gzipped, extra_headers={"Content-Encoding": "gzip"}
+        answer, response = self._exchange(
+            "POST", METRICS_PATH, body_gzipped, extra_headers={"Content-Encoding": "gzip"}
         )
+        # Every 200 says again what the server reads: an upgrade or a downgrade shows on
+        # the next batch (steward.agent.metrics.wire).
+        self.metrics_formats = server_formats(response.headers.get(FORMATS_HEADER))
+        return answer
 
     def fetch_checks(self) -> dict[str, Any]:
         """The checks assigned to this device: ``{"revision": ..., "checks": [...]}`` as the
@@ -281,6 +288,20 @@ class AgentClient:
         enrolling: bool = False,
         extra_headers: Mapping[str, str] | None = None,
     ) -> dict[str, Any]:
+        return self._exchange(
+            method, path, content, enrolling=enrolling, extra_headers=extra_headers
+        )[0]
+
+    def _exchange(
+        self,
+        method: str,
+        path: str,
+        content: bytes | None = None,
+        *,
+        enrolling: bool = False,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> tuple[dict[str, Any], Response]:
+        """``_request``, with the response (its headers) besides the answer."""
         headers = {"Accept": "application/json", "Accept-Encoding": "gzip, deflate"}
         if content is not None:
             headers["Content-Type"] = "application/json"
@@ -296,7 +317,7 @@ class AgentClient:
             raise ServerUnavailable(f"{url}: no answer in time") from None
         except TransportError as error:
             raise ServerUnavailable(f"{url}: {error}") from None
-        return self._interpret(response, enrolling=enrolling)
+        return self._interpret(response, enrolling=enrolling), response
 
     def _interpret(self, response: Response, *, enrolling: bool) -> dict[str, Any]:
         status = response.status

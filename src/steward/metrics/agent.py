@@ -8,76 +8,49 @@ are safe because the store ignores a (series, timestamp) it already has.
 
 from __future__ import annotations
 
-import json
-import math
-import re
 from dataclasses import dataclass
-from datetime import datetime
-from typing import Annotated, Any
+from itertools import repeat
+from typing import Any
 
 from django.conf import settings
 from django.db import connection
 from django.db.models import OuterRef, Subquery
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
 from ninja import Router, Schema
 from ninja.security import HttpBearer
-from pydantic import (
-    BaseModel,
-    Field,
-    FiniteFloat,
-    StringConstraints,
-    ValidationError,
-)
 
 from steward.accounts import tokens
 from steward.agentapi.api import check_clock
-from steward.api.errors import ApiError, first_validation_message
+from steward.alerts import derive, hooks
+from steward.api.errors import ApiError
 from steward.audit import context
 from steward.inventory.models import Device
 from steward.metrics import bodies, ingest
+from steward.metrics.agent_batch import (  # noqa: F401 - re-exported (tests, old imports)
+    FORMATS,
+    FORMATS_HEADER,
+    Batch,
+    ColumnFamily,
+    Family,
+    MetricsBatchIn,
+    _from_model,
+    fast_batch,
+    parse_batch,
+)
 from steward.metrics.models import MetricsSettings
+from steward.metrics.store import get_store
 from steward.ops.middleware import client_address
 from steward.tsdb.types import (
     DEVICE_LABEL,
     METRIC_NAME,
     ORG_LABEL,
     RESERVED_LABELS,
-    MetricType,
+    AppendResult,
     Sample,
     SeriesMetadata,
 )
 
 router = Router(tags=["agent"])
-
-MetricName = Annotated[
-    str, StringConstraints(pattern=r"^[a-zA-Z_:][a-zA-Z0-9_:]*$", max_length=200)
-]
-LabelName = Annotated[str, StringConstraints(pattern=r"^[a-zA-Z][a-zA-Z0-9_]*$", max_length=100)]
-LabelValue = Annotated[str, StringConstraints(max_length=1024)]
-StatName = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]*$", max_length=64)]
-Timestamp = Annotated[int, Field(strict=True, ge=0)]
-
-
-class SeriesIn(BaseModel):
-    labels: dict[LabelName, LabelValue] = Field(default_factory=dict, max_length=64)
-    points: list[tuple[Timestamp, FiniteFloat]] = Field(min_length=1, max_length=10_000)
-
-
-class FamilyIn(BaseModel):
-    name: MetricName
-    type: MetricType = MetricType.UNKNOWN
-    unit: Annotated[str, StringConstraints(max_length=64)] = ""
-    help: Annotated[str, StringConstraints(max_length=1024)] = ""
-    series: list[SeriesIn] = Field(max_length=20_000)
-
-
-class MetricsBatchIn(BaseModel):
-    batch_id: Annotated[str, StringConstraints(min_length=1, max_length=100)]
-    sent_at: datetime | None = None
-    families: list[FamilyIn] = Field(max_length=5_000)
-    agent_stats: dict[StatName, Annotated[float, Field(ge=0, allow_inf_nan=False)]] = Field(
-        default_factory=dict, max_length=32
-    )
 
 
 class MetricsAccepted(Schema):
@@ -222,185 +195,29 @@ def collection_interval(device: Device | AgentDevice) -> int:
 # --- the batch ----------------------------------------------------------------------------
 
 
-@dataclass
-class Family:
-    name: str
-    type: MetricType
-    unit: str
-    help: str
-    series: list[tuple[dict[str, str], list[tuple[int, float]]]]
-
-
-@dataclass
-class Batch:
-    """A validated batch as plain data (what ``MetricsBatchIn`` holds, without models)."""
-
-    batch_id: str
-    sent_at: datetime | None
-    families: list[Family]
-    agent_stats: dict[str, float]
-
-
-_METRIC_NAME = re.compile(r"[a-zA-Z_:][a-zA-Z0-9_:]*")
-_LABEL_NAME = re.compile(r"[a-zA-Z][a-zA-Z0-9_]*")
-_STAT_NAME = re.compile(r"[a-z][a-z0-9_]*")
-# What the agent sends (datetime.isoformat() of an aware time); anything else goes to
-# pydantic, whose parse of this form is the same datetime.
-_SENT_AT = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d{1,6})?(?:Z|[+-]\d\d:\d\d)")
-_TYPES = {t.value: t for t in MetricType}
-_MAX_INT = 2**63
-
-
-def _fast_points(points: Any) -> list[tuple[int, float]] | None:
-    if type(points) is not list or not 1 <= len(points) <= 10_000:
-        return None
-    out = []
-    add = out.append
-    for point in points:
-        if type(point) is not list or len(point) != 2:
-            return None
-        ts, value = point
-        if type(ts) is not int or ts < 0:
-            return None
-        kind = type(value)
-        if kind is float:
-            if value - value != 0.0:  # inf or nan
-                return None
-        elif kind is not int or not -_MAX_INT <= value < _MAX_INT:
-            return None
-        add((ts, float(value)))
+def series_labels(
+    family_name: str, labels: dict[str, str], added: dict[str, str]
+) -> dict[str, str]:
+    """A series' stored labels: the agent's, less reserved and server-added names, then
+    the server's (``added``) and the family name. The order is part of the store's id
+    cache key, so every path builds them here."""
+    out = {
+        name: value
+        for name, value in labels.items()
+        if name not in added and name not in RESERVED_LABELS
+    }
+    out.update(added)
+    out[METRIC_NAME] = family_name
     return out
-
-
-def _fast_text(value: Any, limit: int) -> str | None:
-    return value if type(value) is str and len(value) <= limit else None
-
-
-def fast_batch(data: Any) -> Batch | None:
-    """``data`` as a ``Batch`` when it is certainly valid, else None (let pydantic judge).
-
-    Accepts a strict subset of what ``MetricsBatchIn`` does (exact JSON types, the
-    agent's ``sent_at`` form), with the same values, so valid batches skip building
-    ~600 model objects and every invalid one still gets pydantic's error path.
-    """
-    if type(data) is not dict:
-        return None
-    batch_id = data.get("batch_id")
-    if type(batch_id) is not str or not 1 <= len(batch_id) <= 100:
-        return None
-    sent_at = data.get("sent_at")
-    if sent_at is not None:
-        if type(sent_at) is not str or not _SENT_AT.fullmatch(sent_at):
-            return None
-        try:
-            sent_at = datetime.fromisoformat(sent_at)
-        except ValueError:  # month 13, offset +25:00...
-            return None
-    families_in = data.get("families")
-    if type(families_in) is not list or len(families_in) > 5_000:
-        return None
-    families = []
-    for family in families_in:
-        if type(family) is not dict:
-            return None
-        name = family.get("name")
-        if type(name) is not str or len(name) > 200 or not _METRIC_NAME.fullmatch(name):
-            return None
-        kind = _TYPES.get(family.get("type", "unknown"))  # type: ignore[arg-type]
-        unit = _fast_text(family.get("unit", ""), 64)
-        help_ = _fast_text(family.get("help", ""), 1024)
-        series_in = family.get("series")
-        if (
-            kind is None
-            or unit is None
-            or help_ is None
-            or type(series_in) is not list
-            or len(series_in) > 20_000
-        ):
-            return None
-        series = []
-        for item in series_in:
-            if type(item) is not dict:
-                return None
-            labels = item.get("labels", {})
-            if type(labels) is not dict or len(labels) > 64:
-                return None
-            for key, value in labels.items():
-                if (
-                    len(key) > 100
-                    or not _LABEL_NAME.fullmatch(key)
-                    or type(value) is not str
-                    or len(value) > 1024
-                ):
-                    return None
-            points = _fast_points(item.get("points"))
-            if points is None:
-                return None
-            series.append((labels, points))
-        families.append(Family(name, kind, unit, help_, series))
-    stats = data.get("agent_stats", {})
-    if type(stats) is not dict or len(stats) > 32:
-        return None
-    agent_stats = {}
-    for key, value in stats.items():
-        if len(key) > 64 or not _STAT_NAME.fullmatch(key):
-            return None
-        if type(value) not in (int, float) or not 0 <= value < math.inf:
-            return None
-        agent_stats[key] = float(value)
-    return Batch(batch_id, sent_at, families, agent_stats)
-
-
-def _from_model(model: MetricsBatchIn) -> Batch:
-    return Batch(
-        model.batch_id,
-        model.sent_at,
-        [
-            Family(
-                f.name,
-                f.type,
-                f.unit,
-                f.help,
-                [(dict(s.labels), [(ts, float(v)) for ts, v in s.points]) for s in f.series],
-            )
-            for f in model.families
-        ],
-        dict(model.agent_stats),
-    )
-
-
-def parse_batch(raw: bytes) -> Batch:
-    try:
-        data = json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise ApiError(422, "invalid_request", f"the body is not valid JSON: {exc}") from None
-    fast = fast_batch(data)
-    if fast is not None:
-        return fast
-    try:
-        return _from_model(MetricsBatchIn.model_validate(data))
-    except ValidationError as exc:
-        errors = [
-            # A dict key's error ends its path with "[key]": the key itself says it.
-            {**e, "loc": [part for part in e["loc"] if part != "[key]"]}
-            for e in exc.errors(include_url=False)
-        ]
-        raise ApiError(422, "invalid_request", first_validation_message(errors)) from None
 
 
 def batch_samples(batch: Batch, added: dict[str, str]) -> list[Sample]:
     samples: list[Sample] = []
     add = samples.append
     for family in batch.families:
-        for series_labels, points in family.series:
-            labels = {
-                name: value
-                for name, value in series_labels.items()
-                if name not in added and name not in RESERVED_LABELS
-            }
-            labels.update(added)
-            labels[METRIC_NAME] = family.name
-            for ts, value in points:
+        for labels_in, timestamps, values in family.columns():
+            labels = series_labels(family.name, labels_in, added)
+            for ts, value in zip(timestamps, values, strict=True):
                 add(Sample(labels, ts, value))
     return samples
 
@@ -413,9 +230,71 @@ def stats_samples(batch: Batch, added: dict[str, str], ts: int) -> list[Sample]:
     ]
 
 
+def alert_inputs(org_id: int) -> frozenset[str] | None:
+    """Metric names whose samples the alert rules of the organization read (their inputs
+    and what ``derive`` computes them from), or None: hand every sample to them.
+
+    ``hooks.on_samples`` skips every other name, so handing it only these families'
+    samples evaluates the same; the rest of the batch goes to the store as rows, without
+    a ``Sample`` per point.
+    """
+    try:
+        return hooks._wanted_metrics(org_id) | derive.NEEDED
+    except Exception:  # as hooks.reads_pushed_metrics: when unsure, the rules see all
+        hooks.log.exception("could not read the alert rules of org %s", org_id)
+        return None
+
+
+def append_batch(
+    org_id: int, batch: Batch, added: dict[str, str], stats: list[Sample]
+) -> AppendResult:
+    """Store the batch and the agent's health series, let the alert rules see them; the
+    result counts the batch alone (the agent's answer).
+
+    With a store that resolves series ids (``series_id``/``append_resolved``), a series
+    the process has stored before becomes ``(id, ts, value)`` rows built by C loops; only
+    new series and those the alert rules read become ``Sample`` objects.
+    """
+    store = get_store()
+    append_resolved = getattr(store, "append_resolved", None)
+    series_id = getattr(store, "series_id", None)
+    if append_resolved is None or series_id is None:
+        # One transaction for both (when the store can), one pass of the alert rules.
+        result, _ = ingest.append_parts(org_id, [batch_samples(batch, added), stats])
+        return result
+    inputs = alert_inputs(org_id)
+    rows: list[tuple[int, int, float]] = []
+    new: list[Sample] = []
+    watched: list[Sample] = []
+    for family in batch.families:
+        seen = inputs is None or family.name in inputs
+        for labels_in, timestamps, values in family.columns():
+            labels = series_labels(family.name, labels_in, added)
+            sid = series_id(org_id, labels)
+            if sid is not None:
+                rows.extend(zip(repeat(sid), timestamps, values))  # repeat() is endless: no strict
+            if sid is None or seen:
+                samples = [Sample(labels, ts, v) for ts, v in zip(timestamps, values, strict=True)]
+                if sid is None:
+                    new.extend(samples)
+                if seen:
+                    watched.extend(samples)
+    result = append_resolved(org_id, rows, new) if rows or new else AppendResult()
+    # Apart: the answer counts the batch only. The health series are few and known
+    # after the first batch, so this second, small transaction is cheap.
+    if stats:
+        store.append(org_id, stats)
+    watched.extend(stats)
+    if watched:
+        hooks.on_samples(org_id, watched)  # never raises
+    return result
+
+
 @router.post("/metrics", auth=AgentCredential(), response=MetricsAccepted)
-async def agent_metrics(request: HttpRequest):
-    return await ingest.in_ingest_thread(store_batch, request, request.auth)  # type: ignore[attr-defined]
+async def agent_metrics(request: HttpRequest, response: HttpResponse):
+    answer = await ingest.in_ingest_thread(store_batch, request, request.auth)  # type: ignore[attr-defined]
+    response[FORMATS_HEADER] = ", ".join(FORMATS)
+    return answer
 
 
 def store_batch(request: HttpRequest, credential: str) -> dict[str, Any]:
@@ -434,12 +313,8 @@ def store_batch(request: HttpRequest, credential: str) -> dict[str, Any]:
             DEVICE_LABEL: str(device.pk),
             ORG_LABEL: device.org_slug,
         }
-        # The batch and the agent's health series: one transaction (when the store can),
-        # one pass of the alert rules, counted apart (the answer counts the batch).
-        result, _ = ingest.append_parts(
-            device.organization_id,
-            [batch_samples(batch, added), stats_samples(batch, added, ingest.now_ms())],
-        )
+        stats = stats_samples(batch, added, ingest.now_ms())
+        result = append_batch(device.organization_id, batch, added, stats)
     ingest.record_metadata(
         device.organization_id,
         [SeriesMetadata(f.name, f.type, f.unit, f.help) for f in batch.families],

@@ -18,7 +18,6 @@ never starved. Delivery rules (``docs/agent-protocol.md`` § Metrics):
 
 from __future__ import annotations
 
-import gzip
 import logging
 import math
 import threading
@@ -27,13 +26,13 @@ from collections.abc import Callable
 from typing import Any, Protocol
 
 from steward.agent.client import RequestRejected
+from steward.agent.metrics import wire
 from steward.agent.metrics.batch import BatchBuilder
 from steward.agent.metrics.engine import MetricsEngine
 from steward.agent.protocol import (
     CODE_CLOCK_SKEW,
     MAX_METRICS_INTERVAL,
     MIN_METRICS_INTERVAL,
-    encode_body,
     utc_now,
 )
 from steward.agent.spool import Spool, SpoolCorrupt, SpoolEntry
@@ -51,10 +50,17 @@ DEFAULT_REPLAY_RATE = 5.0
 # decompressed body well under the server's 8 MiB and the gzip'd one under 2 MiB.
 MAX_BATCH_SAMPLES = 50_000
 DROP_STATUSES = frozenset({400, 413, 422})
-WIRE_COMPRESS_LEVEL = 6
+
+
+def dropping(error: RequestRejected) -> bool:
+    """Whether a refusal is about the batch itself (drop it), not this machine's clock."""
+    return error.status in DROP_STATUSES and error.code != CODE_CLOCK_SKEW
 
 
 class MetricsSender(Protocol):
+    """``AgentClient``; its ``metrics_formats`` (the formats the server said it reads,
+    absent from test doubles: points only) picks the wire format."""
+
     def send_metrics(self, body_gzipped: bytes) -> dict[str, Any]: ...
 
 
@@ -201,18 +207,23 @@ class MetricsPipeline:
                 payload = self.spool.read(entry)
             except SpoolCorrupt:
                 return True  # quarantined and counted; go on with the next one
-        body = {
-            "batch_id": payload["batch_id"],
-            # Stamped now: a batch replayed after an outage must not fail the skew check.
-            "sent_at": utc_now(),
-            "families": payload["families"],
-            "agent_stats": self.agent_stats(),
-        }
-        data = gzip.compress(encode_body(body), WIRE_COMPRESS_LEVEL, mtime=0)
+        # sent_at is stamped now: a batch replayed after an outage must not fail the skew
+        # check. Columns only to a server that said it reads them (wire.py).
+        columns = wire.COLUMNS in getattr(client, "metrics_formats", ())
         try:
-            response = client.send_metrics(data)
+            data, columns = wire.encode_batch(payload, utc_now(), self.agent_stats(), columns)
+            try:
+                response = client.send_metrics(data)
+            except RequestRejected as error:
+                if not columns or not dropping(error):
+                    raise
+                # Refused in columns: say it in points before giving the batch up, so that
+                # a server that stopped reading columns (a downgrade) loses nothing.
+                logger.warning("server refused a columns batch (%s); sending it as points", error)
+                data, _ = wire.encode_batch(payload, utc_now(), self.agent_stats(), False)
+                response = client.send_metrics(data)
         except RequestRejected as error:
-            if error.status in DROP_STATUSES and error.code != CODE_CLOCK_SKEW:
+            if dropping(error):
                 self.spool.drop(entry, f"refused by the server: {error}")
                 return True
             self._pause(error)
