@@ -79,20 +79,18 @@ def real_splits(k: int = 8, seed: int = 1) -> list[tuple[list[str], list[str]]]:
 
 def cross_real(scores: dict[str, list[float]], splits: list[Any]) -> tuple[float, ...]:
     """Mean score of each half of the real files at the other half's thresholds."""
-    total = [0.0, 0.0, 0.0]
-    m = 0
-    for a, b in splits:
-        for tune, test in ((a, b), (b, a)):
-            res = nk.score(scores, tune)
-            thr = {p: res[p]["threshold"] for p in res}
-            got = nk.finals(nk.score(scores, test, thr))
-            total = [t + f for t, f in zip(total, got, strict=True)]
-            m += 1
-    return tuple(round(t / m, 2) for t in total)
+    return _mean3(nk.cross_scores(scores, splits))
+
+
+def _mean3(rows: list[tuple[float, ...]]) -> tuple[float, ...]:
+    return tuple(round(sum(r[i] for r in rows) / len(rows), 2) for i in range(3))
 
 
 def robustness(factory: Callable[[], Any], jitters: int = 8) -> dict[str, tuple[float, ...]]:
-    """All-dev and cross-real scores, as tuned and averaged over jittered rates.
+    """All-dev and cross-validated scores, as tuned and averaged over jittered rates.
+
+    "cv" is the mean over nab.py's random stratified halvings of all dev files (both ways) of
+    one half at the other half's thresholds; "real" the same over :func:`real_splits`.
 
     Jitter j > 0 multiplies each of :data:`JITTERED` by a factor drawn from [0.9, 1.1]
     (seeded by j).  The constants are patched in this process and the workers are forked, so
@@ -101,7 +99,8 @@ def robustness(factory: Callable[[], Any], jitters: int = 8) -> dict[str, tuple[
     base = {name: getattr(D, name) for name in JITTERED}
     splits = real_splits()
     files = nk.file_list()
-    devs, crosses = [], []
+    halvings = nk.random_halves(files)
+    devs, crosses, cvs = [], [], []
     try:
         for j in range(jitters):
             rng = random.Random(j)
@@ -113,16 +112,21 @@ def robustness(factory: Callable[[], Any], jitters: int = 8) -> dict[str, tuple[
                 scores = dict(pool.map(_run, [(f, factory) for f in files]))
             devs.append(nk.finals(nk.score(scores)))
             crosses.append(cross_real(scores, splits))
+            cvs.append(_mean3(nk.cross_scores(scores, halvings)))
     finally:
         for name, value in base.items():
             setattr(D, name, value)
         D._STEP_UP = D.TAIL_STEP * D.TAIL_Q
         D._STEP_DOWN = D.TAIL_STEP * (1.0 - D.TAIL_Q)
 
-    def mean(rows: list[tuple[float, ...]]) -> tuple[float, ...]:
-        return tuple(round(sum(r[i] for r in rows) / len(rows), 2) for i in range(3))
-
-    return {"dev": devs[0], "real@other": crosses[0], "dev~": mean(devs), "real~": mean(crosses)}
+    return {
+        "dev": devs[0],
+        "cv": cvs[0],
+        "real@other": crosses[0],
+        "dev~": _mean3(devs),
+        "cv~": _mean3(cvs),
+        "real~": _mean3(crosses),
+    }
 
 
 if __name__ == "__main__":

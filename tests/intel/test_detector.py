@@ -168,7 +168,7 @@ def test_a_nightly_lift_of_an_hour_stops_alarming_after_a_few_nights() -> None:
             if v.is_anomaly and t >= 4 * DAY and 2 * 3600 <= t % DAY < 4 * 3600
         }
         nights += len(flagged)
-    assert nights <= 12  # of 60 nights from the fifth day on (format 4: 4)
+    assert nights <= 12  # of 60 nights from the fifth day on (format 4: 4, format 5: 3)
 
 
 def test_the_daily_memories_round_trip_at_their_two_byte_resolution() -> None:
