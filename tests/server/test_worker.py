@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import timedelta
 
 import pytest
@@ -82,3 +83,62 @@ def test_leases_of_dead_workers_on_this_host_are_released():
     )
     assert worker.release_dead_leases() == 1
     assert worker.claim(JOBS[0], "b")
+
+
+def test_a_lease_is_renewed_only_by_its_holder():
+    worker.ensure_rows(JOBS)
+    assert worker.claim(JOBS[0], "a", worker.LEASE)
+    JobState.objects.filter(name="count").update(lease_until=timezone.now() + timedelta(seconds=1))
+    assert worker.renew(["count"], "b") == 0
+    assert worker.renew(["count"], "a") == 1
+    left = JobState.objects.get(name="count").lease_until - timezone.now()
+    assert left > worker.LEASE - timedelta(seconds=5)
+    assert not worker.claim(JOBS[0], "b")
+
+
+def test_a_job_running_on_another_worker_does_not_wake_the_loop_until_its_lease_ends():
+    worker.ensure_rows(JOBS)
+    now = timezone.now()
+    JobState.objects.filter(name="count").update(
+        next_run_at=now - timedelta(seconds=1),
+        lease_until=now + timedelta(seconds=20),
+        leased_by="elsewhere:1",
+    )
+    assert 15 < worker._seconds_until_next(JOBS, 30.0) <= 20
+    JobState.objects.filter(name="count").update(lease_until=now - timedelta(seconds=1))
+    assert worker._seconds_until_next(JOBS, 30.0) == 0.05  # expired: claim it now
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_loop_keeps_renewing_the_lease_of_a_job_that_outlives_it(monkeypatch):
+    """A job running longer than the lease is never claimed by a second worker while the
+    first one lives, including while the first one is shutting down."""
+    import threading
+
+    monkeypatch.setattr(worker, "LEASE", timedelta(seconds=1))
+    monkeypatch.setattr(worker, "RENEW_EVERY", 0.2)
+    started, release = threading.Event(), threading.Event()
+
+    def long_job() -> None:
+        started.set()
+        release.wait(10)
+
+    jobs = (Job("long", timedelta(minutes=1), long_job),)
+    stop = threading.Event()
+    loop = threading.Thread(target=worker.loop, args=(stop, 0.1, 2, jobs))
+    loop.start()
+    try:
+        assert started.wait(10)
+        for _ in range(2):  # twice the lease, while running
+            time.sleep(1)
+            assert not worker.claim(jobs[0], "other", worker.LEASE)
+        stop.set()
+        time.sleep(1.5)  # and while the worker waits for it at shutdown
+        assert not worker.claim(jobs[0], "other", worker.LEASE)
+        assert loop.is_alive()
+    finally:
+        release.set()
+        stop.set()
+        loop.join(10)
+    state = JobState.objects.get(name="long")
+    assert state.runs == 1 and state.leased_by == ""
