@@ -43,4 +43,10 @@ def browser(monkeypatch) -> Iterator[object]:
         try:
             yield chromium
         finally:
+            # ORM calls made while Playwright's loop runs get connections of that loop's
+            # context, not the thread's: close them here, or each stays open and keeps
+            # PostgreSQL from dropping the test database at the end of the run.
+            from django.db import connections
+
+            connections.close_all()
             chromium.close()

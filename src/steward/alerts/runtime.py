@@ -37,7 +37,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from django.db import close_old_connections, connection, transaction
+from django.db import connection, connections, transaction
 
 from steward.alerting import Action, Engine
 from steward.alerting.model import Observation
@@ -213,15 +213,21 @@ def _feed_loop() -> None:
             orgs = list(_soon)
             _soon.clear()
             _feeding.update(orgs)
-        close_old_connections()  # a long-lived thread: drop a broken or aged connection
-        for org_id in orgs:
-            try:
-                _drain(org_id, wait=True)
-            except Exception:
-                log.exception("deferred alert evaluation failed (org %s)", org_id)
-            finally:
-                with _cache_lock:
-                    _feeding.discard(org_id)
+        try:
+            for org_id in orgs:
+                try:
+                    _drain(org_id, wait=True)
+                except Exception:
+                    log.exception("deferred alert evaluation failed (org %s)", org_id)
+                finally:
+                    with _cache_lock:
+                        _feeding.discard(org_id)
+        finally:
+            # A round is one unit of work, like a request: its connection ends with it
+            # (CONN_MAX_AGE = 0). Kept open, the idle feeder held a database session for
+            # the life of the process, and PostgreSQL refuses to drop a database that has
+            # sessions (the test run's teardown warning).
+            connections.close_all()
 
 
 def _drain(organization_id: int, wait: bool) -> list[Action]:

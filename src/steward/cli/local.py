@@ -115,6 +115,13 @@ def serve(args: argparse.Namespace) -> int:
         timeout_graceful_shutdown=5,
         **options,
     )
+    from steward.metrics import ingest, store
+
+    # Served: end the database sessions of the ingest threads and of the metrics store
+    # cleanly rather than by the exit. (With several server processes each is a child of
+    # this one and ends with it.)
+    ingest.close_ingest_threads()
+    store.close_store()
     return 0
 
 

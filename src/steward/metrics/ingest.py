@@ -543,3 +543,35 @@ def _ingest_remote_write(org: Organization, request: prompb.WriteRequest) -> Rem
             ],
         )
     return outcome
+
+
+def close_ingest_threads(timeout: float = 10.0) -> None:
+    """Stop the ingest threads and close the database connections they keep open.
+
+    The threads keep their connections between requests on purpose (above), so they hold
+    database sessions for as long as they live: at server shutdown, or before a test run
+    drops its database (PostgreSQL refuses while sessions remain), call this. A later
+    ``in_ingest_thread`` starts a fresh pool. ``timeout`` bounds the wait, in seconds.
+    """
+    global _pool
+    with _pool_lock:
+        pool, _pool = _pool, None
+    if pool is None:
+        return
+    # One task per thread: each closes its own thread's connections (Django's are per
+    # thread), then waits until every task has started, so that no thread runs two of
+    # them while another runs none.
+    lock, everyone = threading.Lock(), threading.Event()
+    started = [0]
+
+    def close_mine() -> None:
+        connections.close_all()
+        with lock:
+            started[0] += 1
+            if started[0] == INGEST_THREADS:
+                everyone.set()
+        everyone.wait(timeout)
+
+    for _ in range(INGEST_THREADS):
+        pool.submit(close_mine)
+    pool.shutdown(wait=True)

@@ -101,3 +101,17 @@ def _open() -> Store:
     if uses_postgres() and "schema" in parameters:
         kwargs["schema"] = PG_SCHEMA
     return open_store(store_target(), **kwargs)
+
+
+def close_store() -> None:
+    """Close the process's store and every connection it holds, in any thread.
+
+    The store keeps one connection per thread for the life of the process: at server
+    shutdown, and before a test run drops its database (PostgreSQL refuses while sessions
+    remain), they must end. A later ``get_store()`` opens it again.
+    """
+    global _store
+    with _lock:
+        store, _store = _store, None
+    if store is not None:
+        store.close()  # type: ignore[attr-defined]  # _open() gives a tsdb ManagedStore
