@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import math
+import struct
 import zlib
+from pathlib import Path
 
+import cramjam
 import numpy as np
 import pytest
 
@@ -57,6 +61,31 @@ def test_empty_and_single_row_chunks() -> None:
 def test_corrupt_chunk_raises_a_typed_error() -> None:
     with pytest.raises(codec.ChunkError):
         codec.decode(b"not zlib")
+
+
+def layout_of(blob: bytes) -> bytes:
+    """The uncompressed layout of a version 3 chunk (byte 3, then an LZ4 block)."""
+    assert blob[0] == 3
+    return bytes(cramjam.lz4.decompress_block(blob[1:]))
+
+
+def lz4_chunk(layout: bytes) -> bytes:
+    return b"\x03" + bytes(cramjam.lz4.compress_block(layout))
+
+
+def test_corrupt_version_3_chunks_raise_a_typed_error() -> None:
+    ts = np.arange(360, dtype=np.int64) * 10_000
+    blob = codec.encode(ts, [np.sin(ts / 1e5)])
+    huge = b"\x03" + struct.pack("<I", 2**31) + blob[5:]  # stated size no block can hold
+    short = b"\x03" + struct.pack("<I", len(layout_of(blob)) + 1) + blob[5:]
+    shorter_layout = lz4_chunk(layout_of(blob)[:-1])  # decompresses, but one byte short
+    as_v2 = lz4_chunk(b"\x02" + layout_of(blob)[1:])  # only version 3 goes in LZ4
+    in_zlib = zlib.compress(layout_of(blob))  # nor does version 3 go in zlib
+    for bad in (b"\x03", b"\x03\x01\x00", blob[:-7], huge, short, shorter_layout, as_v2, in_zlib):
+        with pytest.raises(codec.ChunkError):
+            codec.decode(bad)
+        with pytest.raises(codec.ChunkError):
+            codec.decode_many([blob, bad])
 
 
 Chunk = tuple[np.ndarray, list[np.ndarray]]
@@ -120,12 +149,15 @@ def test_decode_many_refuses_what_it_cannot_decode() -> None:
     for blobs in ([one, five], [one, b"not zlib"], [zlib.compress(b"\x02\x01")]):
         with pytest.raises(codec.ChunkError):
             codec.decode_many(blobs)
-    single = bytearray(zlib.decompress(codec.encode(ts[:1], [ts[:1] * 1.0])))
+    single = bytearray(layout_of(codec.encode(ts[:1], [ts[:1] * 1.0])))
     single[codec._HEADER.size] = 7  # the column's mode byte (one row: no ts section)
     with pytest.raises(codec.ChunkError, match="mode 7"):
+        codec.decode_many([lz4_chunk(bytes(single))])
+    single[0] = 2  # the same in a version 2 chunk
+    with pytest.raises(codec.ChunkError, match="mode 7"):
         codec.decode_many([zlib.compress(bytes(single))])
-    with pytest.raises(codec.ChunkError, match="version 3"):
-        codec.decode(zlib.compress(b"\x03" + bytes(single[1:])))
+    with pytest.raises(codec.ChunkError, match="version 4"):
+        codec.decode(zlib.compress(b"\x04" + bytes(single[1:])))
 
 
 # Chunks written by the version 1 encoder (every byte plane stored), as stored by
@@ -163,13 +195,48 @@ def test_version_1_chunks_still_decode(blob: str, stamps: list[int], columns: li
             assert bits(got) == bits(np.array(want * repeat))
 
 
-def test_new_chunks_are_version_2_and_no_larger_than_version_1() -> None:
+def test_new_chunks_are_version_3_and_little_larger_than_version_2() -> None:
     ts = 1_764_000_000_000 + np.arange(360, dtype=np.int64) * 10_000
     rng = np.random.default_rng(2)
     cpu = np.round(1e5 + np.cumsum(rng.uniform(0, 9, 360)), 2)
     blob = codec.encode(ts, [cpu])
-    assert zlib.decompress(blob)[0] == codec.VERSION == 2
+    assert blob[0] == layout_of(blob)[0] == codec.VERSION == 3
     # Version 1 stored the 8 planes of all 360 timestamps and values: 5,776 bytes before
-    # zlib. Version 2 keeps the two non-zero planes of the values' deltas.
-    assert len(zlib.decompress(blob)) < 1000
-    assert len(blob) < 678  # what version 1 made of these samples
+    # zlib. Versions 2 and 3 keep the two non-zero planes of the values' deltas, 752.
+    assert len(layout_of(blob)) < 1000
+    assert len(blob) < 780  # version 2 (zlib) made 645 bytes of these, version 1 678
+
+
+# Chunks written by the version 2 encoder (zlib of the planes layout), as stored by
+# Steward releases before version 3, with the timestamps and float64 bit patterns.
+V2_CHUNKS = json.loads(
+    (Path(__file__).parent.parent / "fixtures" / "tsdb" / "chunks_v2.json").read_text()
+)["chunks"]
+
+
+@pytest.mark.parametrize("chunk", V2_CHUNKS, ids=[c["name"] for c in V2_CHUNKS])
+def test_version_2_chunks_still_decode(chunk: dict) -> None:
+    data = bytes.fromhex(chunk["blob"])
+    assert zlib.decompress(data)[0] == 2
+    ts, cols = codec.decode(data)
+    assert ts.tolist() == chunk["timestamps"]
+    assert [bits(c) for c in cols] == chunk["columns"]
+    # ... and as version 3 again, bit for bit, alone and batched with the old chunk.
+    again = codec.encode(ts, cols)
+    assert again[0] == 3
+    many_ts, many_cols, sizes = codec.decode_many([data, again, data])
+    assert sizes.tolist() == [len(ts)] * 3
+    assert many_ts.tolist() == chunk["timestamps"] * 3
+    assert [bits(c) for c in many_cols] == [want * 3 for want in chunk["columns"]]
+
+
+def test_versions_1_2_and_3_decode_together() -> None:
+    """A store compacted before and after an upgrade hands decode_many all three."""
+    old = [bytes.fromhex(c["blob"]) for c in V2_CHUNKS if len(c["columns"]) == 1]
+    old += [bytes.fromhex(blob) for blob, _, columns in V1_CHUNKS if len(columns) == 1]
+    want = [codec.decode(b) for b in old]
+    blobs = [x for (t, c), b in zip(want, old, strict=True) for x in (b, codec.encode(t, c))]
+    ts, [values], sizes = codec.decode_many(blobs)
+    assert sizes.tolist() == [len(t) for t, _ in want for _ in range(2)]
+    assert ts.tolist() == np.concatenate([t for t, _ in want for _ in range(2)]).tolist()
+    assert bits(values) == bits(np.concatenate([c[0] for _, c in want for _ in range(2)]))
