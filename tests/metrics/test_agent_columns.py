@@ -11,11 +11,9 @@ from datetime import UTC, datetime
 
 import pytest
 
-from steward.accounts import tokens
 from steward.agent.metrics import wire
 from steward.alerts import yamlio
 from steward.alerts.models import Alert
-from steward.inventory.models import Device
 from steward.metrics import agent, agent_batch
 from steward.metrics.store import set_store_for_tests
 from steward.tsdb import open_store
@@ -24,15 +22,6 @@ from tests.metrics.memstore import MemoryStore
 from tests.metrics.test_agent_metrics import post
 
 T0 = 1_764_388_800_000
-
-
-@pytest.fixture
-def credential(world) -> str:
-    secret = tokens.new_secret(tokens.DEVICE_CREDENTIAL_PREFIX)
-    Device.objects.filter(pk=world.acme_device.pk).update(
-        credential_hash=tokens.hash_secret(secret)
-    )
-    return secret
 
 
 def columns(**overrides) -> dict:

@@ -10,7 +10,6 @@ import pytest
 from django.test import Client
 from django.utils import timezone
 
-from steward.accounts import tokens
 from steward.inventory.models import Device
 from steward.metrics.models import MetricsSettings
 from steward.tsdb.types import MetricType, SeriesMetadata
@@ -19,15 +18,6 @@ pytestmark = pytest.mark.django_db
 
 URL = "/api/v1/agent/metrics"
 T0 = 1764390600000
-
-
-@pytest.fixture
-def credential(world) -> str:
-    secret = tokens.new_secret(tokens.DEVICE_CREDENTIAL_PREFIX)
-    Device.objects.filter(pk=world.acme_device.pk).update(
-        credential_hash=tokens.hash_secret(secret)
-    )
-    return secret
 
 
 def batch(**overrides) -> dict:

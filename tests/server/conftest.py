@@ -115,6 +115,16 @@ def api(db):
 
 
 @pytest.fixture
+def credential(world) -> str:
+    """The metrics credential of ``world.acme_device`` (the secret an enrolled agent holds)."""
+    secret = tokens.new_secret(tokens.DEVICE_CREDENTIAL_PREFIX)
+    Device.objects.filter(pk=world.acme_device.pk).update(
+        credential_hash=tokens.hash_secret(secret)
+    )
+    return secret
+
+
+@pytest.fixture
 def enrollment_secret(world) -> str:
     _, secret = EnrollmentToken.issue(world.acme_hq, "test", timedelta(hours=1), max_uses=5)
     return secret

@@ -117,15 +117,6 @@ def memory_store():
     ingest.forget_metadata_cache()
 
 
-@pytest.fixture
-def credential(world) -> str:
-    secret = tokens.new_secret(tokens.DEVICE_CREDENTIAL_PREFIX)
-    Device.objects.filter(pk=world.acme_device.pk).update(
-        credential_hash=tokens.hash_secret(secret)
-    )
-    return secret
-
-
 def batch_body(ts: int, **overrides: Any) -> dict[str, Any]:
     body = {
         "batch_id": f"b-{ts}",

@@ -60,17 +60,27 @@ class SeriesIn(BaseModel):
     points: list[tuple[Timestamp, FiniteFloat]] = Field(min_length=1, max_length=MAX_POINTS)
 
 
-class FamilyIn(BaseModel):
+class FamilyHead(BaseModel):
+    """What both formats say of a family besides its series."""
+
     name: MetricName
     type: MetricType = MetricType.UNKNOWN
     unit: Unit = ""
     help: Help = ""
+
+
+class FamilyIn(FamilyHead):
     series: list[SeriesIn] = Field(max_length=MAX_SERIES)
 
 
-class MetricsBatchIn(BaseModel):
+class BatchHead(BaseModel):
+    """What both formats say of a batch besides its families."""
+
     batch_id: BatchId
     sent_at: datetime | None = None
+
+
+class MetricsBatchIn(BatchHead):
     families: list[FamilyIn] = Field(max_length=MAX_FAMILIES)
     agent_stats: AgentStats = Field(default_factory=dict)
 
@@ -80,17 +90,11 @@ class ColumnSeriesIn(BaseModel):
     values: list[StrictFiniteFloat | None] = Field(min_length=1, max_length=MAX_POINTS)
 
 
-class ColumnFamilyIn(BaseModel):
-    name: MetricName
-    type: MetricType = MetricType.UNKNOWN
-    unit: Unit = ""
-    help: Help = ""
+class ColumnFamilyIn(FamilyHead):
     series: list[ColumnSeriesIn] = Field(max_length=MAX_SERIES)
 
 
-class ColumnsBatchIn(BaseModel):
-    batch_id: BatchId
-    sent_at: datetime | None = None
+class ColumnsBatchIn(BatchHead):
     timestamps: list[Timestamp] = Field(min_length=1, max_length=MAX_POINTS)
     families: list[ColumnFamilyIn] = Field(max_length=MAX_FAMILIES)
     agent_stats: AgentStats = Field(default_factory=dict)
