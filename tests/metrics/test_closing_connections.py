@@ -55,10 +55,14 @@ def test_closing_the_ingest_threads_ends_them_and_their_connections():
     ingest.close_ingest_threads()
 
 
-def sessions() -> int:
+def live(pids: list[int]) -> set[int]:
+    """Which of these backend pids still have a session on the test database."""
     with connection.cursor() as cursor:
-        cursor.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()")
-        return cursor.fetchone()[0]
+        cursor.execute(
+            "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid = ANY(%s)",
+            [pids],
+        )
+        return {row[0] for row in cursor.fetchall()}
 
 
 @pytest.mark.django_db(transaction=True)
@@ -68,20 +72,27 @@ def test_closing_the_metrics_store_ends_the_sessions_of_every_thread_that_used_i
     store.set_store_for_tests(None)  # the configured store: the test database, schema tsdb
     try:
         store.close_store()
-        before = sessions()
         opened = store.get_store()
-        threads = [threading.Thread(target=opened.label_names, args=(None, [])) for _ in range(3)]
+        pids: list[int] = []
+
+        def use_the_store() -> None:
+            opened.label_names(None, [])
+            pids.append(opened.backend.conn().info.backend_pid)
+
+        threads = [threading.Thread(target=use_the_store) for _ in range(3)]
         for thread in threads:
             thread.start()
         for thread in threads:
             thread.join()
-        opened.label_names(None, [])
-        assert sessions() == before + 4  # three threads' connections and this one's
+        use_the_store()
+        # Counted by backend pid, not by total: other sessions may come and go meanwhile.
+        assert len(set(pids)) == 4  # three threads' connections and this one's
+        assert live(pids) == set(pids)
         store.close_store()
         deadline = time.monotonic() + 5  # a server process ends a moment after its client
-        while sessions() > before and time.monotonic() < deadline:
+        while live(pids) and time.monotonic() < deadline:
             time.sleep(0.05)
-        assert sessions() == before
+        assert live(pids) == set()
         assert store.get_store() is not opened  # opened again on the next use
     finally:
         store.close_store()
