@@ -178,7 +178,12 @@ OPTIONS: tuple[Option, ...] = (
         "Failed logins per account and address before login is throttled",
     ),
     Option("login_lockout", _positive, 900, "Seconds a throttled login stays blocked"),
-    Option("worker_interval", _positive, 5, "Seconds between worker scheduling rounds"),
+    Option(
+        "worker_interval",
+        _positive,
+        5,
+        "Longest wait in seconds between worker rounds (a round also starts when a job is due)",
+    ),
     Option(
         "web_workers",
         _positive,

@@ -139,3 +139,17 @@ def test_detect_scores_a_csv(tmp_path, capsys):
     source.write_text("timestamp,value\n1700000000,1\n1700000060,abc\n")
     assert main(["detect", str(source)]) == 2
     assert "3" in capsys.readouterr().err
+
+
+def test_worker_waits_at_most_the_configured_interval(monkeypatch):
+    """``STEWARD_WORKER_INTERVAL`` reaches the scheduling loop (it was once ignored)."""
+    import signal
+
+    from steward.jobs import worker as jobs
+
+    seen = {}
+    monkeypatch.setattr(signal, "signal", lambda *_: None)  # keep pytest's own handlers
+    monkeypatch.setenv("STEWARD_WORKER_INTERVAL", "7")
+    monkeypatch.setattr(jobs, "loop", lambda stop, interval: seen.setdefault("interval", interval))
+    assert main(["worker"]) == 0
+    assert seen["interval"] == 7.0

@@ -126,7 +126,7 @@ def serve(args: argparse.Namespace) -> int:
 
 
 def worker(args: argparse.Namespace) -> int:
-    setup_django()
+    config = setup_django()
     import signal
     import threading
 
@@ -139,7 +139,7 @@ def worker(args: argparse.Namespace) -> int:
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
-    jobs.loop(stop, interval=1.0)
+    jobs.loop(stop, interval=float(config.worker_interval))
     return 0
 
 
