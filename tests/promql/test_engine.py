@@ -413,13 +413,13 @@ def test_a_scalar_range_query_is_a_matrix_without_labels(store):
 
 def test_each_selector_is_read_once_per_range_query(store):
     calls = []
-    original = store.select
+    original = store.select_columns
 
     def counting(*args, **kwargs):
         calls.append(args[2:4])
         return original(*args, **kwargs)
 
-    store.select = counting
+    store.select_columns = counting
     evaluate_range("sum(rate(req[1m])) / sum(temp)", 0, 300 * S, 10 * S, store, [ORG])
     # The range selector reads from start - 1m; the instant one from start - lookback.
     assert calls == [(-M, 300 * S), (-5 * M, 300 * S)]

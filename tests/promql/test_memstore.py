@@ -53,3 +53,22 @@ def test_series_labels_and_metadata():
     assert store.metadata([1]) == [meta]
     assert store.metadata([2]) == []
     assert store.metadata(None, "cpu") == [meta]
+
+
+def test_a_selection_keeps_its_samples_while_the_series_grows():
+    """Samples live in numpy buffers with spare capacity; what a reader was handed must
+    not change under it when later samples are appended, inserted or the buffer grows."""
+    store = MemoryStore()
+    name = [Matcher("__name__", MatchOp.EQ, "cpu")]
+    store.append_series(1, CPU, [10, 20], [1.0, 2.0])
+    (bulk,) = store.select([1], name, 0, 1000)
+    store.append(1, [Sample(CPU, t, float(t)) for t in range(30, 400, 10)])
+    (grown,) = store.select([1], name, 0, 1000)
+    store.append(1, [Sample(CPU, 15, 1.5), Sample(CPU, 30, 99.0)])  # an insert, a duplicate
+    (last,) = store.select([1], name, 0, 1000)
+    assert list(bulk.timestamps) == [10, 20]
+    assert list(grown.timestamps) == list(range(10, 400, 10))
+    assert list(last.timestamps) == [10, 15, *range(20, 400, 10)]
+    assert list(last.values)[:4] == [1.0, 1.5, 2.0, 30.0]
+    cols = store.select_columns([1], name, 0, 1000)
+    assert cols.timestamps.tolist() == list(last.timestamps)

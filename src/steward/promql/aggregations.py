@@ -11,7 +11,7 @@ import numpy as np
 
 from steward.promql.errors import UnsupportedQuery
 from steward.promql.range_functions import quantile
-from steward.promql.values import LabelKey, Vector, label_key
+from steward.promql.values import Vector, label_key
 from steward.tsdb.types import METRIC_NAME
 
 REDUCING = {"sum", "avg", "min", "max", "count", "group", "stddev", "stdvar", "quantile"}
@@ -26,19 +26,30 @@ def group_labels(labels: dict[str, str], by: bool, names: list[str]) -> dict[str
 
 
 def _groups(vec: Vector, by: bool, names: list[str]) -> tuple[list[dict[str, str]], np.ndarray]:
-    index: dict[LabelKey, int] = {}
+    """The distinct groups' label sets and each row's group index.
+
+    Rows outnumber groups (8,000 CPU series, 1,000 hosts): each row costs a key only, and
+    a group's label dict is made once, for its first row.
+    """
+    index: dict[object, int] = {}
     out: list[dict[str, str]] = []
-    gid = np.empty(len(vec), dtype=np.int64)
     ordered = sorted(set(names))
-    for i, ls in enumerate(vec.labels):
-        g = group_labels(ls, by, names)
+    keys: list[object]
+    if by and len(ordered) == 1:
+        name = ordered[0]
+        keys = [ls.get(name) for ls in vec.labels]  # a missing label is None, never ''
+    elif by:
         # With ``by`` the key's order is known: skip sorting every row's items.
-        key = tuple((k, ls[k]) for k in ordered if k in ls) if by else label_key(g)
-        if key not in index:
-            index[key] = len(out)
-            out.append(g)
-        gid[i] = index[key]
-    return out, gid
+        keys = [tuple((k, ls[k]) for k in ordered if k in ls) for ls in vec.labels]
+    else:
+        keys = [label_key(group_labels(ls, by, names)) for ls in vec.labels]
+    gids: list[int] = []
+    for i, key in enumerate(keys):
+        g = index.setdefault(key, len(out))
+        if g == len(out):
+            out.append(group_labels(vec.labels[i], by, names))
+        gids.append(g)
+    return out, np.array(gids, dtype=np.int64)
 
 
 def aggregate(op: str, vec: Vector, by: bool, names: list[str], param: np.ndarray | None) -> Vector:

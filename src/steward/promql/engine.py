@@ -8,6 +8,7 @@ a range query of one step.
 from __future__ import annotations
 
 from collections.abc import Collection
+from itertools import compress
 
 import numpy as np
 import promql_parser as pp
@@ -30,6 +31,8 @@ _CARD = {
     "VectorMatchCardinality.ManyToMany": "many-to-many",
 }
 _ORDERING = {"sort", "sort_desc"}
+# From this many series on, a range result converts to lists as one block (``_matrix``).
+_BLOCK_ROWS_MIN = 16
 
 
 def parse(expr: str) -> pp.Expr:
@@ -256,14 +259,47 @@ def evaluate_range(
         raise QueryError(
             f'invalid expression type "{kind}" for range query, must be Scalar or instant Vector'
         )
+    return Result(ResultType.MATRIX, _matrix(value, steps))
+
+
+def _matrix(value: Vector, steps: np.ndarray) -> list[Series]:
+    """The vector's series in label order, each with its present steps only.
+
+    With many series mostly present (a fleet query) the block converts to Python lists
+    with one ``tolist`` each and rows pick their present steps with ``compress``: no
+    numpy call per series. A few series (one host over 24 h), or a sparse block (series
+    that come and go over a long range), convert row by row: cheaper for a few rows, and
+    absent cells never become Python floats.
+    """
+    order = sorted(range(len(value)), key=lambda i: label_key(value.labels[i]))
     series = []
-    for i in sorted(range(len(value)), key=lambda i: label_key(value.labels[i])):
-        idx = np.flatnonzero(value.present[i])
-        if idx.size:
+    few = len(value) < _BLOCK_ROWS_MIN
+    if few or 2 * int(np.count_nonzero(value.present)) < value.present.size:
+        for i in order:
+            idx = np.flatnonzero(value.present[i])
+            if idx.size:
+                series.append(
+                    Series(
+                        dict(value.labels[i]), steps[idx].tolist(), value.values[i, idx].tolist()
+                    )
+                )
+        return series
+    rows = value.values.tolist()
+    masks = value.present.tolist()
+    all_steps = steps.tolist()
+    for i in order:
+        mask = masks[i]
+        if all(mask):
+            series.append(Series(dict(value.labels[i]), all_steps.copy(), rows[i]))
+        elif any(mask):
             series.append(
-                Series(dict(value.labels[i]), steps[idx].tolist(), value.values[i, idx].tolist())
+                Series(
+                    dict(value.labels[i]),
+                    list(compress(all_steps, mask)),
+                    list(compress(rows[i], mask)),
+                )
             )
-    return Result(ResultType.MATRIX, series)
+    return series
 
 
 def evaluate_instant(

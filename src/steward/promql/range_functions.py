@@ -16,10 +16,13 @@ from steward.promql.values import RangeWindows, window_reduce
 Out = tuple[np.ndarray, np.ndarray]
 
 
-def _at(arr: np.ndarray, idx: np.ndarray, ok: np.ndarray) -> np.ndarray:
+def _at(arr: np.ndarray, idx: np.ndarray) -> np.ndarray:
+    """``arr[idx]`` for window-derived indices, which may be -1 or ``arr.size`` where a
+    window is too short: those read a clipped neighbour, and the caller's ``present``
+    mask discards them (cheaper than masking the indices first)."""
     if arr.size == 0:
         return np.zeros(idx.shape, dtype=arr.dtype)
-    return arr[np.where(ok, idx, 0)]
+    return np.take(arr, idx, mode="clip")
 
 
 def _pair_flags(w: RangeWindows, flags: np.ndarray) -> np.ndarray:
@@ -38,8 +41,9 @@ def _pairs(w: RangeWindows) -> tuple[np.ndarray, np.ndarray]:
     return w.vs, prev
 
 
-def _reset_sums(w: RangeWindows) -> np.ndarray:
-    """Per window, the sum of the values just before each counter reset in it.
+def _reset_sums(w: RangeWindows) -> np.ndarray | None:
+    """Per window, the sum of the values just before each counter reset in it; None when
+    no window has a reset (the common case: spares a pass over every window).
 
     A reset at flat index i (``vs[i] < vs[i - 1]``, both of one series) counts in a window
     [lo, hi) when lo < i < hi. Resets are rare, so they are found once over all samples
@@ -47,17 +51,19 @@ def _reset_sums(w: RangeWindows) -> np.ndarray:
     of reducing a dense array of mostly zeros.
     """
     vs = w.vs
-    out = np.zeros(w.lo.shape)
     if vs.size < 2:
-        return out
+        return None
     at = np.flatnonzero(vs[1:] < vs[:-1]) + 1
     # A drop from one series' last sample to the next one's first is no reset.
     at = at[np.isin(at, w.starts, assume_unique=True, invert=True)]
     if not at.size:
-        return out
+        return None
     first = np.searchsorted(at, np.minimum(w.lo + 1, w.hi))
     last = np.searchsorted(at, w.hi)
     hit = last > first
+    if not hit.any():
+        return None
+    out = np.zeros(w.lo.shape)
     out[hit] = window_reduce(np.add, vs[at - 1], first[hit], last[hit], 0.0)
     return out
 
@@ -66,35 +72,50 @@ def extrapolated_rate(w: RangeWindows, is_counter: bool, is_rate: bool) -> Out:
     """``extrapolatedRate`` (rate, increase, delta): counter resets add the value before
     the reset; the result is extrapolated to the window's edges when the first/last samples
     lie within 1.1 average intervals of them (else by half an interval), never below a
-    counter's zero."""
+    counter's zero.
+
+    The arithmetic is Prometheus' in the same order (so the same floats), done in place
+    where a temporary is not needed again: with 8,000 series x 60 steps every extra
+    (series, step) array is 4 MB of fresh memory.
+    """
     n = w.count
     ok = n >= 2
-    first_i, last_i = w.lo, w.hi - 1
-    first_v, last_v = _at(w.vs, first_i, ok), _at(w.vs, last_i, ok)
-    first_t, last_t = _at(w.ts, first_i, ok), _at(w.ts, last_i, ok)
-    result = last_v - first_v
-    if is_counter:
-        result = result + _reset_sums(w)
+    last_i = w.hi - 1
+    first_v, result = _at(w.vs, w.lo), _at(w.vs, last_i)
+    first_t, last_t = _at(w.ts, w.lo), _at(w.ts, last_i)
+    result -= first_v  # last - first
+    resets = _reset_sums(w) if is_counter else None
+    if resets is not None:
+        result += resets
     with np.errstate(all="ignore"):
-        to_start = (first_t - w.range_start[None, :]) / 1000.0
-        to_end = (w.range_end[None, :] - last_t) / 1000.0
         sampled = (last_t - first_t) / 1000.0
-        average = sampled / np.maximum(n - 1, 1)
+        first_t -= w.range_start[None, :]
+        to_start = first_t / 1000.0
+        np.subtract(w.range_end[None, :], last_t, out=last_t)
+        to_end = last_t / 1000.0
+        n -= 1
+        np.maximum(n, 1, out=n)
+        average = sampled / n
         if is_counter:
-            to_zero = sampled * (first_v / result)
-            use_zero = (result > 0) & (first_v >= 0) & (to_zero < to_start)
-            to_start = np.where(use_zero, to_zero, to_start)
+            use_zero = first_v >= 0
+            use_zero &= result > 0
+            to_zero = first_v
+            to_zero /= result
+            to_zero *= sampled  # sampled * (first / result)
+            use_zero &= to_zero < to_start
+            np.copyto(to_start, to_zero, where=use_zero)
         threshold = average * 1.1
-        interval = (
-            sampled
-            + np.where(to_start < threshold, to_start, average / 2)
-            + np.where(to_end < threshold, to_end, average / 2)
-        )
-        factor = interval / sampled
+        half = average
+        half /= 2
+        np.copyto(to_start, half, where=~(to_start < threshold))
+        np.copyto(to_end, half, where=~(to_end < threshold))
+        factor = sampled + to_start
+        factor += to_end
+        factor /= sampled
         if is_rate:
-            factor = factor / (w.range_ms / 1000.0)
-        values = result * factor
-    return values, ok
+            factor /= w.range_ms / 1000.0
+        result *= factor
+    return result, ok
 
 
 def rate(w: RangeWindows) -> Out:
@@ -112,8 +133,8 @@ def delta(w: RangeWindows) -> Out:
 def _instant_value(w: RangeWindows, is_rate: bool) -> Out:
     """``instantValue`` (irate, idelta): the last two samples of the window."""
     ok = w.count >= 2
-    last_v, prev_v = _at(w.vs, w.hi - 1, ok), _at(w.vs, w.hi - 2, ok)
-    last_t, prev_t = _at(w.ts, w.hi - 1, ok), _at(w.ts, w.hi - 2, ok)
+    last_v, prev_v = _at(w.vs, w.hi - 1), _at(w.vs, w.hi - 2)
+    last_t, prev_t = _at(w.ts, w.hi - 1), _at(w.ts, w.hi - 2)
     if is_rate:
         result = np.where(last_v < prev_v, last_v, last_v - prev_v)  # a counter reset
         with np.errstate(all="ignore"):
@@ -156,7 +177,7 @@ def max_over_time(w: RangeWindows) -> Out:
 
 def last_over_time(w: RangeWindows) -> Out:
     ok = w.count > 0
-    return _at(w.vs, w.hi - 1, ok), ok
+    return _at(w.vs, w.hi - 1), ok
 
 
 def present_over_time(w: RangeWindows) -> Out:

@@ -12,8 +12,9 @@ ends included (Prometheus 3.0 made the start exclusive; see ``LEFT_OPEN``).
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from datetime import timedelta
+from typing import Protocol, runtime_checkable
 
 import numpy as np
 import promql_parser as pp
@@ -28,6 +29,25 @@ from steward.tsdb.types import METRIC_NAME, Matcher, MatchOp, Store
 # Prometheus 3.0 excludes a sample lying exactly on the window's start (left-open); 2.x
 # includes it. True switches to 3.x behaviour.
 LEFT_OPEN = False
+
+# From this many (series x steps) windows on, the bounds shared by consecutive windows
+# are searched once (``_shared_search``); below it two plain searches are cheaper.
+SHARED_BOUNDS_MIN = 50_000
+
+
+@runtime_checkable
+class ColumnStore(Protocol):
+    """A store that can hand over a selection as flat arrays, sparing the engine one
+    ``SeriesData`` per series (``MemoryStore``)."""
+
+    def select_columns(
+        self,
+        org_ids: Collection[int] | None,
+        matchers: Sequence[Matcher],
+        start_ms: int,
+        end_ms: int,
+    ) -> SeriesColumns: ...
+
 
 # The parser's enums are not hashable: map by their names.
 _OPS = {
@@ -65,9 +85,12 @@ class Fetcher:
         self.steps = steps  # int64 ms
 
     def select(self, matchers: list[Matcher], start_ms: int, end_ms: int) -> SeriesColumns:
-        """``Store.select`` as flat arrays; straight from the chunks for the real store."""
+        """``Store.select`` as flat arrays: straight from the chunks for the real store,
+        from ``select_columns`` for a store that has it (``MemoryStore``)."""
         if isinstance(self.store, TimeSeriesStore):
             return reads.select_columns(self.store, self.org_ids, matchers, start_ms, end_ms)
+        if isinstance(self.store, ColumnStore):
+            return self.store.select_columns(self.org_ids, matchers, start_ms, end_ms)
         return SeriesColumns.of(self.store.select(self.org_ids, matchers, start_ms, end_ms))
 
     def windows(self, node: pp.VectorSelector, range_ms: int) -> RangeWindows:
@@ -91,35 +114,91 @@ class Fetcher:
 def windows_of(
     data: SeriesColumns, starts: np.ndarray, ends: np.ndarray, range_ms: int
 ) -> RangeWindows:
-    """The windows ``[starts[i], ends[i]]`` (ms) of every series for every step ``i``."""
+    """The windows ``[starts[i], ends[i]]`` (ms) of every series for every step ``i``.
+
+    All series are searched at once: series ``s`` owns the key space ``[s * span, (s + 1)
+    * span)``, so one sorted key array holds every sample and one ``searchsorted`` finds
+    every window bound.
+    """
     base = int(starts.min())
     span = int(ends.max()) - base + 1
     ts_all, vs_all = data.timestamps, data.values
-    sizes = np.diff(data.offsets)
-    keep = (ts_all >= base) & (ts_all < base + span)  # a store may return a wider range
-    if not keep.all():
+    offsets = np.asarray(data.offsets, dtype=np.int64)
+    sizes = np.diff(offsets)
+    labels = data.labels
+    if not _within(ts_all, offsets, sizes, base, base + span):
+        # A store may return a wider range: keep the samples inside it only.
+        keep = (ts_all >= base) & (ts_all < base + span)
         owner = np.repeat(np.arange(len(sizes)), sizes)
         ts_all, vs_all = ts_all[keep], vs_all[keep]
         sizes = np.bincount(owner[keep], minlength=len(sizes)).astype(np.int64)
-    labels = [ls for ls, size in zip(data.labels, sizes.tolist(), strict=True) if size]
-    sizes = sizes[sizes > 0]
+    if not sizes.all():
+        labels = [ls for ls, size in zip(labels, sizes.tolist(), strict=True) if size]
+        sizes = sizes[sizes > 0]
     count = len(labels)
     offsets = np.zeros(count + 1, dtype=np.int64)
     np.cumsum(sizes, out=offsets[1:])
-    # One sorted key space for all series: series s owns [s * span, (s + 1) * span).
-    series_idx = np.repeat(np.arange(count, dtype=np.int64), sizes)
-    keys = series_idx * span + (ts_all - base)
-    row = (np.arange(count, dtype=np.int64) * span)[:, None]
-    lo = np.searchsorted(keys, row + (starts - base)[None, :], "right" if LEFT_OPEN else "left")
-    hi = np.searchsorted(keys, row + (ends - base)[None, :], "right")
+    row = np.arange(count, dtype=np.int64) * span
+    keys = np.repeat(row - base, sizes)
+    keys += ts_all
+    if count * starts.size < SHARED_BOUNDS_MIN:
+        # Few windows (one series over 24 h): two plain searches cost less than finding
+        # the distinct bounds.
+        side = "right" if LEFT_OPEN else "left"
+        lo = np.searchsorted(keys, row[:, None] + (starts - base)[None, :], side)
+        hi = np.searchsorted(keys, row[:, None] + (ends - base)[None, :], "right")
+    else:
+        lo, hi = _shared_search(keys, row, starts - base, ends - base, LEFT_OPEN)
     return RangeWindows(
         labels=labels,
         ts=ts_all,
         vs=vs_all,
         starts=offsets,
-        lo=lo.astype(np.int64),
-        hi=hi.astype(np.int64),
+        lo=lo,
+        hi=hi,
         range_start=starts,
         range_end=ends,
         range_ms=range_ms,
     )
+
+
+def _shared_search(
+    keys: np.ndarray, row: np.ndarray, starts: np.ndarray, ends: np.ndarray, left_open: bool
+) -> tuple[np.ndarray, np.ndarray]:
+    """Window bounds from one left-search over the distinct bounds of all windows.
+
+    With a range a multiple of the step (``rate(x[5m])`` at 60 s) consecutive windows
+    share most bounds, so this searches about half as many keys as two searches would. A
+    right-search for ``end`` is the left-search plus one where a sample sits exactly on
+    ``end`` (series own disjoint key spaces, so the sample found is never another's).
+    """
+    bounds, where = np.unique(np.concatenate([starts, ends]), return_inverse=True)
+    where = where.reshape(-1)
+    found = np.searchsorted(keys, row[:, None] + bounds[None, :], "left")
+    # take() keeps C order (``found[:, idx]`` would not), which the range functions read.
+    lo = np.take(found, where[: starts.size], axis=1)
+    hi = np.take(found, where[starts.size :], axis=1)
+    hi += _on(keys, hi, row[:, None] + ends[None, :])
+    if left_open:
+        lo += _on(keys, lo, row[:, None] + starts[None, :])
+    return lo, hi
+
+
+def _on(keys: np.ndarray, at: np.ndarray, key: np.ndarray) -> np.ndarray:
+    """1 where ``keys[at]`` is ``key`` (``at`` may be one past the end), else 0."""
+    if not keys.size:
+        return np.zeros(at.shape, dtype=np.int64)
+    hit = keys[np.minimum(at, keys.size - 1)] == key
+    hit &= at < keys.size
+    return hit.astype(np.int64)
+
+
+def _within(ts: np.ndarray, offsets: np.ndarray, sizes: np.ndarray, lo: int, hi: int) -> bool:
+    """Whether every sample lies in ``[lo, hi)``, from each series' first and last sample
+    (each series is in time order)."""
+    has = sizes > 0
+    if not has.any():
+        return True
+    first = ts[offsets[:-1][has]]
+    last = ts[offsets[1:][has] - 1]
+    return bool((first >= lo).all() and (last < hi).all())

@@ -34,7 +34,9 @@ def format_labels(labels: dict[str, str]) -> str:
 def drop_name(labels: dict[str, str]) -> dict[str, str]:
     if METRIC_NAME not in labels:
         return labels
-    return {k: v for k, v in labels.items() if k != METRIC_NAME}
+    out = dict(labels)  # a C-level copy, then one deletion: cheaper than a comprehension
+    del out[METRIC_NAME]
+    return out
 
 
 @dataclass
