@@ -538,8 +538,9 @@ def main() -> None:
         "--agent-rate-guess", type=int, default=1000, help="agent batches/s to pre-build"
     )
     # Seconds between rounds of line-protocol timestamps. 10 is Telegraf's default
-    # interval; 1 packs 120 samples per series into each 2-minute bucket of the store's
-    # raw table (12 at 10 s), so every batch dirties ~one B-tree page per series.
+    # interval, one sample per series in each 10-second bucket of the store's raw table
+    # (a round's rows append at the B-tree's end); 1 packs 10 samples per series into
+    # each bucket, so every batch slots rows into the pages of the series' runs.
     parser.add_argument("--interval", type=int, default=10, help="seconds between rounds")
     parser.add_argument("--workers", type=int, default=1, help="steward serve --workers")
     parser.add_argument("--runs", type=int, default=1, help="repeat; medians at the end")

@@ -227,3 +227,24 @@ def test_the_table_is_dropped_when_the_generation_or_the_slug_changes():
     assert cache.table(1, "acme", generation) is table
     assert cache.table(1, "acme-renamed", generation) == {}
     assert cache.table(1, "acme-renamed", object()) == {}
+
+
+def test_a_body_decides_each_timestamp_as_a_line_alone_would():
+    # The stamp's checks and conversion are cached per distinct text: a bad stamp after
+    # a good one, a good one after a bad, and equal values in other spellings.
+    lines = [
+        "m,host=a x=1 5000",
+        "m,host=a x=2 5000",
+        "m,host=a x=3 05000",
+        "m,host=a x=4 -5000",
+        "m,host=a x=5 5000",
+        "m,host=a x=6 \u0665000",
+        "m,host=a x=7 6999",
+        "m,host=a x=8 5000",
+    ]
+    rows, rest, fast = linefast.split_known("\n".join(lines), KNOWN, 1, 1_000)
+    alone = [linefast.split_known(line, KNOWN, 1, 1_000) for line in lines]
+    assert rows == [row for one_rows, _, _ in alone for row in one_rows]
+    assert rest == [(n, text) for n, (_, r, _) in enumerate(alone, 1) for _, text in r]
+    assert fast == sum(f for _, _, f in alone) == 6
+    assert [ts for _, ts, _ in rows] == [5, 5, 5, 5, 6, 5]

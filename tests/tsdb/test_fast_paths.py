@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 from steward.tsdb import open_store
+from steward.tsdb.backends import RAW_BUCKET_MS, SCHEMA_VERSION
 from steward.tsdb.store import TimeSeriesStore
 from steward.tsdb.types import HOUR_MS, Sample
 from tests.tsdb.conftest import T0
@@ -184,3 +186,64 @@ def test_an_existing_4k_store_keeps_its_pages_and_its_samples(tmp_path: Path):
         assert len(series.timestamps) == 3
     finally:
         store.close()
+
+
+def _meta(store: TimeSeriesStore, key: str) -> int | None:
+    row = store.backend.execute(
+        store.backend.conn(), "SELECT value FROM meta WHERE key = ?", (key,)
+    ).fetchone()
+    return None if row is None else int(row[0])
+
+
+def test_a_new_store_records_its_raw_bucket_width(store: TimeSeriesStore):
+    assert _meta(store, "raw_bucket_ms") == RAW_BUCKET_MS
+    assert _meta(store, "schema_version") == SCHEMA_VERSION
+
+
+def test_a_store_with_2_minute_buckets_is_rebucketed_on_open(
+    make_store: Callable[..., TimeSeriesStore],
+):
+    # A store of schema version 1: raw rows bucketed by 2 minutes, no width in meta.
+    # Samples every 10 s from 1 min before a 2-minute boundary: the read from the
+    # middle of the old bucket below is the one that listed the wrong buckets.
+    a = labels("node_load1")
+    start = T0 - 10 * 60_000 - 60_000
+    old = make_store()
+    assert old.append(1, run(a, start, 30)).accepted == 30
+    b, conn = old.backend, old.backend.conn()
+    with b.write(conn):
+        b.execute(conn, "UPDATE raw SET bucket = ts / 120000 * 120000")
+        b.execute(conn, "DELETE FROM meta WHERE key = 'raw_bucket_ms'")
+        b.execute(conn, "UPDATE meta SET value = 1 WHERE key = 'schema_version'")
+    old.close()
+
+    store = make_store()
+    assert _meta(store, "raw_bucket_ms") == RAW_BUCKET_MS
+    assert _meta(store, "schema_version") == SCHEMA_VERSION
+    conn = store.backend.conn()
+    buckets = store.backend.execute(conn, "SELECT bucket, ts FROM raw").fetchall()
+    assert len(buckets) == 30
+    assert all(bucket == ts - ts % RAW_BUCKET_MS for bucket, ts in buckets)
+    lo = start + 30_000  # inside what was the first 2-minute bucket, past its start
+    [series] = store.select([1], name_is("node_load1"), lo, T0)
+    assert list(series.timestamps) == [start + i * 10_000 for i in range(3, 30)]
+    # Appends and duplicates keep working on the rebucketed rows.
+    result = store.append(1, run(a, start, 31))
+    assert (result.accepted, result.duplicates) == (1, 30)
+
+
+def test_rows_out_of_series_order_keep_the_first_of_equal_rows(store: TimeSeriesStore):
+    # The SQLite backend sorts a call's rows by series id before inserting them: a
+    # stable sort, so of two rows with the same (series, ts) the first given still wins.
+    a, b = labels("node_load1"), labels("node_load5")
+    store.append(1, run(a, T0 - HOUR_MS, 1) + run(b, T0 - HOUR_MS, 1))
+    sid_a, sid_b = store.series_id(1, a), store.series_id(1, b)
+    assert sid_a is not None and sid_b is not None and sid_a < sid_b
+    t = T0 - 60_000
+    rows = [(sid_b, t, 1.0), (sid_a, t, 2.0), (sid_b, t, 3.0), (sid_a, t + 10_000, 4.0)]
+    result = store.append_resolved(1, rows)
+    assert (result.accepted, result.duplicates) == (3, 1)
+    [series] = store.select([1], name_is("node_load5"), t, T0)
+    assert (list(series.timestamps), list(series.values)) == ([t], [1.0])
+    [series] = store.select([1], name_is("node_load1"), t, T0)
+    assert (list(series.timestamps), list(series.values)) == ([t, t + 10_000], [2.0, 4.0])

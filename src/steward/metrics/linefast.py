@@ -74,20 +74,26 @@ def split_known(
     if templates is None:
         templates = {}
     get_template = templates.get
+    # The lines of a request mostly share their timestamp (one collection interval):
+    # its checks and conversion run once per distinct text, not once per line.
+    last_stamp = ""  # never equal to a line's: an empty stamp fails isdigit()
+    ts = 0
     for number, line in enumerate(text.split("\n"), start=1):
         parts = line.split(" ")
         if len(parts) == 3:
             prefix, fields, stamp = parts
-            if not (stamp.isdigit() and stamp.isascii()):
-                add_rest((number, line))
-                continue
+            if stamp != last_stamp:
+                if not (stamp.isdigit() and stamp.isascii()):
+                    add_rest((number, line))
+                    continue
+                last_stamp = stamp
+                ts = int(stamp) * mul // div
             # A template implies the prefix is in ``known`` (both are filled below).
             template = get_template(prefix)
             if template is not None:
                 match = template[0].fullmatch(fields)
                 if match is not None:
                     mark = len(rows)
-                    ts = int(stamp) * mul // div
                     try:
                         # Straight into ``rows``: no list of values per line.
                         extend(zip(template[1], repeat(ts), map(float, match.groups())))
@@ -98,7 +104,6 @@ def split_known(
                         continue
             ids = known.get(prefix)
             if ids is not None:
-                ts = int(stamp) * mul // div
                 out = []
                 keys = []
                 for part in fields.split(","):
