@@ -12,7 +12,11 @@ the real store (``steward.tsdb.open_store``). Queries:
 
 The real store is measured twice: as loaded (samples in its recent-rows table) and after
 ``maintain()`` has compacted them into hour chunks, as the worker does every minute for
-data older than the watermark (the data here is 4-5 h old).
+data older than the watermark (the data here is 4-5 h old). Then "live": the same shape
+of data ending NOW, after ``maintain(now)`` as the worker would have run it, so the last
+5-10 minutes are still rows (the watermark trails now by ``compact_after_ms`` floored to
+``compact_step_ms``); ``--live-hourly`` adds the same with the hourly watermark the store
+had before issue #3 (the last 2-3 hours in rows).
 
 Prometheus and VictoriaMetrics (Debian's packages, where installed) are loaded with the
 series these queries read only and queried over HTTP on 127.0.0.1, so their figures
@@ -146,19 +150,19 @@ def bench_store(name: str, store: Store, qs: dict, repeat: int) -> dict[str, flo
         )
         p50s[label] = p50
         print(
-            f"  {name:<11} {label:<26} p50 {p50:8.1f} ms  p95 {p95:8.1f} ms  "
+            f"  {name:<16} {label:<26} p50 {p50:8.1f} ms  p95 {p95:8.1f} ms  "
             f"({len(result.series)} series, {points} points)"
         )
     return p50s
 
 
-def load_tsdb(data, path: Path) -> Store | None:
+def load_tsdb(data, path: Path, **options: int) -> Store | None:
     try:
         from steward.tsdb import open_store  # type: ignore[attr-defined]
     except ImportError:
         print("steward.tsdb.open_store: not available yet (the store is being written); skipped")
         return None
-    store = open_store(path)
+    store = open_store(path, **options)
     t0 = time.perf_counter()
     batch: list[Sample] = []
     for labels, ts, vs in data:
@@ -170,6 +174,25 @@ def load_tsdb(data, path: Path) -> Store | None:
         store.append(1, batch)
     print(f"steward.tsdb loaded in {time.perf_counter() - t0:.1f} s")
     return store
+
+
+def bench_live(name: str, args: argparse.Namespace, path: Path, options: dict) -> dict[str, float]:
+    """The queries over data that ends now, after the worker's ``maintain(now)``."""
+    now = int(time.time() * 1000)
+    end = now - now % STEP_DATA
+    data = build(args.hosts, args.series_per_host, args.cpu_series, end)
+    store = load_tsdb(data, path, **options)
+    assert store is not None
+    t0 = time.perf_counter()
+    done = store.maintain(now)  # type: ignore[attr-defined]
+    print(
+        f"{name}: maintain(now) in {time.perf_counter() - t0:.1f} s; watermark "
+        f"{(now - done.watermark_ms) / 60_000:.1f} min before now, "
+        f"{sum(ts.size for _, ts, _ in data) - done.compacted_samples:,} samples left in rows"
+    )
+    figures = bench_store(name, store, queries(end), args.repeat)
+    store.close()  # type: ignore[attr-defined]
+    return figures
 
 
 def bench_prometheus(data, qs: dict, repeat: int, workdir: Path) -> dict[str, float] | None:
@@ -197,7 +220,7 @@ def bench_prometheus(data, qs: dict, repeat: int, workdir: Path) -> dict[str, fl
                 lambda e=expr, a=start, b=end, s=step: prom.query_range(e, a, b, s), repeat
             )
             p50s[label] = p50
-            print(f"  {'prometheus':<11} {label:<26} p50 {p50:8.1f} ms  p95 {p95:8.1f} ms")
+            print(f"  {'prometheus':<16} {label:<26} p50 {p50:8.1f} ms  p95 {p95:8.1f} ms")
         return p50s
 
 
@@ -255,7 +278,7 @@ def bench_victoria(data, qs: dict, repeat: int, workdir: Path) -> dict[str, floa
                 p50, p95 = measure(run, repeat)
                 p50s[label] = p50
                 print(
-                    f"  {'victoria':<11} {label:<26} p50 {p50:8.1f} ms  p95 {p95:8.1f} ms  "
+                    f"  {'victoria':<16} {label:<26} p50 {p50:8.1f} ms  p95 {p95:8.1f} ms  "
                     f"({len(found)} series)"
                 )
         return p50s
@@ -272,6 +295,9 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=20)
     parser.add_argument("--no-prometheus", action="store_true")
     parser.add_argument("--no-victoria", action="store_true")
+    parser.add_argument(
+        "--live-hourly", action="store_true", help="also the live case with an hourly watermark"
+    )
     args = parser.parse_args()
     random.seed(1)
     end = (int(time.time() * 1000) - 4 * HOUR) // HOUR * HOUR  # clear of Prometheus' head
@@ -295,6 +321,14 @@ def main() -> None:
             tsdb.maintain()
             print(f"steward.tsdb compacted in {time.perf_counter() - t0:.1f} s")
             figures["tsdb chunks"] = bench_store("tsdb chunks", tsdb, qs, args.repeat)
+            tsdb.close()
+            live = [("tsdb live", {})]
+            if args.live_hourly:
+                live.append(
+                    ("tsdb live hourly", {"compact_after_ms": 2 * HOUR, "compact_step_ms": HOUR})
+                )
+            for name, options in live:
+                figures[name] = bench_live(name, args, Path(tmp) / name.replace(" ", "-"), options)
         if not args.no_prometheus:
             workdir = Path(tmp) / "prometheus"
             workdir.mkdir()
@@ -312,7 +346,13 @@ def main() -> None:
         for label in qs:
             row = "  ".join(
                 f"{name} {figures[name][label] / figures[peer][label]:5.2f}x"
-                for name in ("memory", "tsdb recent", "tsdb chunks")
+                for name in (
+                    "memory",
+                    "tsdb recent",
+                    "tsdb chunks",
+                    "tsdb live",
+                    "tsdb live hourly",
+                )
                 if name in figures
             )
             print(f"  {label:<26} {row}")

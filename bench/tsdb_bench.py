@@ -7,6 +7,11 @@ recent-samples table, then from chunks after compaction).
 
     .venv/bin/python bench/tsdb_bench.py                       # SQLite in a temp dir
     .venv/bin/python bench/tsdb_bench.py --target postgresql://postgres@127.0.0.1/postgres
+    .venv/bin/python bench/tsdb_bench.py --maintain-cost [--cost-hosts 1000] [--target ...]
+
+``--maintain-cost`` measures only the worker's compaction: CPU seconds of the
+``maintain()`` runs that put one hour of 50-series hosts at 10 s into chunks, with the
+watermark moving hourly (before issue #3), every 5 minutes (the default) and every minute.
 
 Data: per host 50 series sampled every 10 s with a few ms of jitter: 16 CPU-seconds
 counters (2 decimals), network/disk/kernel counters (integers), memory and filesystem
@@ -301,6 +306,75 @@ def bench_history(args: argparse.Namespace) -> None:
     finish(store)
 
 
+def _fill(
+    store: TimeSeriesStore, fleet: Fleet, ids: np.ndarray, clock: list[int], rounds: int
+) -> None:
+    """``rounds`` 10 s rounds of the whole fleet, by series id (ingest's fast path)."""
+    for _ in range(rounds):
+        ts, values = fleet.round()
+        clock[0] = fleet.time_ms
+        stamps = np.repeat(ts, values.shape[1]).tolist()
+        rows = list(zip(ids.ravel().tolist(), stamps, values.ravel().tolist(), strict=True))
+        for i in range(0, len(rows), 50_000):
+            result = store.append_resolved(1, rows[i : i + 50_000])
+            assert result.rejected == 0, result.errors
+
+
+def maintain_cost(args: argparse.Namespace, after_ms: int, step_ms: int) -> tuple[float, float]:
+    """CPU and wall seconds of the maintain() runs that compact one hour of data of
+    ``--cost-hosts`` x 50 series at 10 s, with the watermark moving in steps of
+    ``step_ms`` (the worker calls maintain() every minute; only runs that move the
+    watermark do work)."""
+    start = 1_764_000_000_000 - 1_764_000_000_000 % HOUR_MS
+    clock = [start]
+    target: str | Path = Path(args.dir) / f"cost-{step_ms}.sqlite3"
+    if args.target.startswith("postgres"):
+        target = args.target
+    store = open_store(
+        target,
+        schema=f"tsdb_bench_cost_{uuid.uuid4().hex[:8]}",
+        clock=lambda: clock[0],
+        compact_after_ms=after_ms,
+        compact_step_ms=step_ms,
+    )
+    fleet = Fleet(args.cost_hosts, start, seed=3)
+    ts, values = fleet.round()
+    store.append(1, fleet.samples(range(args.cost_hosts), ts, values))
+    ids = np.array(
+        [[store.series_id(1, lbls) for lbls in host] for host in fleet.labels], dtype=np.int64
+    )
+    cpu = wall = 0.0
+    watermark = start
+    while watermark < start + HOUR_MS:  # until the hour [start, start + 1 h) is in chunks
+        _fill(store, fleet, ids, clock, 6)  # a minute of data, then the worker's call
+        c0, w0 = time.process_time(), time.perf_counter()
+        result = store.maintain(clock[0])
+        if result.compacted_samples:
+            cpu += time.process_time() - c0
+            wall += time.perf_counter() - w0
+        watermark = result.watermark_ms
+    finish(store)
+    return cpu, wall
+
+
+def bench_maintain_cost(args: argparse.Namespace) -> None:
+    series = args.cost_hosts * 50
+    scale = 50_000 / series
+    print(f"maintain() cost, {series:,} series at 10 s, one hour of data (per 50k series):")
+    for name, after, step in (
+        ("hourly (before #3)", 2 * HOUR_MS, HOUR_MS),
+        ("5 min steps", 5 * 60_000, 5 * 60_000),
+        ("1 min steps", 60_000, 60_000),
+    ):
+        if args.cost_steps and name.split()[0] not in args.cost_steps.split(","):
+            continue
+        cpu, wall = maintain_cost(args, after, step)
+        print(
+            f"  {name:<20} CPU {cpu * scale:6.1f} s, wall {wall * scale:6.1f} s "
+            f"per hour of data per 50k series"
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--target", default="", help="postgresql:// URL (default: SQLite)")
@@ -310,10 +384,20 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=10_000, help="samples per append")
     parser.add_argument("--history-hosts", type=int, default=10)
     parser.add_argument("--history-hours", type=int, default=26)
+    parser.add_argument(
+        "--maintain-cost",
+        action="store_true",
+        help="only measure maintain() per hour of data: hourly vs 5 min vs 1 min steps",
+    )
+    parser.add_argument("--cost-hosts", type=int, default=1000, help="x 50 series")
+    parser.add_argument("--cost-steps", default="", help="e.g. 'hourly,5' (default: all)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="steward-tsdb-bench-") as tmp:
         args.dir = tmp
         print(f"target: {args.target or 'SQLite in ' + tmp}")
+        if args.maintain_cost:
+            bench_maintain_cost(args)
+            return
         bench_append(args)
         bench_history(args)
 

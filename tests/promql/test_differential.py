@@ -189,8 +189,9 @@ def store(request, tmp_path_factory) -> Iterator[Store]:
     tsdb = open_store(tmp_path_factory.mktemp("tsdb") / "metrics.sqlite3")
     tsdb.append(1, [Sample(labels, t, v) for labels, points in data for t, v in points])
     if request.param == "tsdb-mixed":
-        # The watermark lands 2 h before now_ms, on a whole hour: END - 2 h.
-        assert tsdb.maintain(now_ms=END).watermark_ms == END - 2 * HOUR
+        # The watermark lands mid-hour, 90 min before END: the hour it is in has a
+        # partial chunk, the rest of the hour is still in rows.
+        assert tsdb.maintain(now_ms=END - 85 * 60_000).watermark_ms == END - 90 * 60_000
     elif request.param == "tsdb-compacted":
         assert tsdb.maintain().watermark_ms >= END
     yield tsdb

@@ -240,3 +240,37 @@ def test_versions_1_2_and_3_decode_together() -> None:
     assert sizes.tolist() == [len(t) for t, _ in want for _ in range(2)]
     assert ts.tolist() == np.concatenate([t for t, _ in want for _ in range(2)]).tolist()
     assert bits(values) == bits(np.concatenate([c[0] for _, c in want for _ in range(2)]))
+
+
+def _mixed_chunks(seed: int, k: int) -> list[tuple[np.ndarray, list[np.ndarray]]]:
+    """Chunks of every shape compaction meets: lengths 0-361 (several of each, so they
+    are encoded as groups), decimal counters, random floats, NaN, -0.0, huge integers,
+    constant and evenly spaced runs."""
+    rng = np.random.default_rng(seed)
+    out = []
+    for i in range(400):
+        n = int(rng.choice([0, 1, 2, 3, 5, 30, 360, 361]))
+        ts = np.sort(rng.choice(10**7, n, replace=False)).astype(np.int64) + 1_764_000_000_000
+        if i % 7 == 6:
+            ts = np.arange(n, dtype=np.int64) * 10_000 + 1_764_000_000_000
+        kinds = [
+            np.round(rng.random(n) * 100, 2),
+            rng.standard_normal(n) * 10.0 ** rng.integers(-300, 300, n),
+            np.cumsum(rng.integers(0, 5000, n)).astype(np.float64),
+            np.where(rng.random(n) < 0.2, np.nan, rng.random(n)),
+            np.full(n, -0.0),
+            np.round(rng.random(n) * 1e20),
+            np.full(n, 3.0),
+        ]
+        out.append((ts, [kinds[(i + j) % len(kinds)] for j in range(k)]))
+    return out
+
+
+@pytest.mark.parametrize(("seed", "k"), [(0, 1), (1, 5), (2, 1)])
+def test_encode_many_gives_the_blobs_of_encode(seed: int, k: int) -> None:
+    chunks = _mixed_chunks(seed, k)
+    sizes = np.array([len(ts) for ts, _ in chunks], dtype=np.int64)
+    ts = np.concatenate([t for t, _ in chunks])
+    cols = [np.concatenate([c[j] for _, c in chunks]) for j in range(k)]
+    assert codec.encode_many(ts, cols, sizes) == [codec.encode(t, c) for t, c in chunks]
+    assert codec.encode_many(ts[:0], [c[:0] for c in cols], sizes[:0]) == []

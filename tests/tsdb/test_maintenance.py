@@ -9,7 +9,7 @@ from collections.abc import Callable
 
 import pytest
 
-from steward.tsdb import TimeSeriesStore
+from steward.tsdb import TimeSeriesStore, maintenance
 from steward.tsdb.types import (
     DAY_MS,
     HOUR_MS,
@@ -28,15 +28,47 @@ ORG = 1
 LOAD = name_is("node_load1")
 
 
-def test_compaction_keeps_every_sample(store: TimeSeriesStore) -> None:
+# (compact_after_ms, compact_step_ms): the watermark is floor(now - after, step).
+HOURLY = {"compact_after_ms": 2 * HOUR_MS, "compact_step_ms": HOUR_MS}  # before issue #3
+CONFIGS = {"default": {}, "hourly": HOURLY}
+
+
+@pytest.mark.parametrize(
+    ("config", "watermark", "compacted"),
+    [
+        ("default", T0 - 5 * MINUTE_MS, 1770),  # all but the last 5 minutes
+        ("hourly", T0 - 2 * HOUR_MS, 1080),  # the 3 hours before the watermark
+    ],
+)
+def test_compaction_keeps_every_sample(
+    make_store: Callable[..., TimeSeriesStore], config: str, watermark: int, compacted: int
+) -> None:
+    store = make_store(**CONFIGS[config])
     samples = run(labels(), T0 - 5 * HOUR_MS, 1800)
     store.append(ORG, samples)
     result = store.maintain()
-    assert result.watermark_ms == T0 - 2 * HOUR_MS
-    assert result.compacted_samples == 1080  # the 3 hours before the watermark
+    assert result.watermark_ms == watermark
+    assert result.compacted_samples == compacted
     [got] = store.select([ORG], LOAD, T0 - 5 * HOUR_MS, T0, Tier.RAW)
     assert list(got.timestamps) == [s.timestamp_ms for s in samples]
     assert list(got.values) == [s.value for s in samples]
+
+
+@pytest.mark.parametrize(
+    ("after", "step"),
+    [
+        (HOUR_MS, 90_000),
+        (HOUR_MS, 7 * MINUTE_MS),
+        (HOUR_MS, 0),
+        (HOUR_MS, 2 * HOUR_MS),
+        (0, MINUTE_MS),
+    ],
+)
+def test_compaction_settings_are_checked(
+    make_store: Callable[..., TimeSeriesStore], after: int, step: int
+) -> None:
+    with pytest.raises(ValueError, match="compact_"):
+        make_store(compact_after_ms=after, compact_step_ms=step)
 
 
 def test_maintain_twice_is_a_no_op_the_second_time(store: TimeSeriesStore) -> None:
@@ -101,8 +133,14 @@ def _brute(points: list[tuple[int, float]], step: int) -> dict[int, dict[str, fl
     return out
 
 
-@pytest.mark.parametrize("compacted", [True, False], ids=["stored", "on-the-fly"])
-def test_rollups_match_a_brute_force_computation(store: TimeSeriesStore, compacted: bool) -> None:
+@pytest.mark.parametrize(
+    "maintain_at",
+    [T0 + 3 * HOUR_MS, None, T0 - 2 * HOUR_MS + 37 * MINUTE_MS],
+    ids=["stored", "on-the-fly", "mid-hour"],
+)
+def test_rollups_match_a_brute_force_computation(
+    store: TimeSeriesStore, maintain_at: int | None
+) -> None:
     rng = random.Random(7)
     lbls = labels()
     points: dict[int, float] = {}
@@ -113,8 +151,8 @@ def test_rollups_match_a_brute_force_computation(store: TimeSeriesStore, compact
     samples = [Sample(lbls, t, v) for t, v in points.items()]
     rng.shuffle(samples)
     store.append(ORG, samples)
-    if compacted:
-        store.maintain(T0 + 3 * HOUR_MS)
+    if maintain_at is not None:
+        store.maintain(maintain_at)
     start, end = T0 - 6 * HOUR_MS, T0
     for tier, step in ((Tier.MINUTE, MINUTE_MS), (Tier.HOUR, HOUR_MS)):
         want = {e: b for e, b in _brute(list(points.items()), step).items() if start <= e <= end}
@@ -123,6 +161,103 @@ def test_rollups_match_a_brute_force_computation(store: TimeSeriesStore, compact
             assert list(got.timestamps) == sorted(want), (tier, field)
             for e, v in zip(got.timestamps, got.values, strict=True):
                 assert v == pytest.approx(want[e][field], rel=1e-12, abs=1e-9), (tier, field, e)
+
+
+def _check_against_brute_force(
+    store: TimeSeriesStore, delivered: dict[str, dict[int, float]], start: int, end: int
+) -> None:
+    """Every tier and every field of every series equals the brute-force computation
+    from the samples delivered so far (the first value of a timestamp wins)."""
+    for name, points in delivered.items():
+        matchers = name_is(name)
+        want_raw = sorted((t, v) for t, v in points.items() if start <= t <= end)
+        got_raw = store.select([ORG], matchers, start, end, Tier.RAW)
+        got_pairs = list(zip(got_raw[0].timestamps, got_raw[0].values, strict=True))
+        assert [t for t, _ in got_pairs] == [t for t, _ in want_raw], name
+        for (t, g), (_, w) in zip(got_pairs, want_raw, strict=True):
+            assert g == w or (math.isnan(g) and math.isnan(w)), (name, t)
+        for tier, step in ((Tier.MINUTE, MINUTE_MS), (Tier.HOUR, HOUR_MS)):
+            want = {
+                e: b for e, b in _brute(list(points.items()), step).items() if start <= e <= end
+            }
+            for field in ("min", "max", "sum", "count", "last", "avg"):
+                got = store.select_rollup([ORG], matchers, start, end, RollupField(field), tier)
+                got_ts = list(got[0].timestamps) if got else []
+                assert got_ts == sorted(want), (name, tier, field)
+                for e, v in zip(got_ts, got[0].values if got else [], strict=True):
+                    expected = want[e][field]
+                    assert v == pytest.approx(expected, rel=1e-12, abs=1e-9), (name, tier, field, e)
+
+
+@pytest.mark.parametrize(
+    ("after_min", "step_min"),
+    [(5, 5), (1, 1), (7, 15), (3, 20), (120, 60)],
+    ids=["5m-default", "1m", "7m-after-15m-step", "3m-after-20m-step", "hourly"],
+)
+def test_stepwise_compaction_matches_brute_force(
+    make_store: Callable[..., TimeSeriesStore],
+    clock: Clock,
+    monkeypatch: pytest.MonkeyPatch,
+    after_min: int,
+    step_min: int,
+) -> None:
+    """A worker's life: samples arrive as time goes on (some late, some replayed with
+    another value, NaN staleness markers among them, one series stale for a whole hour)
+    and maintain() runs at irregular times, so the watermark lands on many positions
+    inside the hour; after every run all tiers and fields match a brute-force
+    computation, and every distinct sample was accepted exactly once."""
+    # Two series per compaction transaction: the three series span two id ranges.
+    monkeypatch.setattr(maintenance, "SERIES_PER_STEP", 2)
+    monkeypatch.setattr(maintenance, "MAX_SERIES_PER_STEP", 2)
+    store = make_store(compact_after_ms=after_min * MINUTE_MS, compact_step_ms=step_min * MINUTE_MS)
+    rng = random.Random(after_min * 100 + step_min)
+    start = T0 - 3 * HOUR_MS
+    pending: list[tuple[str, int, float]] = []  # not sent yet (late ones included)
+    for name in ("node_load1", "node_load5", "node_stale"):
+        ts = start + rng.randint(0, 9_999)
+        while ts < T0:
+            stale_hour = name == "node_stale" and start + HOUR_MS <= ts < start + 2 * HOUR_MS
+            nan = stale_hour or rng.random() < 0.03
+            pending.append((name, ts, math.nan if nan else round(rng.uniform(-50, 50), 2)))
+            ts += rng.randint(1_000, 25_000)
+    late = {i for i in range(len(pending)) if rng.random() < 0.05}
+    delivered: dict[str, dict[int, float]] = {
+        n: {} for n in ("node_load1", "node_load5", "node_stale")
+    }
+    sent: list[tuple[str, int, float]] = []
+    accepted = 0
+    now = start
+    positions: set[int] = set()
+    while now < T0 + 30 * MINUTE_MS:
+        now += rng.randint(1, 13) * MINUTE_MS
+        clock.now = now
+        batch = [p for i, p in enumerate(pending) if p[1] <= now and i not in late]
+        # Late ones come a while after their time (a spool replay); replays of sent ones
+        # carry another value, which must not win.
+        due = [p for i, p in enumerate(pending) if i in late and p[1] <= now - 20 * MINUTE_MS]
+        replays = [(n, t, 1e6) for n, t, _ in rng.sample(sent, min(len(sent), 40))]
+        gone = {id(p) for p in batch + due}
+        pending = [p for p in pending if id(p) not in gone]
+        late = {i for i, p in enumerate(pending) if p[1] <= now or rng.random() < 0.05}
+        samples = [Sample(labels(n), t, v) for n, t, v in batch + due + replays]
+        rng.shuffle(samples)
+        result = store.append(ORG, samples)
+        assert result.rejected == 0, result.errors
+        assert result.accepted + result.duplicates == len(samples)
+        accepted += result.accepted
+        for n, t, v in batch + due:
+            delivered[n][t] = v
+        sent.extend(batch + due)
+        done = store.maintain(now)
+        watermark = now - after_min * MINUTE_MS
+        assert done.watermark_ms == watermark - watermark % (step_min * MINUTE_MS)
+        positions.add(done.watermark_ms % HOUR_MS)
+        again = store.maintain(now)
+        assert (again.compacted_samples, again.chunks_written) == (0, 0)
+        _check_against_brute_force(store, delivered, start, T0 + HOUR_MS)
+        assert accepted == sum(len(p) for p in delivered.values())
+    if step_min < 60:
+        assert len(positions) >= 3  # the watermark was mid-hour several times
 
 
 def test_select_returns_avg_for_gauges_and_last_for_counters(store: TimeSeriesStore) -> None:

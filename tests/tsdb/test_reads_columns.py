@@ -6,8 +6,9 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import pytest
 
-from steward.tsdb import TimeSeriesStore
+from steward.tsdb import TimeSeriesStore, reads
 from steward.tsdb.backends import RAW_BUCKET_MS
 from steward.tsdb.reads import SeriesColumns, select_columns
 from steward.tsdb.types import DAY_MS, HOUR_MS, Matcher, MatchOp, Sample, Tier
@@ -68,7 +69,16 @@ def same(got: dict, want: dict) -> bool:
     return True
 
 
-def test_recent_rows_chunks_and_both_give_the_stored_samples(store: TimeSeriesStore) -> None:
+@pytest.mark.parametrize(
+    ("maintain_at", "watermark"),
+    [
+        (T0 - 2 * HOUR_MS + 5 * 60_000, T0 - 2 * HOUR_MS),  # on an hour: 3 of 5 in chunks
+        (T0 - 2 * HOUR_MS + 38 * 60_000, T0 - 2 * HOUR_MS + 30 * 60_000),  # mid-hour
+    ],
+)
+def test_recent_rows_chunks_and_both_give_the_stored_samples(
+    store: TimeSeriesStore, maintain_at: int, watermark: int
+) -> None:
     samples = fleet(T0 - 5 * HOUR_MS, 1800)
     store.append(ORG, samples)
     # Windows over the recent rows only, then (after compaction) the chunks only, and one
@@ -81,8 +91,8 @@ def test_recent_rows_chunks_and_both_give_the_stored_samples(store: TimeSeriesSt
     for start, end in windows:
         got = as_dict(select_columns(store, [ORG], LOAD, start, end))
         assert same(got, expected(samples, start, end)), (start, end)
-    assert store.maintain().watermark_ms == T0 - 2 * HOUR_MS  # 3 of the 5 hours in chunks
-    for start, end in [*windows, (T0 - 2 * HOUR_MS - 5 * 60_000, T0 - 2 * HOUR_MS + 60_000)]:
+    assert store.maintain(maintain_at).watermark_ms == watermark
+    for start, end in [*windows, (watermark - 5 * 60_000 - 1, watermark + 60_000 + 1)]:
         got = as_dict(select_columns(store, [ORG], LOAD, start, end))
         assert same(got, expected(samples, start, end)), (start, end)
 
@@ -159,3 +169,36 @@ def test_nothing_matching_gives_empty_columns(store: TimeSeriesStore) -> None:
         cols = select_columns(store, [ORG], matchers, start, end)
         assert (cols.labels, len(cols.timestamps), cols.offsets.tolist()) == ([], 0, [0])
     assert select_columns(store, [2], LOAD, T0 - HOUR_MS, T0).labels == []  # other org
+
+
+@pytest.mark.parametrize("overlap", [False, True], ids=["recent-after-chunks", "overlapping"])
+def test_merging_chunk_and_recent_rows_equals_sorting_them(overlap: bool) -> None:
+    """The sort-free merge of chunk rows and recent rows gives what the sort gives (the
+    chunk row winning on equal timestamps), with series having either, both or none."""
+    rng = np.random.default_rng(3)
+    count = 50
+    parts: dict[str, list[tuple[int, int, float]]] = {"chunks": [], "recent": []}
+    for pos in range(count):
+        split = int(rng.integers(0, 100))
+        for name, lo, hi in (("chunks", 0, split), ("recent", split, 100)):
+            if rng.random() < 0.2:
+                continue  # this series has none of this kind
+            if overlap and name == "recent" and pos % 7 == 0:
+                lo = max(0, lo - 5)  # a late row below, or the same timestamp as a chunk row
+            stamps = sorted(rng.choice(np.arange(lo, hi), size=min(hi - lo, 20), replace=False))
+            parts[name] += [(pos, int(t) * 1000, float(rng.random())) for t in stamps]
+
+    def rows(name: str) -> reads._Rows:
+        got = parts[name]
+        return reads._Rows(
+            np.array([r[0] for r in got], np.int64),
+            np.array([r[1] for r in got], np.int64),
+            np.array([r[2] for r in got], np.float64),
+        )
+
+    chunks, recent = rows("chunks"), rows("recent")
+    joined = reads._Rows(*(np.concatenate((a, b)) for a, b in zip(chunks, recent, strict=True)))
+    want = reads._sort_rows(joined)
+    got = reads._merge_rows(chunks, recent, count)
+    for a, b in zip(got, want, strict=True):
+        assert a.tolist() == b.tolist()

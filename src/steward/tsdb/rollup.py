@@ -75,6 +75,66 @@ def combine(buckets: Buckets, step: int) -> Buckets:
     )
 
 
+class KeyedBuckets(NamedTuple):
+    """Rollup buckets of many series, sorted by (``keys``, ``starts``): what compaction
+    computes for a range of series at once."""
+
+    keys: Int64Array  # the series id of each bucket
+    starts: Int64Array
+    columns: list[Float64Array]
+
+
+def runs(keys: Int64Array, starts: Int64Array) -> tuple[Int64Array, Int64Array]:
+    """First and end index of each run of equal (key, start) in sorted arrays."""
+    change = np.ones(len(keys), dtype=bool)
+    change[1:] = (keys[1:] != keys[:-1]) | (starts[1:] != starts[:-1])
+    first = np.flatnonzero(change)
+    return first, np.concatenate((first[1:], [len(keys)]))
+
+
+def aggregate_keyed(
+    keys: Int64Array, ts: Int64Array, values: Float64Array, step: int
+) -> KeyedBuckets:
+    """``aggregate`` of many series at once: samples sorted by (key, ts)."""
+    keep = ~np.isnan(values)
+    keys, ts, values = keys[keep], ts[keep], values[keep]
+    starts = ts - ts % step
+    if not len(ts):
+        return KeyedBuckets(keys, starts, empty_buckets().columns)
+    first, ends = runs(keys, starts)
+    return KeyedBuckets(
+        keys[first],
+        starts[first],
+        [
+            np.minimum.reduceat(values, first),
+            np.maximum.reduceat(values, first),
+            np.add.reduceat(values, first),
+            (ends - first).astype(np.float64),
+            values[ends - 1],
+        ],
+    )
+
+
+def combine_keyed(buckets: KeyedBuckets, step: int) -> KeyedBuckets:
+    """``combine`` of many series at once: buckets sorted by (key, start)."""
+    starts = buckets.starts - buckets.starts % step
+    if not len(starts):
+        return KeyedBuckets(buckets.keys, starts, empty_buckets().columns)
+    first, ends = runs(buckets.keys, starts)
+    mins, maxs, sums, counts, lasts = buckets.columns
+    return KeyedBuckets(
+        buckets.keys[first],
+        starts[first],
+        [
+            np.minimum.reduceat(mins, first),
+            np.maximum.reduceat(maxs, first),
+            np.add.reduceat(sums, first),
+            np.add.reduceat(counts, first),
+            lasts[ends - 1],
+        ],
+    )
+
+
 def merge_keep_first(
     ts_parts: list[Int64Array], col_parts: list[list[Float64Array]]
 ) -> tuple[Int64Array, list[Float64Array]]:
