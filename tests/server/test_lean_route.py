@@ -24,11 +24,12 @@ from django.utils import timezone
 
 from steward.accounts import tokens
 from steward.inventory.models import Device
-from steward.metrics import ingest
+from steward.metrics import agent, ingest
 from steward.metrics.store import set_store_for_tests
 from steward.ops import metrics as ops_metrics
 from steward.server import lean
 from steward.server.asgi import application
+from steward.tsdb import open_store
 from tests.metrics.memstore import MemoryStore
 
 pytestmark = pytest.mark.django_db
@@ -322,3 +323,32 @@ def test_a_bad_host_with_a_body_over_the_cap_still_gets_djangos_answer(credentia
     slow = call(get_asgi_application(), body, headers, chunks=5)
     assert application.served == served
     assert (fast.status, fast.body) == (slow.status, slow.body) == (400, fast.body)
+
+
+def test_known_series_get_the_same_answers_both_ways(credential, tmp_path):
+    """With a store that resolves ids, the device's known series (``agent.KnownSeries``)
+    serve later batches on either route, with the same answers and the same checks."""
+    store = open_store(tmp_path / "metrics.sqlite3")
+    set_store_for_tests(store)
+    agent.forget_known_series()
+    try:
+        answers = []
+        for n in range(4):  # new series, learnt, then known: alternately lean and Django
+            body = gz(batch_body(T0 + n * 20_000))
+            app = application if n % 2 == 0 else get_asgi_application()
+            answers.append(call(app, body, agent_headers(credential, body)))
+        assert [json.loads(a.body)["accepted"] for a in answers] == [1, 1, 1, 1]
+        assert all(a.comparable() == answers[0].comparable() for a in answers)
+        replay = gz(batch_body(T0 + 3 * 20_000))
+        fast, slow = both_ways(replay, agent_headers(credential, replay))
+        assert fast.comparable() == slow.comparable()
+        assert json.loads(fast.body)["duplicates"] == 1
+        families = [{"name": "node_load1", "series": [{"labels": {}, "values": ["x", None]}]}]
+        bad = gz(batch_body(T0 + 200_000, families=families))
+        fast, slow = both_ways(bad, agent_headers(credential, bad))
+        assert fast.status == 422, fast.body
+        assert fast.comparable() == slow.comparable()
+    finally:
+        set_store_for_tests(None)
+        agent.forget_known_series()
+        store.close()

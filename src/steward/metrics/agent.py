@@ -8,7 +8,9 @@ are safe because the store ignores a (series, timestamp) it already has.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import threading
+import weakref
+from dataclasses import dataclass, field
 from itertools import repeat
 from typing import Any
 
@@ -32,6 +34,7 @@ from steward.metrics.agent_batch import (  # noqa: F401 - re-exported (tests, ol
     Batch,
     ColumnFamily,
     Family,
+    LabelItems,
     MetricsBatchIn,
     _from_model,
     fast_batch,
@@ -211,6 +214,72 @@ def series_labels(
     return out
 
 
+# --- the series a device has sent before --------------------------------------------------
+
+# What a known series resolves to: its id in the store and its stored labels.
+Resolved = tuple[int, dict[str, str]]
+MAX_KNOWN_PER_DEVICE = 20_000  # label sets remembered per device (the store allows 10,000)
+MAX_KNOWN_DEVICES = 100_000
+
+
+@dataclass
+class KnownSeries:
+    """The series a device sent before, by family name and label items as sent.
+
+    A device sends the same label sets every round. Once one is stored, this maps it to
+    its id and stored labels with one dict lookup: no label check (it was valid when it
+    was stored, see ``agent_batch.Known``), no stored-label dict, no lookup of those in
+    the store. Valid for one store and one set of server-added labels (host name,
+    organization slug): when either changes, the device starts afresh. Ids stay right
+    forever, since series are never deleted nor their ids reused (ADR 0002). The stored
+    labels dicts are shared by every batch's ``Sample`` objects: read only.
+    """
+
+    store: weakref.ref[Any]  # not kept alive by this cache
+    org_id: int
+    added: dict[str, str]
+    families: dict[str, dict[LabelItems, Resolved]] = field(default_factory=dict)
+    size: int = 0
+
+    def remember(self, family: str, labels_in: dict[str, str], resolved: Resolved) -> None:
+        if self.size >= MAX_KNOWN_PER_DEVICE:
+            return  # label orders beyond reason: the slow path still stores them right
+        self.families.setdefault(family, {})[tuple(labels_in.items())] = resolved
+        self.size += 1
+
+
+_known: dict[int, KnownSeries] = {}  # device id -> its series
+_known_lock = threading.Lock()
+
+
+def known_series(store: Any, device: AgentDevice, added: dict[str, str]) -> KnownSeries | None:
+    """The device's ``KnownSeries`` for this store and these added labels (None: a store
+    that cannot be weakly referenced, which then resolves every series itself)."""
+    entry = _known.get(device.pk)
+    if (
+        entry is None
+        or entry.store() is not store
+        or entry.org_id != device.organization_id
+        or entry.added != added
+    ):
+        try:
+            ref = weakref.ref(store)
+        except TypeError:
+            return None
+        entry = KnownSeries(ref, device.organization_id, added)
+        with _known_lock:
+            if len(_known) >= MAX_KNOWN_DEVICES:
+                _known.clear()
+            _known[device.pk] = entry
+    return entry
+
+
+def forget_known_series() -> None:
+    """Drop every device's known series (tests; a process that swaps its store)."""
+    with _known_lock:
+        _known.clear()
+
+
 def batch_samples(batch: Batch, added: dict[str, str]) -> list[Sample]:
     samples: list[Sample] = []
     add = samples.append
@@ -245,34 +314,57 @@ def alert_inputs(org_id: int) -> frozenset[str] | None:
         return None
 
 
+def resolves(store: Any) -> bool:
+    """Whether the store maps label sets to ids (``series_id``/``append_resolved``)."""
+    return hasattr(store, "append_resolved") and hasattr(store, "series_id")
+
+
 def append_batch(
-    org_id: int, batch: Batch, added: dict[str, str], stats: list[Sample]
+    org_id: int,
+    batch: Batch,
+    added: dict[str, str],
+    stats: list[Sample],
+    known: KnownSeries | None = None,
 ) -> AppendResult:
     """Store the batch and the agent's health series, let the alert rules see them; the
     result counts the batch alone (the agent's answer).
 
     With a store that resolves series ids (``series_id``/``append_resolved``), a series
     the process has stored before becomes ``(id, ts, value)`` rows built by C loops; only
-    new series and those the alert rules read become ``Sample`` objects.
+    new series and those the alert rules read become ``Sample`` objects. ``known`` (the
+    sender's series, which ``parse_batch`` looked up into the families' ``refs``) learns
+    every series resolved here for the next batch.
     """
     store = get_store()
-    append_resolved = getattr(store, "append_resolved", None)
-    series_id = getattr(store, "series_id", None)
-    if append_resolved is None or series_id is None:
+    if not resolves(store):
         # One transaction for both (when the store can), one pass of the alert rules.
         result, _ = ingest.append_parts(org_id, [batch_samples(batch, added), stats])
         return result
+    append_resolved = store.append_resolved  # type: ignore[attr-defined]
+    series_id = store.series_id  # type: ignore[attr-defined]
+    if known is not None and known.store() is not store:
+        known = None  # the store changed since the batch was parsed: learn nothing
     inputs = alert_inputs(org_id)
     rows: list[tuple[int, int, float]] = []
     new: list[Sample] = []
     watched: list[Sample] = []
     for family in batch.families:
         seen = inputs is None or family.name in inputs
-        for labels_in, timestamps, values in family.columns():
-            labels = series_labels(family.name, labels_in, added)
-            sid = series_id(org_id, labels)
+        refs = family.refs if known is not None else None
+        for i, (labels_in, timestamps, values) in enumerate(family.columns()):
+            ref: Resolved | None = refs[i] if refs else None
+            if ref is not None:
+                sid, labels = ref
+            else:
+                labels = series_labels(family.name, labels_in, added)
+                sid = series_id(org_id, labels)
+                if sid is not None and known is not None:
+                    known.remember(family.name, labels_in, (sid, labels))
             if sid is not None:
-                rows.extend(zip(repeat(sid), timestamps, values))  # repeat() is endless: no strict
+                if len(timestamps) == 1:  # one round per batch, the usual send: one tuple
+                    rows.append((sid, timestamps[0], values[0]))
+                else:  # repeat() is endless: no strict
+                    rows.extend(zip(repeat(sid), timestamps, values))
             if sid is None or seen:
                 samples = [Sample(labels, ts, v) for ts, v in zip(timestamps, values, strict=True)]
                 if sid is None:
@@ -298,23 +390,30 @@ async def agent_metrics(request: HttpRequest, response: HttpResponse):
 
 
 def store_batch(request: HttpRequest, credential: str) -> dict[str, Any]:
+    """The view's work, on an ingest thread: device, body, validation, store, answer.
+
+    The device's ``KnownSeries`` is fetched before parsing, so that the validator can
+    look each series up once and ``append_batch`` reuse what it found.
+    """
     device = device_for(request, credential)
     raw = bodies.decoded_body(
         request,
         raw_limit=settings.STEWARD["agent_max_body"],
         limit=ingest.option("metrics_agent_max_decompressed"),
     )
+    added = {
+        ingest.INSTANCE: device.hostname,
+        ingest.JOB: ingest.AGENT_JOB,
+        DEVICE_LABEL: str(device.pk),
+        ORG_LABEL: device.org_slug,
+    }
+    store = get_store()
+    known = known_series(store, device, added) if resolves(store) else None
     with ingest.paused_gc():
-        batch = parse_batch(raw)
+        batch = parse_batch(raw, known.families if known is not None else None)
         check_clock(batch.sent_at)
-        added = {
-            ingest.INSTANCE: device.hostname,
-            ingest.JOB: ingest.AGENT_JOB,
-            DEVICE_LABEL: str(device.pk),
-            ORG_LABEL: device.org_slug,
-        }
         stats = stats_samples(batch, added, ingest.now_ms())
-        result = append_batch(device.organization_id, batch, added, stats)
+        result = append_batch(device.organization_id, batch, added, stats, known)
     ingest.record_metadata(
         device.organization_id,
         [SeriesMetadata(f.name, f.type, f.unit, f.help) for f in batch.families],

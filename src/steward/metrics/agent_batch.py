@@ -19,7 +19,8 @@ from __future__ import annotations
 import json
 import math
 import re
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -102,6 +103,13 @@ class ColumnsBatchIn(BatchHead):
 
 # --- the validated batch ------------------------------------------------------------------
 
+LabelItems = tuple[tuple[str, str], ...]
+# Label sets already stored for a device, per family name: ``{name: {items: resolved}}``
+# where ``items`` is ``tuple(labels.items())`` as the agent sent them and ``resolved`` is
+# what the caller keeps for the series (agent.py: its id and stored labels). Only valid
+# label sets get there, so one found there needs no second check.
+Known = Mapping[str, Mapping[LabelItems, Any]]
+
 
 @dataclass
 class Family:
@@ -112,6 +120,9 @@ class Family:
     unit: str
     help: str
     series: list[tuple[dict[str, str], list[tuple[int, float]]]]
+    # Per series, what ``known`` held for its label set (None: not known), or None when
+    # the batch was not parsed against a ``known`` (see ``parse_batch``).
+    refs: list[Any] | None = field(default=None, compare=False)
 
     def columns(self) -> list[tuple[dict[str, str], tuple[int, ...], tuple[float, ...]]]:
         return [(labels, *zip(*points, strict=True)) for labels, points in self.series]  # type: ignore[misc]
@@ -127,6 +138,7 @@ class ColumnFamily:
     unit: str
     help: str
     series: list[tuple[dict[str, str], list[int], list[float]]]
+    refs: list[Any] | None = field(default=None, compare=False)  # as ``Family.refs``
 
     def columns(self) -> list[tuple[dict[str, str], list[int], list[float]]]:
         return self.series
@@ -181,6 +193,15 @@ def _fast_values(values: Any, timestamps: list[int]) -> tuple[list[int], list[fl
     """A columns series' (timestamps, values) without its nulls, or None."""
     if type(values) is not list or len(values) != len(timestamps):
         return None
+    if len(values) == 1:
+        # One round per batch (an agent's usual send): no set, no sum.
+        value = values[0]
+        kind = type(value)
+        if kind is float:
+            return (timestamps, values) if value - value == 0.0 else None
+        if kind is int and -_MAX_INT <= value < _MAX_INT:
+            return timestamps, [float(value)]
+        return None  # null (every value null), or not a number: pydantic's error
     kinds = set(map(type, values))
     if kinds == {float}:
         # The usual case, checked by C loops: a sum of finite floats is finite unless it
@@ -218,9 +239,30 @@ def _fast_text(value: Any, limit: int) -> str | None:
     return value if type(value) is str and len(value) <= limit else None
 
 
-def _fast_labels(labels: Any) -> dict[str, str] | None:
-    if type(labels) is not dict or len(labels) > 64:
-        return None
+def _known_labels(
+    labels: Any, known: Mapping[LabelItems, Any] | None
+) -> tuple[dict[str, str] | None, Any]:
+    """``(labels, what known holds for them)``; ``(labels, None)`` once checked when not
+    in ``known``; ``(None, None)`` when they need pydantic's judgement.
+
+    A label set of the device's ``known`` series was valid when it was stored, and the
+    rules do not change: one dict lookup replaces a regular expression per label name.
+    """
+    if type(labels) is not dict:
+        return None, None
+    if known:
+        try:
+            ref = known.get(tuple(labels.items()))
+        except TypeError:  # an unhashable value (list, object): not a label set
+            return None, None
+        if ref is not None:
+            return labels, ref
+    if len(labels) > 64:
+        return None, None
+    return _checked_labels(labels), None
+
+
+def _checked_labels(labels: dict[Any, Any]) -> dict[str, str] | None:
     for key, value in labels.items():
         if len(key) > 100 or not _LABEL_NAME.fullmatch(key) or type(value) is not str:
             return None
@@ -277,13 +319,14 @@ def _fast_envelope(data: Any) -> tuple[str, datetime | None, list[Any], dict[str
     return batch_id, sent_at, families, agent_stats
 
 
-def fast_batch(data: Any) -> Batch | None:
+def fast_batch(data: Any, known: Known | None = None) -> Batch | None:
     """A ``points`` batch as a ``Batch`` when it is certainly valid, else None (let
     pydantic judge).
 
     Accepts a strict subset of what ``MetricsBatchIn`` does (exact JSON types, the
     agent's ``sent_at`` form), with the same values, so valid batches skip building
-    ~600 model objects and every invalid one still gets pydantic's error path.
+    ~600 model objects and every invalid one still gets pydantic's error path. With
+    ``known``, each family's ``refs`` says what it holds for each series' label set.
     """
     envelope = _fast_envelope(data)
     if envelope is None:
@@ -294,20 +337,23 @@ def fast_batch(data: Any) -> Batch | None:
         head = _fast_family_head(family)
         if head is None:
             return None
+        family_known = known.get(head[0]) if known else None
         series = []
+        refs = []
         for item in head[4]:
             if type(item) is not dict:
                 return None
-            labels = _fast_labels(item.get("labels", {}))
+            labels, ref = _known_labels(item.get("labels", {}), family_known)
             points = _fast_points(item.get("points"))
             if labels is None or points is None:
                 return None
             series.append((labels, points))
-        families.append(Family(*head[:4], series))
+            refs.append(ref)
+        families.append(Family(*head[:4], series, refs if known is not None else None))
     return Batch(batch_id, sent_at, families, agent_stats)
 
 
-def fast_columns_batch(data: Any) -> Batch | None:
+def fast_columns_batch(data: Any, known: Known | None = None) -> Batch | None:
     """``fast_batch`` for a ``columns`` batch (``ColumnsBatchIn``)."""
     envelope = _fast_envelope(data)
     if envelope is None:
@@ -321,16 +367,33 @@ def fast_columns_batch(data: Any) -> Batch | None:
         head = _fast_family_head(family)
         if head is None:
             return None
+        family_known = known.get(head[0]) if known else None
         series = []
+        refs = []
         for item in head[4]:
             if type(item) is not dict:
                 return None
-            labels = _fast_labels(item.get("labels", {}))
-            column = _fast_values(item.get("values"), timestamps)
-            if labels is None or column is None:
+            labels, ref = _known_labels(item.get("labels", {}), family_known)
+            if labels is None:
                 return None
-            series.append((labels, *column))
-        families.append(ColumnFamily(*head[:4], series))  # type: ignore[arg-type]
+            values = item.get("values")
+            # The usual series, inline: one finite float per timestamp.
+            if (
+                type(values) is list
+                and len(values) == 1 == len(timestamps)
+                and type(values[0]) is float
+                and values[0] - values[0] == 0.0
+            ):
+                series.append((labels, timestamps, values))
+            else:
+                column = _fast_values(values, timestamps)
+                if column is None:
+                    return None
+                series.append((labels, *column))
+            refs.append(ref)
+        families.append(
+            ColumnFamily(*head[:4], series, refs if known is not None else None)  # type: ignore[arg-type]
+        )
     return Batch(batch_id, sent_at, families, agent_stats)
 
 
@@ -394,12 +457,17 @@ def _validated(data: Any) -> Batch:
         raise ApiError(422, "invalid_request", first_validation_message(errors)) from None
 
 
-def parse_batch(raw: bytes) -> Batch:
-    """The batch in ``raw`` (JSON, either format), or ``ApiError`` 422 naming the first error."""
+def parse_batch(raw: bytes, known: Known | None = None) -> Batch:
+    """The batch in ``raw`` (JSON, either format), or ``ApiError`` 422 naming the first error.
+
+    ``known``: the label sets the caller has stored for this sender (see ``Known``); the
+    fast validator looks each series up there, and says what it found in the families'
+    ``refs`` (``refs`` is None when pydantic had to judge the batch).
+    """
     try:
         data = json.loads(raw)
     except (ValueError, UnicodeDecodeError) as exc:
         raise ApiError(422, "invalid_request", f"the body is not valid JSON: {exc}") from None
     columns = isinstance(data, dict) and "timestamps" in data
-    fast = fast_columns_batch(data) if columns else fast_batch(data)
+    fast = fast_columns_batch(data, known) if columns else fast_batch(data, known)
     return fast if fast is not None else _validated(data)
