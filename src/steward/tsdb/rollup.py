@@ -35,44 +35,16 @@ def empty_buckets() -> Buckets:
 
 
 def aggregate(ts: Int64Array, values: Float64Array, step: int) -> Buckets:
-    """Buckets of ``step`` ms over samples sorted by timestamp."""
-    keep = ~np.isnan(values)
-    ts, values = ts[keep], values[keep]
-    if not len(ts):
-        return empty_buckets()
-    starts = ts - ts % step
-    first = np.flatnonzero(np.concatenate(([True], starts[1:] != starts[:-1])))
-    ends = np.concatenate((first[1:], [len(ts)]))
-    return Buckets(
-        starts[first],
-        [
-            np.minimum.reduceat(values, first),
-            np.maximum.reduceat(values, first),
-            np.add.reduceat(values, first),
-            (ends - first).astype(np.float64),
-            values[ends - 1],
-        ],
-    )
+    """Buckets of ``step`` ms over samples sorted by timestamp (one series)."""
+    keyed = aggregate_keyed(np.zeros(len(ts), dtype=np.int64), ts, values, step)
+    return Buckets(keyed.starts, keyed.columns)
 
 
 def combine(buckets: Buckets, step: int) -> Buckets:
     """Coarser buckets from finer ones (min of mins, sum of sums, last of lasts...)."""
-    if not len(buckets.starts):
-        return empty_buckets()
-    starts = buckets.starts - buckets.starts % step
-    first = np.flatnonzero(np.concatenate(([True], starts[1:] != starts[:-1])))
-    ends = np.concatenate((first[1:], [len(starts)]))
-    mins, maxs, sums, counts, lasts = buckets.columns
-    return Buckets(
-        starts[first],
-        [
-            np.minimum.reduceat(mins, first),
-            np.maximum.reduceat(maxs, first),
-            np.add.reduceat(sums, first),
-            np.add.reduceat(counts, first),
-            lasts[ends - 1],
-        ],
-    )
+    keys = np.zeros(len(buckets.starts), dtype=np.int64)
+    keyed = combine_keyed(KeyedBuckets(keys, buckets.starts, buckets.columns), step)
+    return Buckets(keyed.starts, keyed.columns)
 
 
 class KeyedBuckets(NamedTuple):
