@@ -75,19 +75,6 @@ class ChunkError(ValueError):
     """A stored chunk cannot be decoded (corrupt or from a newer version)."""
 
 
-def _pack(words: npt.NDArray[np.uint64]) -> bytes:
-    """The first word, then the mask and non-zero byte planes of the others."""
-    if not len(words):
-        return b""
-    first = words[:1].tobytes()
-    if len(words) == 1:
-        return first
-    planes = words[1:].view(np.uint8).reshape(-1, 8).T
-    used = planes.any(axis=1)
-    mask = sum(1 << b for b in range(8) if used[b])
-    return first + bytes([mask]) + planes[used].tobytes()
-
-
 def _zigzag(x: Int64Array) -> npt.NDArray[np.uint64]:
     return ((x << 1) ^ (x >> 63)).view(np.uint64)
 
@@ -101,50 +88,16 @@ def _unzigzag(u: npt.NDArray[np.uint64]) -> Int64Array:
     return out.view(np.int64)
 
 
-def _decimal_scale(values: Float64Array) -> int | None:
-    """The smallest d with values == round(values * 10**d) / 10**d exactly, if any."""
-    if not len(values) or not np.all(np.isfinite(values)):
-        return None
-    if np.any((values == 0) & np.signbit(values)):  # -0.0 would come back as 0.0
-        return None
-    for d in range(MAX_DECIMALS + 1):
-        scale = 10.0**d
-        mantissas = np.round(values * scale)
-        if np.any(np.abs(mantissas) >= _INT_LIMIT):
-            return None
-        if np.array_equal(mantissas / scale, values):
-            return d
-    return None
-
-
-def _encode_column(values: Float64Array) -> bytes:
-    d = _decimal_scale(values)
-    if d is not None:
-        ints = np.round(values * 10.0**d).astype(np.int64)
-        deltas = np.diff(ints, prepend=np.int64(0))
-        return bytes([MODE_DEC, d]) + _pack(_zigzag(deltas))
-    bits = values.view(np.uint64)
-    xored = bits ^ np.concatenate(([np.uint64(0)], bits[:-1]))
-    return bytes([MODE_XOR, 0]) + _pack(xored)
-
-
 def encode(timestamps: Int64Array, columns: list[Float64Array]) -> bytes:
     """Encode rows sorted by timestamp (unique); ``columns`` all have len(timestamps)."""
-    ts = np.asarray(timestamps, dtype=np.int64)
-    n = len(ts)
-    parts = [_HEADER.pack(VERSION, len(columns), n, int(ts[0]) if n else 0)]
-    if n > 1:
-        dod = np.diff(ts, n=1)
-        dod[1:] = np.diff(dod)
-        parts.append(_pack(_zigzag(dod)))
-    for col in columns:
-        parts.append(_encode_column(np.ascontiguousarray(col, dtype=np.float64)))
-    return bytes([VERSION]) + bytes(cramjam.lz4.compress_block(b"".join(parts)))
+    return encode_many(timestamps, columns, np.array([len(timestamps)], dtype=np.int64))[0]
 
 
 def _pack_rows(words: npt.NDArray[np.uint64]) -> list[bytes]:
-    """``_pack`` of every row of an (m, c) array, byte for byte: each row's planes are
-    found together and rows with the same mask are cut out of one copy."""
+    """Each row of an (m, c) array packed: its first word, then the mask and the non-zero
+    byte planes of the others (a plane is stored if any word of the row uses it). The
+    planes of all rows are found together and rows with the same mask are cut out of one
+    copy."""
     m, c = words.shape
     if c == 0:
         return [b""] * m
@@ -167,7 +120,9 @@ def _pack_rows(words: npt.NDArray[np.uint64]) -> list[bytes]:
 
 
 def _decimal_scales(values: Float64Array) -> npt.NDArray[np.int64]:
-    """``_decimal_scale`` of every row of an (m, n) array, n >= 1; -1 for None."""
+    """Per row of an (m, n) array (n >= 1): the smallest d with values == round(values *
+    10**d) / 10**d exactly, or -1 (not finite, -0.0 which would come back as 0.0, or a
+    mantissa beyond 2**53)."""
     m = values.shape[0]
     out = np.full(m, -1, dtype=np.int64)
     open_ = np.all(np.isfinite(values), axis=1)
@@ -187,7 +142,8 @@ def _decimal_scales(values: Float64Array) -> npt.NDArray[np.int64]:
 
 
 def _encode_columns(values: Float64Array) -> list[bytes]:
-    """``_encode_column`` of every row of an (m, n) array, n >= 1."""
+    """Every row of an (m, n) array (n >= 1) as a column: mode byte, decimals, packed
+    words (zigzag deltas of the mantissas in decimal mode, XOR of the float bits else)."""
     scales = _decimal_scales(values)
     words = np.empty(values.shape, dtype=np.uint64)
     is_dec = scales >= 0
@@ -207,7 +163,7 @@ def _encode_columns(values: Float64Array) -> list[bytes]:
 def encode_many(
     timestamps: Int64Array, columns: Sequence[Float64Array], sizes: Int64Array
 ) -> list[bytes]:
-    """``encode`` of many chunks at once, byte for byte the same blobs.
+    """Encode many chunks at once (``encode`` is this for one chunk).
 
     The rows of chunk ``i`` are the next ``sizes[i]`` of the flat arrays. Compaction
     every few minutes re-encodes the hour chunk of every series; one at a time that was
@@ -224,9 +180,10 @@ def encode_many(
     k = len(cols_all)
     for n in np.unique(sizes).tolist():
         members = np.flatnonzero(sizes == n)
-        if n == 0:
+        if n == 0:  # the header and each column's mode, nothing packed
+            empty = _HEADER.pack(VERSION, k, 0, 0) + bytes([MODE_XOR, 0]) * k
             for i in members.tolist():
-                out[i] = encode(ts_all[:0], [c[:0] for c in cols_all])
+                out[i] = bytes([VERSION]) + bytes(cramjam.lz4.compress_block(empty))
             continue
         where = offsets[members][:, None] + np.arange(n)
         ts = ts_all[where]
