@@ -181,7 +181,7 @@ OPTIONS: tuple[Option, ...] = (
     Option(
         "worker_interval",
         _positive,
-        5,
+        1,
         "Longest wait in seconds between worker rounds (a round also starts when a job is due)",
     ),
     Option(
