@@ -421,8 +421,3 @@ def decode_many(blobs: Sequence[bytes]) -> tuple[Int64Array, list[Float64Array],
         for out, col in zip(cols_all, cols, strict=True):
             out[where] = col.ravel()
     return ts_all, cols_all, sizes
-
-
-def decode_timestamps(blob: bytes) -> Int64Array:
-    """Only the timestamps (the duplicate check of late samples needs no values)."""
-    return decode(blob)[0]
