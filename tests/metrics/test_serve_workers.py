@@ -5,11 +5,15 @@ Here rather than in tests/cli because the option exists for metrics ingest throu
 
 from __future__ import annotations
 
+import asyncio
+import socket
+
 import pytest
 
 from steward.cli import local
 from steward.cli.errors import CliError
 from steward.cli.main import build_parser
+from steward.server import serving
 
 
 def serve_args(*argv: str):
@@ -36,14 +40,78 @@ def test_less_than_one_worker_is_refused():
         local.web_workers(serve_args("--workers", "0"))
 
 
-@pytest.mark.parametrize(("argv", "expected"), [((), None), (("--workers", "2"), 2)])
+@pytest.mark.parametrize(("argv", "expected"), [((), 1), (("--workers", "2"), 2)])
 def test_serve_hands_the_worker_count_to_uvicorn(monkeypatch, argv, expected):
-    import uvicorn
+    from steward.server import serving
 
     calls = []
     monkeypatch.setattr(
         local, "setup_django", lambda: type("C", (), {"host": "h", "port": 1, "tls_cert": ""})()
     )
-    monkeypatch.setattr(uvicorn, "run", lambda app, **kw: calls.append(kw))
+    monkeypatch.setattr(serving, "run", lambda workers, **kw: calls.append(workers))
     assert local.serve(serve_args(*argv)) == 0
-    assert calls[0].get("workers") == expected
+    assert calls == [expected]
+
+
+def accepted_nodelay(listener: socket.socket) -> int:
+    """TCP_NODELAY of a connection accepted from ``listener`` by an asyncio server, as
+    uvicorn's worker processes accept theirs."""
+
+    async def main() -> int:
+        accepted: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+
+        class Protocol(asyncio.Protocol):
+            def connection_made(self, transport):
+                sock = transport.get_extra_info("socket")
+                accepted.set_result(sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY))
+                transport.close()
+
+        server = await asyncio.get_running_loop().create_server(Protocol, sock=listener)
+        async with server:
+            host, port = listener.getsockname()[:2]
+            _, writer = await asyncio.open_connection(host, port)
+            try:
+                return await asyncio.wait_for(accepted, 5)
+            finally:
+                writer.close()
+
+    return asyncio.run(main())
+
+
+def bound(family: int = socket.AF_INET) -> socket.socket:
+    """A listener bound as uvicorn binds it for several workers: ``socket.socket(family)``,
+    whose Python ``proto`` is 0."""
+    sock = socket.socket(family=family)
+    sock.bind(("127.0.0.1", 0))
+    return sock
+
+
+def test_worker_processes_accept_connections_with_nodelay():
+    """With several processes uvicorn binds the socket itself, with ``proto`` 0; asyncio
+    then leaves Nagle on for accepted connections, and every two-write answer (an agent
+    batch's JSON) waited ~40 ms for a delayed ACK. ``serving.tcp_listener`` fixes it."""
+    with bound() as plain:
+        plain.listen()
+        # Linux copies TCP_NODELAY from the listener: clear it to see asyncio's choice.
+        plain.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 0)
+        assert accepted_nodelay(plain) == 0  # the trap this guards against
+    listener = serving.tcp_listener(bound())
+    with listener:
+        assert listener.proto == socket.IPPROTO_TCP
+        assert listener.get_inheritable()  # handed to the worker processes
+        listener.listen()
+        listener.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 0)
+        assert accepted_nodelay(listener) != 0  # set by asyncio on the accepted socket
+    with serving.Config(serving.APP, host="127.0.0.1", port=0).bind_socket() as sock:
+        assert sock.proto == socket.IPPROTO_TCP
+
+
+def test_the_listener_is_picklable_for_the_worker_processes():
+    """uvicorn hands the socket to spawned processes by pickling: ``proto`` travels."""
+    import multiprocessing.reduction as reduction
+    import pickle
+
+    with serving.tcp_listener(bound()) as listener:
+        buffer = reduction.ForkingPickler.dumps(listener)
+        with pickle.loads(buffer) as copy:  # noqa: S301 - bytes pickled just above
+            assert copy.proto == socket.IPPROTO_TCP

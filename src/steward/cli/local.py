@@ -91,7 +91,7 @@ def web_workers(args: argparse.Namespace) -> int:
 
 def serve(args: argparse.Namespace) -> int:
     config = setup_django()
-    import uvicorn
+    from steward.server import serving
 
     host = args.host or config.host
     port = args.port or config.port
@@ -101,12 +101,9 @@ def serve(args: argparse.Namespace) -> int:
     # Django runs each request's sync code on a thread of its own; the GIL keeps one process
     # at about one core of Python. Several processes (uvicorn's supervisor, one shared
     # socket) use more; each opens its own metrics-store connection, and SQLite serialises
-    # their appends (WAL, busy timeout).
-    workers = web_workers(args)
-    if workers > 1:
-        options["workers"] = workers
-    uvicorn.run(
-        "steward.server.asgi:application",
+    # their appends (WAL, an flock queue, the busy timeout).
+    serving.run(
+        web_workers(args),
         host=host,
         port=port,
         log_config=None,  # keep Django's logging configuration (JSON or text)
