@@ -38,6 +38,34 @@ def test_append_resolved_stores_rows_and_samples_in_one_call(store: TimeSeriesSt
     assert list(series.values) == [0.0, 2.0]  # the replayed (sid, ts) kept its first value
 
 
+def test_append_resolved_parts_counts_each_part_in_one_transaction(store: TimeSeriesStore):
+    a, b, c = labels("node_load1"), labels("node_load5"), labels("node_load15")
+    store.append(1, run(a, T0 - 60_000, 1) + run(b, T0 - 60_000, 1))
+    sid_a, sid_b = store.series_id(1, a), store.series_id(1, b)
+    assert sid_a is not None and sid_b is not None
+    writes = 0
+    real_write = store.backend.write
+
+    def counting_write(conn):
+        nonlocal writes
+        writes += 1
+        return real_write(conn)
+
+    store.backend.write = counting_write  # type: ignore[method-assign]
+    first, second = store.append_resolved_parts(
+        1,
+        [
+            ([(sid_a, T0 - 50_000, 2.0), (sid_a, T0 - 60_000, 9.0)], run(c, T0 - 60_000, 1)),
+            ([(sid_b, T0 - 50_000, 3.0), (sid_b, T0 + 2 * HOUR_MS, 1.0)], ()),
+        ],
+    )
+    assert writes == 1
+    assert (first.accepted, first.duplicates, first.rejected, first.new_series) == (2, 1, 0, 1)
+    assert (second.accepted, second.duplicates, second.rejected) == (1, 0, 1)
+    [series] = store.select([1], name_is("node_load5"), T0 - HOUR_MS, T0)
+    assert list(series.values) == [0.0, 3.0]
+
+
 def test_append_resolved_applies_the_time_window(store: TimeSeriesStore):
     a = labels("node_load1")
     store.append(1, run(a, T0 - 60_000, 1))

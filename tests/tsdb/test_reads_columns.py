@@ -199,6 +199,6 @@ def test_merging_chunk_and_recent_rows_equals_sorting_them(overlap: bool) -> Non
     chunks, recent = rows("chunks"), rows("recent")
     joined = reads._Rows(*(np.concatenate((a, b)) for a, b in zip(chunks, recent, strict=True)))
     want = reads._sort_rows(joined)
-    got = reads._merge_rows(chunks, recent, count)
-    for a, b in zip(got, want, strict=True):
-        assert a.tolist() == b.tolist()
+    got = reads._merge_rows(reads._runs_of(chunks, count), recent, count)
+    assert got.counts.tolist() == np.bincount(want.pos, minlength=count).tolist()
+    assert got.ts.tolist() == want.ts.tolist() and got.values.tolist() == want.values.tolist()

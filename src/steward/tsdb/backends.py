@@ -31,7 +31,7 @@ import re
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from operator import itemgetter
 from pathlib import Path
 from typing import Any
@@ -41,7 +41,8 @@ try:
 except ImportError:  # Windows: SQLite's busy timeout alone
     fcntl = None  # type: ignore[assignment]
 
-SCHEMA_VERSION = 2  # 2: raw buckets of RAW_BUCKET_MS (10 s), recorded in meta
+SCHEMA_VERSION = 3  # 2: raw buckets of RAW_BUCKET_MS (10 s), recorded in meta;
+# 3: the raw_gen table (a generation per raw bucket, for the readers' head cache)
 # The recent-samples table is keyed (bucket, series, ts), bucket = ts floored to 10 s:
 # an append touches only the B-tree pages of the current bucket, where a (series, ts) key
 # would dirty one page per series per batch (every series' newest row sits on its own
@@ -102,6 +103,7 @@ CREATE TABLE IF NOT EXISTS raw (
     bucket BIGINT NOT NULL, series_id BIGINT NOT NULL, ts BIGINT NOT NULL, value {real},
     PRIMARY KEY (bucket, series_id, ts)
 ) {without_rowid};
+CREATE TABLE IF NOT EXISTS raw_gen (bucket BIGINT PRIMARY KEY, gen BIGINT NOT NULL);
 """
 _CHUNK_TABLE = """
 CREATE TABLE IF NOT EXISTS {name} (
@@ -110,7 +112,23 @@ CREATE TABLE IF NOT EXISTS {name} (
 );
 """
 CHUNK_TABLES = ("chunk_raw", "chunk_1m", "chunk_1h")
-_META_DEFAULTS = (("schema_version", SCHEMA_VERSION), ("watermark", 0), ("late", 0))
+_META_DEFAULTS = (
+    ("schema_version", SCHEMA_VERSION),
+    ("watermark", 0),
+    ("late", 0),
+    ("raw_gen", 0),
+)
+
+
+# The next generation of a raw bucket (see SqliteBackend.touch_buckets).
+_NEXT_GEN = (
+    "SELECT max(m) + 1 FROM (SELECT max(gen) AS m FROM raw_gen "
+    "UNION ALL SELECT value FROM meta WHERE key = 'raw_gen')"
+)
+_TOUCH_SQL = (
+    f"INSERT INTO raw_gen (bucket, gen) VALUES (?, ({_NEXT_GEN})) "
+    "ON CONFLICT (bucket) DO UPDATE SET gen = excluded.gen"
+)
 
 
 class StoreError(RuntimeError):
@@ -247,6 +265,27 @@ class Backend(abc.ABC):
         """Outside any transaction, once compaction moved rows out of ``raw``."""
         return  # a hook: nothing to do unless the database needs it
 
+    # Generations of raw buckets (schema 3), for the readers' head cache (head.py): a
+    # bucket's row in ``raw_gen`` changes in every transaction that changes its rows, so
+    # equal generations in two snapshots mean equal rows. Only SQLite keeps them (its
+    # writers are serialised anyway); on PostgreSQL concurrent appenders would queue on
+    # the current bucket's row, so it has no head cache and these are no-ops.
+    keeps_generations = False
+
+    def touch_buckets(self, conn: Any, buckets: Collection[int]) -> None:
+        """Inside a write transaction that inserted into (or deleted from) ``buckets``:
+        give them a new generation, greater than any given before."""
+        return  # a hook: nothing to do unless the database keeps generations
+
+    def forget_buckets(self, conn: Any, buckets: Collection[int]) -> None:
+        """Inside a write transaction that deleted rows of ``buckets``: drop the
+        generation of those left empty, renew the others'."""
+        return  # a hook: nothing to do unless the database keeps generations
+
+    def keep_high_water(self, conn: Any) -> None:
+        """Before rows of ``raw_gen`` are deleted: keep their greatest generation."""
+        return  # a hook: nothing to do unless the database keeps generations
+
     @abc.abstractmethod
     def try_claim(self, conn: Any) -> object | None:
         raise NotImplementedError
@@ -293,17 +332,39 @@ class Backend(abc.ABC):
             # where "%" would need escaping for psycopg.
             floor = f"ts / {RAW_BUCKET_MS} * {RAW_BUCKET_MS}"
             self.execute(conn, f"UPDATE raw SET bucket = {floor} WHERE bucket <> {floor}")
+            self.keep_high_water(conn)
+            self.execute(conn, "DELETE FROM raw_gen")  # every bucket is new (below)
             self.execute(
                 conn,
                 "INSERT INTO meta (key, value) VALUES ('raw_bucket_ms', ?) "
                 "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
                 (RAW_BUCKET_MS,),
             )
+        if self.keeps_generations:
+            # From schema 2 (or after rebucketing): a generation for every bucket in raw.
+            # Readers also read buckets without one (as uncached), so this only spares
+            # them that; what matters is that every later change renews a generation.
+            stored = self.execute(conn, "SELECT count(*) FROM raw_gen").fetchone()[0]
+            if not stored:
+                self.touch_buckets(conn, self.raw_buckets(conn))
         self.execute(
             conn,
             "UPDATE meta SET value = ? WHERE key = 'schema_version' AND value < ?",
             (SCHEMA_VERSION, SCHEMA_VERSION),
         )
+
+    def raw_buckets(self, conn: Any, below: int = 2**62) -> list[int]:
+        """The distinct buckets of ``raw`` below ``below``, one index probe each."""
+        out: list[int] = []
+        after = -(2**62)
+        while True:
+            row = self.execute(
+                conn, "SELECT min(bucket) FROM raw WHERE bucket > ? AND bucket < ?", (after, below)
+            ).fetchone()
+            if row[0] is None:
+                return out
+            after = int(row[0])
+            out.append(after)
 
 
 class SqliteBackend(Backend):
@@ -457,6 +518,37 @@ class SqliteBackend(Backend):
             inserted += conn.executemany(_insert_run_sql(1), rows[start:]).rowcount
         return int(inserted)
 
+    keeps_generations = True
+
+    def touch_buckets(self, conn: sqlite3.Connection, buckets: Collection[int]) -> None:
+        # The next generation is one more than the greatest given so far: the greatest
+        # in raw_gen, or in meta 'raw_gen' where the deletions record theirs
+        # (keep_high_water), so a number is never given twice, not even to a bucket
+        # compacted away and written again (late rows). Only raw_gen's page is written
+        # (a counter row in meta cost a second page per append: +35 % CPU for an
+        # agent's 100-row transaction).
+        for bucket in sorted(buckets):
+            conn.execute(_TOUCH_SQL, (bucket,))
+
+    def keep_high_water(self, conn: sqlite3.Connection) -> None:
+        """Before deleting from raw_gen: remember its greatest generation."""
+        conn.execute(
+            "UPDATE meta SET value = (SELECT coalesce(max(gen), 0) FROM raw_gen) "
+            "WHERE key = 'raw_gen' AND value < (SELECT coalesce(max(gen), 0) FROM raw_gen)"
+        )
+
+    def forget_buckets(self, conn: sqlite3.Connection, buckets: Collection[int]) -> None:
+        if not buckets:
+            return
+        self.keep_high_water(conn)
+        conn.execute(
+            "DELETE FROM raw_gen WHERE bucket IN (SELECT value FROM json_each(?)) "
+            "AND NOT EXISTS (SELECT 1 FROM raw WHERE raw.bucket = raw_gen.bucket)",
+            (json.dumps(sorted(buckets)),),
+        )
+        for bucket in sorted(buckets):
+            conn.execute(f"UPDATE raw_gen SET gen = ({_NEXT_GEN}) WHERE bucket = ?", (bucket,))
+
     def try_claim(self, conn: sqlite3.Connection) -> object | None:
         # A lease, claimed by a conditional update that must change exactly one row
         # (Healthchecks' pattern): the wall clock, not maintain()'s now_ms, which tests
@@ -536,9 +628,30 @@ class PostgresBackend(Backend):
         return int(cur.rowcount)
 
     def setup(self) -> None:
+        import psycopg
+
+        # Two processes starting at once would race on CREATE ... IF NOT EXISTS, so setup
+        # runs under an advisory lock. The one that waited may still miss what the other
+        # created (an advisory lock does not make PostgreSQL read catalog invalidations)
+        # and fail on a catalog's unique index; once more, in a new transaction, it sees
+        # everything (tests/tsdb/test_setup_race.py; server processes opening the store
+        # at their first request).
+        for attempt in range(3):
+            try:
+                self._setup()
+                return
+            except (
+                psycopg.errors.UniqueViolation,
+                psycopg.errors.DuplicateObject,
+                psycopg.errors.DuplicateSchema,
+                psycopg.errors.DuplicateTable,
+            ):
+                if attempt == 2:
+                    raise
+
+    def _setup(self) -> None:
         conn = self.conn()
         with conn.transaction():
-            # Two processes starting at once would race on CREATE ... IF NOT EXISTS.
             conn.execute("SELECT pg_advisory_xact_lock(%s)", (self._setup_key,))
             conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{self.schema}"')
             for stmt in _ddl(

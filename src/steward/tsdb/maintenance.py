@@ -38,6 +38,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from steward.tsdb import codec
+from steward.tsdb.backends import RAW_BUCKET_MS
 from steward.tsdb.codec import Float64Array, Int64Array
 from steward.tsdb.rollup import (
     CHUNK_SPAN,
@@ -118,18 +119,7 @@ def _run(store: TimeSeriesStore, conn: Any, now_ms: int) -> MaintainResult:
 
 def _old_buckets(store: TimeSeriesStore, conn: Any, watermark: int) -> list[int]:
     """The distinct buckets of ``raw`` below the watermark, one index probe each."""
-    out: list[int] = []
-    after = -(2**62)
-    while True:
-        row = store.backend.execute(
-            conn,
-            "SELECT min(bucket) FROM raw WHERE bucket > ? AND bucket < ?",
-            (after, watermark),
-        ).fetchone()
-        if row[0] is None:
-            return out
-        after = int(row[0])
-        out.append(after)
+    return store.backend.raw_buckets(conn, watermark)
 
 
 def _compact_range(
@@ -215,6 +205,10 @@ def _compact_range(
     hour_out = _merge_hourly(store, conn, lo, hi, combine_keyed(minutes, HOUR_MS))
     b.executemany(conn, _UPSERT.format(table="chunk_1h"), hour_out)
     b.execute(conn, f"DELETE FROM raw WHERE {where}", params)
+    # The buckets' rows changed: new generations (the empty ones' dropped), so no
+    # reader serves them from its head cache as they were (head.py).
+    touched = np.unique(new_ts - new_ts % RAW_BUCKET_MS)
+    b.forget_buckets(conn, touched.tolist())
     result.compacted_samples += len(new_ts)
     result.compacted_series += len({k for k, _ in keys})
     result.chunks_written += len(raw_out) + len(minute_out) + len(hour_out)
@@ -303,7 +297,8 @@ def _apply_retention(
                 result.deleted_chunks += max(int(cur.rowcount), 0)
     with b.write(conn):
         # Recent samples older than raw retention: only there if compaction never ran.
-        cur = b.execute(
-            conn, "DELETE FROM raw WHERE bucket < ?", (now_ms - store.retention.of(Tier.RAW),)
-        )
+        cutoff = now_ms - store.retention.of(Tier.RAW)
+        cur = b.execute(conn, "DELETE FROM raw WHERE bucket < ?", (cutoff,))
         result.deleted_raw += max(int(cur.rowcount), 0)
+        b.keep_high_water(conn)
+        b.execute(conn, "DELETE FROM raw_gen WHERE bucket < ?", (cutoff,))  # whole buckets

@@ -21,11 +21,12 @@ from __future__ import annotations
 import re
 from collections.abc import Collection, Sequence
 from itertools import chain
+from operator import itemgetter
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 
-from steward.tsdb import codec
+from steward.tsdb import codec, head
 from steward.tsdb.backends import RAW_BUCKET_MS
 from steward.tsdb.codec import Float64Array, Int64Array
 from steward.tsdb.labels import compile_matchers
@@ -55,6 +56,7 @@ if TYPE_CHECKING:
     from steward.tsdb.store import TimeSeriesStore
 
 CHUNK_TABLE = {Tier.RAW: "chunk_raw", Tier.MINUTE: "chunk_1m", Tier.HOUR: "chunk_1h"}
+_LO = itemgetter(0)
 
 
 class Candidate(NamedTuple):
@@ -94,9 +96,8 @@ def candidates(
         clause, param = b.id_filter("org_id", sorted(org_ids))
         where.append(clause)
         params.append(param)
-    name_eq = next(
-        (m.value for m in matchers if m.name == METRIC_NAME and m.op is MatchOp.EQ), None
-    )
+    by_name = next((m for m in matchers if m.name == METRIC_NAME and m.op is MatchOp.EQ), None)
+    name_eq = None if by_name is None else by_name.value
     devices = device_values(matchers)
     if devices:
         # With a metric name too: the charts and the fleet page ask for one metric of a few
@@ -124,9 +125,17 @@ def candidates(
     rows = b.execute(conn, sql + " ORDER BY id", params).fetchall()
     registry = store.registry
     registry.load_labels(conn, [int(r[0]) for r in rows])
-    test = compile_matchers(matchers)
-    out = []
     cached = registry.labels
+    # The name matcher that went into the SQL (metric = labels' __name__) needs no test
+    # again: a fleet query's only matcher, 8,000 calls spared.
+    rest = [m for m in matchers if m is not by_name]
+    if not rest:
+        return [
+            Candidate(int(sid), int(org_id), cached[int(sid)][1], int(first_ms), int(last_ms))
+            for sid, org_id, first_ms, last_ms in rows
+        ]
+    test = compile_matchers(rest)
+    out = []
     for sid, org_id, first_ms, last_ms in rows:
         labels = cached[int(sid)][1]
         if test(labels):
@@ -240,29 +249,94 @@ def _read_chunks(
     return out
 
 
-def _chunk_rows(store: TimeSeriesStore, conn: Any, ids: Int64Array, lo: int, hi: int) -> _Rows:
+class _Runs(NamedTuple):
+    """Samples of many series in (position, ts) order, position ``i`` owning the next
+    ``counts[i]`` of them: rows without a position array (the chunks of a fleet query
+    are millions of samples, and the engine needs only the counts)."""
+
+    ts: Int64Array
+    values: Float64Array
+    counts: Int64Array
+
+
+def _runs_of(rows: _Rows, count: int) -> _Runs:
+    return _Runs(rows.ts, rows.values, np.bincount(rows.pos, minlength=count))
+
+
+def _chunk_rows(store: TimeSeriesStore, conn: Any, ids: Int64Array, lo: int, hi: int) -> _Runs:
     """Raw samples in [lo, hi] from ``chunk_raw``, in (position, ts) order."""
     sids, blobs = _chunk_blobs(store, conn, Tier.RAW, ids.tolist(), lo, hi)
     if not blobs:
-        return _empty_rows()
+        return _Runs(np.zeros(0, np.int64), np.zeros(0, np.float64), np.zeros(len(ids), np.int64))
     ts, cols, sizes = codec.decode_many(blobs)
-    pos = np.repeat(np.searchsorted(ids, sids), sizes)
+    values = cols[0]
     keep = (ts >= lo) & (ts <= hi)
-    if bool(keep.all()):
-        return _Rows(pos, ts, cols[0])
-    return _Rows(pos[keep], ts[keep], cols[0][keep])
+    if not bool(keep.all()):
+        # A chunk's samples are in time order: those kept are one run of it.
+        seen = np.zeros(len(ts) + 1, np.int64)
+        np.cumsum(keep, out=seen[1:])
+        ends = np.cumsum(sizes)
+        sizes = seen[ends] - seen[ends - sizes]
+        ts, values = ts[keep], values[keep]
+    counts = np.bincount(np.searchsorted(ids, sids), weights=sizes, minlength=len(ids))
+    return _Runs(ts, values, counts.astype(np.int64))
 
 
 def _recent_rows(store: TimeSeriesStore, conn: Any, ids: Int64Array, lo: int, hi: int) -> _Rows:
-    """Samples of the ``raw`` table with lo <= ts <= hi, in (position, ts) order."""
+    """Samples of the ``raw`` table with lo <= ts <= hi, in (position, ts) order.
+
+    Settled buckets come from the head cache (``head.py``) when the store has one, the
+    others from the table, for the requested series only.
+    """
     b = store.backend
     lo_bucket = lo - lo % RAW_BUCKET_MS
     first = b.execute(conn, "SELECT min(bucket) FROM raw WHERE bucket >= ?", (lo_bucket,))
     first_bucket = first.fetchone()[0]
+    cache = store.head
     if first_bucket is None or first_bucket > hi:
+        if cache is not None and cache.rows:  # drop what compaction has taken
+            oldest = b.execute(conn, "SELECT min(bucket) FROM raw_gen").fetchone()[0]
+            cache.plan(range(0), {}, oldest, store.clock(), 0)
         return _empty_rows()
+    buckets = range(int(first_bucket), hi + 1, RAW_BUCKET_MS)
+    if cache is None or len(ids) < head.MIN_SERIES:
+        return _table_rows(store, conn, ids, list(buckets), lo, hi)
+    cur = b.execute(
+        conn, "SELECT bucket, gen FROM raw_gen WHERE bucket >= ? AND bucket <= ?", (buckets[0], hi)
+    )
+    gens = {int(k): int(g) for k, g in cur.fetchall()}
+    oldest = b.execute(conn, "SELECT min(bucket) FROM raw_gen").fetchone()[0]
+    span = store.compact_after_ms + store.compact_step_ms
+    plan = cache.plan(buckets, gens, oldest, store.clock(), span)
+    located: dict[int, head.Located] = {}
+    parts = [(c.bucket, _Rows(*head.take(c, ids, lo, hi, located))) for c in plan.cached]
+    for bucket in plan.load:
+        sql = "SELECT series_id, ts, coalesce(value, 'NaN') FROM raw WHERE bucket = ?"
+        cur = b.execute(conn, sql, (bucket,))
+        flat = np.fromiter(chain.from_iterable(cur), dtype=np.float64).reshape(-1, 3)
+        sids, ts = flat[:, 0].astype(np.int64), flat[:, 1].astype(np.int64)
+        whole = head.make_bucket(bucket, gens[bucket], sids, ts, flat[:, 2])
+        cache.put(whole)
+        parts.append((bucket, _Rows(*head.take(whole, ids, lo, hi))))
+    parts.sort(key=_LO)
+    if plan.direct:
+        rows = _table_rows(store, conn, ids, plan.direct, lo, hi)
+        if not parts or plan.direct[0] > parts[-1][0]:
+            parts.append((plan.direct[0], rows))
+        elif plan.direct[-1] < parts[0][0]:
+            parts.insert(0, (plan.direct[-1], rows))
+        else:  # buckets read from the table between cached ones: rare (late samples)
+            return _sort_rows(_concat([rows] + [p for _, p in parts]))
+    return _interleave([p for _, p in parts], len(ids))
+
+
+def _table_rows(
+    store: TimeSeriesStore, conn: Any, ids: Int64Array, buckets: list[int], lo: int, hi: int
+) -> _Rows:
+    """Rows of ``buckets`` of the ``raw`` table for the series ``ids`` with lo <= ts <=
+    hi, in (position, ts) order."""
+    b = store.backend
     # One seek per (bucket, series): list the buckets, never a range (see RAW_BUCKET_MS).
-    buckets = list(range(int(first_bucket), hi + 1, RAW_BUCKET_MS))
     in_buckets, p_buckets = b.id_filter("bucket", buckets)
     in_series, p_series = b.id_filter("series_id", ids.tolist())
     # coalesce: SQLite stores a NaN as NULL; the text 'NaN' is a float to numpy (and to
@@ -282,6 +356,58 @@ def _recent_rows(store: TimeSeriesStore, conn: Any, ids: Int64Array, lo: int, hi
         np.ascontiguousarray(flat[:, 2]),
     )
     return _sort_rows(rows)
+
+
+def _concat(parts: list[_Rows]) -> _Rows:
+    return _Rows(*(np.concatenate(cols) for cols in zip(*parts, strict=True)))
+
+
+def _stack_alike(parts: list[_Rows]) -> list[_Rows]:
+    """Consecutive parts with the same positions, one row each (buckets of the same
+    series at 10 s: the usual case), joined into one part: a transposed stack, series
+    by series, no per-row placement."""
+    out: list[_Rows] = []
+    run: list[_Rows] = []
+    for part in [*parts, _empty_rows()]:  # the sentinel flushes the last run
+        if run and len(part.pos) == len(run[0].pos) and np.array_equal(part.pos, run[0].pos):
+            run.append(part)
+            continue
+        if len(run) > 1 and bool(np.all(run[0].pos[1:] > run[0].pos[:-1])):
+            out.append(
+                _Rows(
+                    np.repeat(run[0].pos, len(run)),
+                    np.stack([r.ts for r in run], axis=1).ravel(),
+                    np.stack([r.values for r in run], axis=1).ravel(),
+                )
+            )
+        else:
+            out.extend(run)
+        run = [part]
+    return out
+
+
+def _interleave(parts: list[_Rows], count: int) -> _Rows:
+    """Parts each in (position, ts) order, every timestamp of a part before every one of
+    the next (raw buckets in order): merged in (position, ts) order without a sort, each
+    row's place being its series' offset plus the rows of earlier parts plus its rank."""
+    parts = _stack_alike([p for p in parts if len(p.pos)])
+    if not parts:
+        return _empty_rows()
+    if len(parts) == 1:
+        return parts[0]
+    counts = np.stack([np.bincount(p.pos, minlength=count) for p in parts])
+    per_series = counts.sum(axis=0)
+    series_start = np.cumsum(per_series) - per_series
+    before = np.cumsum(counts, axis=0) - counts  # rows of earlier parts, per series
+    total = int(per_series.sum())
+    out = _Rows(np.empty(total, np.int64), np.empty(total, np.int64), np.empty(total, np.float64))
+    for i, part in enumerate(parts):
+        part_start = np.cumsum(counts[i]) - counts[i]
+        shift = series_start + before[i] - part_start
+        dest = shift[part.pos] + np.arange(len(part.pos))
+        for target, column in zip(out, part, strict=True):
+            target[dest] = column
+    return out
 
 
 def _split(rows: _Rows) -> tuple[list[int], list[Int64Array], list[Float64Array]]:
@@ -308,7 +434,7 @@ def _read_recent(
 
 def _raw_rows(
     store: TimeSeriesStore, conn: Any, ids: Int64Array, start_ms: int, end_ms: int
-) -> _Rows:
+) -> _Runs:
     """Raw samples in [start, end] of the series ``ids`` (sorted), chunks and recent rows
     merged, in (position, ts) order; a sample in both counts once, as the chunk has it."""
     # Recent samples first: if a compaction slipped in between (it cannot inside the
@@ -317,47 +443,64 @@ def _raw_rows(
     chunks = _chunk_rows(store, conn, ids, start_ms, end_ms)
     if not len(recent.pos):
         return chunks
-    if not len(chunks.pos):
-        return recent
+    if not len(chunks.ts):
+        return _runs_of(recent, len(ids))
     return _merge_rows(chunks, recent, len(ids))
 
 
-def _merge_rows(chunks: _Rows, recent: _Rows, count: int) -> _Rows:
+def _merge_rows(chunks: _Runs, recent: _Rows, count: int) -> _Runs:
     """Chunk rows and recent rows, both in (position, ts) order, merged in that order.
 
     With the watermark minutes behind now, a "last hour" read has both for every
-    series, and each series' recent rows all come after its chunk rows: each row's place
-    is then its series' offset plus its rank, no sort (a stable sort of the 2.9 M rows of
-    bench/query.py's fleet query took ~150 ms). Only when a recent row is not after its
-    series' chunk rows (a late sample not yet compacted, a duplicate) does it sort, the
-    chunk row winning over a recent one with the same timestamp.
+    series, and each series' recent rows all come after its chunk rows: the merge is
+    then one gather, series by series its chunk run and its recent run, no sort (a
+    stable sort of the 2.9 M rows of bench/query.py's fleet query took ~150 ms, a
+    scatter of every row to its place ~50 ms with the positions). Only when a recent
+    row is not after its series' chunk rows (a late sample not yet compacted, a
+    duplicate) does it sort, the chunk row winning over a recent one with the same
+    timestamp.
     """
-    c_count = np.bincount(chunks.pos, minlength=count)
+    c_count = chunks.counts
     r_count = np.bincount(recent.pos, minlength=count)
     c_start = np.cumsum(c_count) - c_count  # first row of each series in chunks
     r_start = np.cumsum(r_count) - r_count
     both = np.flatnonzero((c_count > 0) & (r_count > 0))
     if bool(np.any(chunks.ts[c_start[both] + c_count[both] - 1] >= recent.ts[r_start[both]])):
         # Chunk rows first, so they win over a recent row with the same timestamp.
-        joined = _Rows(*(np.concatenate((a, b)) for a, b in zip(chunks, recent, strict=True)))
-        return _sort_rows(joined)
-    offset = np.cumsum(c_count + r_count) - c_count - r_count  # first row in the merge
-    c_dest = offset[chunks.pos] + np.arange(len(chunks.pos)) - c_start[chunks.pos]
-    r_dest = offset[recent.pos] + c_count[recent.pos]
-    r_dest += np.arange(len(recent.pos)) - r_start[recent.pos]
-    total = len(chunks.pos) + len(recent.pos)
-    out = _Rows(np.empty(total, np.int64), np.empty(total, np.int64), np.empty(total, np.float64))
-    for target, a, b in zip(out, chunks, recent, strict=True):
-        target[c_dest] = a
-        target[r_dest] = b
-    return out
+        c_pos = np.repeat(np.arange(count, dtype=np.int64), c_count)
+        joined = _Rows(
+            np.concatenate((c_pos, recent.pos)),
+            np.concatenate((chunks.ts, recent.ts)),
+            np.concatenate((chunks.values, recent.values)),
+        )
+        return _runs_of(_sort_rows(joined), count)
+    # Runs in output order: series 0's chunk run, its recent run, series 1's...; their
+    # start in the concatenation (chunk rows, then recent rows) and their length.
+    lengths = np.empty(2 * count, np.int64)
+    lengths[0::2], lengths[1::2] = c_count, r_count
+    source = np.empty(2 * count, np.int64)
+    source[0::2], source[1::2] = c_start, r_start + len(chunks.ts)
+    total = len(chunks.ts) + len(recent.ts)
+    index = np.repeat(source - (np.cumsum(lengths) - lengths), lengths)
+    index += np.arange(total)
+    ts = np.concatenate((chunks.ts, recent.ts))[index]
+    values = np.concatenate((chunks.values, recent.values))[index]
+    return _Runs(ts, values, c_count + r_count)
 
 
 def _raw_arrays(
     store: TimeSeriesStore, conn: Any, ids: list[int], start_ms: int, end_ms: int
 ) -> dict[int, tuple[Int64Array, Float64Array]]:
     id_arr = np.array(sorted(ids), dtype=np.int64)
-    return _by_id(id_arr, _raw_rows(store, conn, id_arr, start_ms, end_ms))
+    runs = _raw_rows(store, conn, id_arr, start_ms, end_ms)
+    ends = np.cumsum(runs.counts).tolist()
+    out = {}
+    start = 0
+    for sid, end in zip(id_arr.tolist(), ends, strict=True):
+        if end > start:
+            out[sid] = (runs.ts[start:end], runs.values[start:end])
+        start = end
+    return out
 
 
 def _join_buckets(
@@ -499,7 +642,7 @@ def select_columns(
             return SeriesColumns.of([])
         ids = np.fromiter((c.sid for c in found), dtype=np.int64, count=len(found))
         rows = _raw_rows(store, conn, ids, start_ms, end_ms)
-    counts = np.bincount(rows.pos, minlength=len(found))
+    counts = rows.counts
     has = np.flatnonzero(counts)
     offsets = np.zeros(len(has) + 1, dtype=np.int64)
     np.cumsum(counts[has], out=offsets[1:])

@@ -13,7 +13,10 @@ Tables (one set per SQLite file or PostgreSQL schema):
   (``compact_after_ms`` before ``now``, floored to ``compact_step_ms``: both 5 min by
   default, so the raw table holds the last 5-10 minutes and a "last hour" query reads
   chunks; the hour being filled is a partial chunk, re-merged at every step);
-- ``metadata``: type/unit/help per (org, metric); ``meta``: watermark, flags, lease.
+- ``metadata``: type/unit/help per (org, metric); ``meta``: watermark, flags, lease;
+- ``raw_gen``: a generation per ``raw`` bucket, renewed by every transaction that writes
+  to the bucket, so a reader's head cache (``head.py``, SQLite) knows a cached bucket is
+  still what the table holds.
 
 A replayed sample older than the watermark is checked against its chunk on append (and
 counted as a duplicate if there) so idempotency holds across compaction too; one that is
@@ -35,8 +38,8 @@ from typing import Any
 
 import numpy as np
 
-from steward.tsdb import maintenance, reads
-from steward.tsdb.backends import Backend, PostgresBackend, SqliteBackend
+from steward.tsdb import head, maintenance, reads
+from steward.tsdb.backends import RAW_BUCKET_MS, Backend, PostgresBackend, SqliteBackend
 from steward.tsdb.codec import decode_many
 from steward.tsdb.registry import BOUNDS_SLACK_MS, Pending, Registry, add_error
 from steward.tsdb.types import (
@@ -114,9 +117,16 @@ class TimeSeriesStore:
         clock: Callable[[], int] | None = None,
         compact_after_ms: int = DEFAULT_COMPACT_AFTER_MS,
         compact_step_ms: int = DEFAULT_COMPACT_STEP_MS,
+        head_cache_rows: int = head.DEFAULT_MAX_ROWS,
     ) -> None:
         check_compaction(compact_after_ms, compact_step_ms)
         self.backend = backend
+        # Settled buckets of ``raw`` in memory, for reads (head.py); SQLite only.
+        self.head = (
+            head.HeadCache(head_cache_rows)
+            if head_cache_rows > 0 and backend.keeps_generations
+            else None
+        )
         self.limits = limits or Limits()
         self.retention = retention or Retention()
         self.clock = clock or _wall_clock_ms
@@ -154,10 +164,46 @@ class TimeSeriesStore:
         per organization, and the caller vouches for that (it saves a label-set
         hash per sample, the costliest part of ``append``).
         """
-        result = AppendResult()
+        return self.append_resolved_parts(org_id, [(rows, samples)])[0]
+
+    def append_parts(self, org_id: int, parts: Sequence[Iterable[Sample]]) -> list[AppendResult]:
+        """``append`` of several sample lists in one transaction, each counted apart."""
+        return self.append_resolved_parts(org_id, [((), samples) for samples in parts])
+
+    def append_resolved_parts(
+        self,
+        org_id: int,
+        parts: Sequence[tuple[Iterable[tuple[int, int, float]], Iterable[Sample]]],
+    ) -> list[AppendResult]:
+        """``append_resolved`` of several (rows, samples) parts in one transaction, each
+        counted apart: an agent's batch and its own health series, one commit and the
+        batch's answer exact."""
         now = self.clock()
         oldest = now - min(self.limits.max_past_ms, self.retention.raw_ms)
         newest = now + self.limits.max_future_ms
+        results: list[AppendResult] = []
+        jobs: list[_Job] = []
+        for rows, samples in parts:
+            result = AppendResult()
+            results.append(result)
+            job = self._resolved_job(org_id, rows, samples, result, oldest, newest)
+            if job is not None:
+                jobs.append(job)
+        if jobs:
+            self._write(org_id, jobs)
+        return results
+
+    def _resolved_job(
+        self,
+        org_id: int,
+        rows: Iterable[tuple[int, int, float]],
+        samples: Iterable[Sample],
+        result: AppendResult,
+        oldest: int,
+        newest: int,
+    ) -> _Job | None:
+        """One part's rows inside the window, its new label sets and the bounds it
+        widens (None: nothing to write); refusals are counted in ``result``."""
         bounds = self.registry.bounds
         rows = rows if isinstance(rows, list) else list(rows)
         stamps = list(map(_TS, rows))
@@ -185,32 +231,8 @@ class TimeSeriesStore:
             org_id, samples, result, oldest, newest, out, pending, touched, min_ts
         )
         if not out and not pending:
-            return result
-        self._write(org_id, [(out, pending, touched, min_ts, result)])
-        return result
-
-    def append_parts(self, org_id: int, parts: Sequence[Iterable[Sample]]) -> list[AppendResult]:
-        """``append`` of several sample lists in one transaction, each counted apart
-        (an agent's batch and its own health series: one commit, two answers)."""
-        now = self.clock()
-        oldest = now - min(self.limits.max_past_ms, self.retention.raw_ms)
-        newest = now + self.limits.max_future_ms
-        results: list[AppendResult] = []
-        jobs: list[_Job] = []
-        for samples in parts:
-            result = AppendResult()
-            results.append(result)
-            out: list[tuple[int, int, float]] = []
-            pending: dict[tuple[tuple[str, str], ...], Pending] = {}
-            touched: list[tuple[int, int]] = []
-            min_ts = self._collect(
-                org_id, samples, result, oldest, newest, out, pending, touched, newest
-            )
-            if out or pending:
-                jobs.append((out, pending, touched, min_ts, result))
-        if jobs:
-            self._write(org_id, jobs)
-        return results
+            return None
+        return (out, pending, touched, min_ts, result)
 
     def _window(
         self, rows: list[tuple[int, int, float]], result: AppendResult, oldest: int, newest: int
@@ -286,6 +308,7 @@ class TimeSeriesStore:
         with b.write(conn):
             b.lock_appends(conn)
             watermark = self._meta(conn, "watermark")
+            stamps: set[int] = set()  # of the rows handed to insert_raw
             for rows, pending, touched, min_ts, result in jobs:
                 if pending:
                     new_rows, widen = self.registry.register(conn, org_id, pending, result)
@@ -297,8 +320,14 @@ class TimeSeriesStore:
                     inserted = b.insert_raw(conn, rows)
                     result.accepted += inserted
                     result.duplicates += len(rows) - inserted
+                    if b.keeps_generations:
+                        stamps.update(map(_TS, rows))
                 if touched:
                     self._update_bounds(conn, touched)
+            if stamps:
+                # A new generation for every bucket written to (head.py): a batch
+                # usually holds one or two timestamps, so this is one or two rows.
+                b.touch_buckets(conn, {ts - ts % RAW_BUCKET_MS for ts in stamps})
 
     def _reject_time(
         self, result: AppendResult, sample: Sample, ts: int, oldest: int, newest: int
@@ -495,13 +524,16 @@ def open_store(
     clock: Callable[[], int] | None = None,
     compact_after_ms: int = DEFAULT_COMPACT_AFTER_MS,
     compact_step_ms: int = DEFAULT_COMPACT_STEP_MS,
+    head_cache_rows: int = head.DEFAULT_MAX_ROWS,
 ) -> TimeSeriesStore:
     """Open (creating if needed) the store at a SQLite file path or a postgresql:// URL.
 
     ``schema``: the PostgreSQL schema holding the tables (ignored for SQLite).
     ``clock``: milliseconds now, for the accepted time window and ``pick_tier`` (tests
     freeze it). ``compact_after_ms`` / ``compact_step_ms``: the watermark is
-    ``floor(now - compact_after_ms, compact_step_ms)`` (see ``maintenance.py``). Safe to
+    ``floor(now - compact_after_ms, compact_step_ms)`` (see ``maintenance.py``).
+    ``head_cache_rows``: at most this many rows of settled ``raw`` buckets kept in memory
+    for reads (``head.py``: 14 bytes a row; 0 turns the cache off; SQLite only). Safe to
     call from several processes at once.
     """
     text = str(target)
@@ -517,4 +549,5 @@ def open_store(
         clock=clock,
         compact_after_ms=compact_after_ms,
         compact_step_ms=compact_step_ms,
+        head_cache_rows=head_cache_rows,
     )
