@@ -16,7 +16,10 @@ line-protocol payload is also pushed to a scratch VictoriaMetrics (``/write``) a
 ratio printed; ``--victoria URL`` uses a running one instead.
 
     .venv/bin/python bench/ingest.py [--seconds 20] [--store real|null] [--no-pg]
-        [--workers N] [--runs 3] [--agent-series 50 --agent-points 10]
+        [--workers N] [--runs 3] [--agent-series 50 --agent-points 10] [--no-lines]
+
+``--workers`` is passed to ``steward serve`` (1 by default); ``--senders`` defaults to two
+per server process. Temporary homes and VictoriaMetrics' data are removed at the end.
 
 ``--store null`` swaps in a store that only counts (measures ingest without storage);
 ``real`` (default when ``steward.tsdb.open_store`` exists) uses the configured store.
@@ -103,6 +106,15 @@ if os.environ.get("STEWARD_BENCH_STORE") == "null":
 """
 
 
+_scratch: list[str] = []  # temporary directories of this run, removed at the end
+
+
+def scratch_dir(prefix: str) -> str:
+    path = tempfile.mkdtemp(prefix=prefix)
+    _scratch.append(path)
+    return path
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -176,8 +188,7 @@ def start_server(env: dict[str, str], devices: int, workers: int = 1) -> Server:
     ).stdout.split()[-1]
     port = free_port()
     process = subprocess.Popen(
-        [*steward, "serve", "--host", "127.0.0.1", "--port", str(port)]
-        + (["--workers", str(workers)] if workers > 1 else []),
+        [*steward, "serve", "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers)],
         env=env,
         cwd=ROOT,
         stdout=subprocess.DEVNULL,
@@ -427,7 +438,7 @@ def start_victoria() -> tuple[str, subprocess.Popen] | None:
         [
             binary,
             f"-httpListenAddr=127.0.0.1:{port}",
-            f"-storageDataPath={tempfile.mkdtemp(prefix='vm-bench-')}",
+            f"-storageDataPath={scratch_dir('vm-bench-')}",
             "-retentionPeriod=1",
         ],
         stdout=subprocess.DEVNULL,
@@ -463,18 +474,21 @@ def run(label: str, env: dict[str, str], args) -> dict[str, float]:
         prefixes = line_prefixes(args.hosts, args.series, args.fields)
         start_ms = int(time.time() * 1000) - 20 * 60 * 1000
         url = f"{server.url}/api/v1/write?precision=ms"
-        tally, elapsed = push_lines(url, headers, prefixes, args, args.seconds, start_ms)
-        rates["line protocol"] = lp_rate = report("line protocol", tally, elapsed)
-        if tally.cpu:
-            rates["line protocol /CPU-s"] = per_cpu(tally)
+        lp_rate = 0.0
+        if not args.no_lines:
+            tally, elapsed = push_lines(url, headers, prefixes, args, args.seconds, start_ms)
+            rates["line protocol"] = lp_rate = report("line protocol", tally, elapsed)
+            if tally.cpu:
+                rates["line protocol /CPU-s"] = per_cpu(tally)
         if not args.no_agent:
             tally, elapsed = push_agent(server, args, args.seconds, start_ms)
             rates["agent batches"] = report(f"agent batches ({args.agent_format})", tally, elapsed)
             if tally.cpu:
                 rates["agent batches /CPU-s"] = per_cpu(tally)
         server_cpu = lambda: 0.0  # noqa: E731 - VictoriaMetrics' CPU is not measured
-        started = None if args.victoria or args.no_victoria else start_victoria()
-        vm_url = args.victoria or (started[0] if started else None)
+        skip_vm = args.no_victoria or args.no_lines
+        started = None if args.victoria or skip_vm else start_victoria()
+        vm_url = None if args.no_lines else args.victoria or (started[0] if started else None)
         if vm_url:
             try:
                 vm_rate = victoria(vm_url, prefixes, args, args.seconds, start_ms)
@@ -525,7 +539,9 @@ def main() -> None:
     parser.add_argument("--series", type=int, default=50, help="series per host")
     parser.add_argument("--fields", type=int, default=10, help="fields per line")
     parser.add_argument("--lines", type=int, default=1000, help="lines per request")
-    parser.add_argument("--senders", type=int, default=2)
+    parser.add_argument(
+        "--senders", type=int, default=None, help="concurrent senders (default: 2 per process)"
+    )
     parser.add_argument("--devices", type=int, default=200, help="enrolled agent devices")
     # One batch is 10 s of one host: 50 series x 10 points at 1 s (docs/agent-protocol.md);
     # the old default, 2 points, measured per-request overhead more than ingest.
@@ -545,12 +561,15 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=1, help="steward serve --workers")
     parser.add_argument("--runs", type=int, default=1, help="repeat; medians at the end")
     parser.add_argument("--no-agent", action="store_true")
+    parser.add_argument("--no-lines", action="store_true", help="agent batches only")
     parser.add_argument("--no-pg", action="store_true")
     parser.add_argument("--no-sqlite", action="store_true", help="PostgreSQL only")
     parser.add_argument("--store", choices=["real", "null"], default=None)
     parser.add_argument("--victoria", help="VictoriaMetrics URL for the same payload")
     parser.add_argument("--no-victoria", action="store_true")
     args = parser.parse_args()
+    if args.senders is None:
+        args.senders = 2 * args.workers
     if args.store is None:
         sys.path.insert(0, str(ROOT / "src"))
         import steward.tsdb
@@ -559,7 +578,15 @@ def main() -> None:
         if args.store == "null":
             print("steward.tsdb.open_store does not exist yet: measuring with a null store")
 
-    overlay = Path(tempfile.mkdtemp(prefix="steward-bench-overlay-"))
+    try:
+        bench(args)
+    finally:
+        for path in _scratch:
+            shutil.rmtree(path, ignore_errors=True)
+
+
+def bench(args: argparse.Namespace) -> None:
+    overlay = Path(scratch_dir("steward-bench-overlay-"))
     (overlay / "steward_bench_settings.py").write_text(OVERLAY_SETTINGS)
     (overlay / "steward_bench_urls.py").write_text(OVERLAY_URLS)
     base = {
@@ -575,7 +602,7 @@ def main() -> None:
         f"{args.interval} s between rounds, {args.workers} server process(es)"
     )
     sqlite_runs = [
-        run("SQLite", {**base, "STEWARD_HOME": tempfile.mkdtemp(prefix="steward-bench-")}, args)
+        run("SQLite", {**base, "STEWARD_HOME": scratch_dir("steward-bench-")}, args)
         for _ in range(0 if args.no_sqlite else args.runs)
     ]
     medians("SQLite", sqlite_runs)
@@ -594,7 +621,7 @@ def main() -> None:
             db_url = url.rsplit("/", 1)[0] + "/" + name
             env = {
                 **base,
-                "STEWARD_HOME": tempfile.mkdtemp(prefix="steward-bench-"),
+                "STEWARD_HOME": scratch_dir("steward-bench-"),
                 "STEWARD_DATABASE_URL": db_url,
             }
             pg_runs.append(run("PostgreSQL", env, args))

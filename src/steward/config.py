@@ -188,7 +188,8 @@ OPTIONS: tuple[Option, ...] = (
         "web_workers",
         _positive,
         1,
-        "Server processes for steward serve (SQLite: keep 1, measured slower with 2)",
+        "Server processes for steward serve (1: on 2 cores, 2 were not reliably faster "
+        "and used more CPU per sample; see docs/metrics-ingest.md)",
     ),
     Option("metrics_interval", _interval, 10, "Default seconds between agent metric collections"),
     Option(

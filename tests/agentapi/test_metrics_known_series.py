@@ -292,3 +292,40 @@ def test_the_cache_stops_growing_at_its_bound(monkeypatch):
         known.remember("m", {"i": str(i)}, (i, {"i": str(i)}))
     assert known.size == 2
     assert list(known.families["m"]) == [(("i", "0"),), (("i", "1"),)]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_health_series_share_the_batch_transaction_and_the_answer_counts_the_batch(
+    world, credential, real_store, monkeypatch
+):
+    """Once the store knows the agent's health series (after the first batch), they go
+    in the batch's one write transaction; the answer still counts the batch alone, a
+    replay included (its health samples are fresh, the batch's are duplicates)."""
+    writes = []
+    real_write = real_store.backend.write
+
+    def counted(conn):
+        writes.append(1)
+        return real_write(conn)
+
+    assert post(credential, columns(0)).json()["accepted"] == 3
+    monkeypatch.setattr(real_store.backend, "write", counted)
+    answers = []
+    for body in (columns(1), columns(1), columns(2)):  # the second: a replay
+        del writes[:]
+        answer = post(credential, body).json()
+        assert len(writes) == 1
+        answers.append((answer["accepted"], answer["duplicates"], answer["rejected"]))
+    assert answers == [(3, 0, 0), (0, 3, 0), (3, 0, 0)]
+    spool = stored(real_store, world.acme.pk, "steward_agent_spool_bytes")
+    [(labels, values)] = spool.items()
+    assert dict(labels)["steward_device"] == str(world.acme_device.pk)
+    assert len(values) == 4  # one per batch, the replay too: each is a new observation
+
+
+def test_health_samples_of_a_device_never_share_a_millisecond(monkeypatch):
+    known = agent.KnownSeries(lambda: None, 1, {})  # type: ignore[arg-type]
+    monkeypatch.setattr(ingest, "now_ms", lambda: 1_000)
+    assert [agent.stats_time(known) for _ in range(3)] == [1_000, 1_001, 1_002]
+    monkeypatch.setattr(ingest, "now_ms", lambda: 5_000)
+    assert agent.stats_time(known) == 5_000

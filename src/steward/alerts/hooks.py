@@ -69,7 +69,9 @@ def forget(organization_id: int | None = None) -> None:
             _wanted_cache.pop(key, None)
 
 
-def _wanted_metrics(organization_id: int) -> frozenset[str]:
+def wanted_metrics(organization_id: int) -> frozenset[str]:
+    """Metric names the organization's rules read (cached; the agent route uses it to
+    hand the rules only those families' samples)."""
     return _wanted(organization_id, Source.METRIC)
 
 
@@ -109,7 +111,7 @@ def reads_pushed_metrics(org_id: int) -> bool:
     Steward's own ``steward_*`` series), so push ingest must hand every sample, with its
     labels, to ``on_samples``."""
     try:
-        return any(not name.startswith("steward_") for name in _wanted_metrics(org_id))
+        return any(not name.startswith("steward_") for name in wanted_metrics(org_id))
     except Exception:
         log.exception("could not read the alert rules of org %s", org_id)
         return True
@@ -118,7 +120,7 @@ def reads_pushed_metrics(org_id: int) -> bool:
 def on_samples(org_id: int, samples: Sequence[Any]) -> None:
     """Metric samples were stored for organization ``org_id``: evaluate the rules on them."""
     try:
-        observations = samples_to_observations(org_id, samples, _wanted_metrics(org_id))
+        observations = samples_to_observations(org_id, samples, wanted_metrics(org_id))
         runtime.observe(org_id, observations)
     except Exception:
         log.exception("alert evaluation of %d samples failed (org %s)", len(samples), org_id)

@@ -240,6 +240,7 @@ class KnownSeries:
     added: dict[str, str]
     families: dict[str, dict[LabelItems, Resolved]] = field(default_factory=dict)
     size: int = 0
+    last_stats_ms: int = 0  # timestamp of the device's last health samples (stats_time)
 
     def remember(self, family: str, labels_in: dict[str, str], resolved: Resolved) -> None:
         if self.size >= MAX_KNOWN_PER_DEVICE:
@@ -299,6 +300,17 @@ def stats_samples(batch: Batch, added: dict[str, str], ts: int) -> list[Sample]:
     ]
 
 
+def stats_time(known: KnownSeries | None) -> int:
+    """The timestamp of a batch's health samples: now, in ms, after the device's last
+    (so two batches of one device within a millisecond do not collide)."""
+    now = ingest.now_ms()
+    if known is None:
+        return now
+    with _known_lock:
+        now = known.last_stats_ms = max(now, known.last_stats_ms + 1)
+    return now
+
+
 def alert_inputs(org_id: int) -> frozenset[str] | None:
     """Metric names whose samples the alert rules of the organization read (their inputs
     and what ``derive`` computes them from), or None: hand every sample to them.
@@ -308,15 +320,15 @@ def alert_inputs(org_id: int) -> frozenset[str] | None:
     a ``Sample`` per point.
     """
     try:
-        return hooks._wanted_metrics(org_id) | derive.NEEDED
+        return hooks.wanted_metrics(org_id) | derive.NEEDED
     except Exception:  # as hooks.reads_pushed_metrics: when unsure, the rules see all
         hooks.log.exception("could not read the alert rules of org %s", org_id)
         return None
 
 
 def resolves(store: Any) -> bool:
-    """Whether the store maps label sets to ids (``series_id``/``append_resolved``)."""
-    return hasattr(store, "append_resolved") and hasattr(store, "series_id")
+    """Whether the store maps label sets to ids (``series_id``/``append_resolved_parts``)."""
+    return hasattr(store, "append_resolved_parts") and hasattr(store, "series_id")
 
 
 def append_batch(
@@ -329,7 +341,7 @@ def append_batch(
     """Store the batch and the agent's health series, let the alert rules see them; the
     result counts the batch alone (the agent's answer).
 
-    With a store that resolves series ids (``series_id``/``append_resolved``), a series
+    With a store that resolves series ids (``series_id``/``append_resolved_parts``), a series
     the process has stored before becomes ``(id, ts, value)`` rows built by C loops; only
     new series and those the alert rules read become ``Sample`` objects. ``known`` (the
     sender's series, which ``parse_batch`` looked up into the families' ``refs``) learns
@@ -340,7 +352,6 @@ def append_batch(
         # One transaction for both (when the store can), one pass of the alert rules.
         result, _ = ingest.append_parts(org_id, [batch_samples(batch, added), stats])
         return result
-    append_resolved = store.append_resolved  # type: ignore[attr-defined]
     series_id = store.series_id  # type: ignore[attr-defined]
     if known is not None and known.store() is not store:
         known = None  # the store changed since the batch was parsed: learn nothing
@@ -371,11 +382,26 @@ def append_batch(
                     new.extend(samples)
                 if seen:
                     watched.extend(samples)
-    result = append_resolved(org_id, rows, new) if rows or new else AppendResult()
-    # Apart: the answer counts the batch only. The health series are few and known
-    # after the first batch, so this second, small transaction is cheap.
-    if stats:
-        store.append(org_id, stats)
+    # The health series go in the batch's transaction once the store knows them (after
+    # the device's first batch), counted apart: one commit per request instead of two,
+    # ~0.2 ms of server CPU (~5% of a 50 x 10 request, ~15% of a 10-series one), and the
+    # answer counts the batch alone. Health series the store does not know yet may be
+    # refused by a series limit: those still go in a transaction of their own.
+    folded: list[tuple[int, int, float]] = []
+    apart: list[Sample] = []
+    for sample in stats:
+        sid = series_id(org_id, sample.labels)
+        if sid is None:
+            apart.append(sample)
+        else:
+            folded.append((sid, sample.timestamp_ms, sample.value))
+    if rows or new or folded:
+        parts = [(rows, new), (folded, ())] if folded else [(rows, new)]
+        result = store.append_resolved_parts(org_id, parts)[0]  # type: ignore[attr-defined]
+    else:
+        result = AppendResult()
+    if apart:
+        store.append(org_id, apart)
     watched.extend(stats)
     if watched:
         hooks.on_samples(org_id, watched)  # never raises
@@ -412,7 +438,7 @@ def store_batch(request: HttpRequest, credential: str) -> dict[str, Any]:
     with ingest.paused_gc():
         batch = parse_batch(raw, known.families if known is not None else None)
         check_clock(batch.sent_at)
-        stats = stats_samples(batch, added, ingest.now_ms())
+        stats = stats_samples(batch, added, stats_time(known))
         result = append_batch(device.organization_id, batch, added, stats, known)
     ingest.record_metadata(
         device.organization_id,
