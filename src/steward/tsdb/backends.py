@@ -126,7 +126,7 @@ _NEXT_GEN = (
     "UNION ALL SELECT value FROM meta WHERE key = 'raw_gen')"
 )
 _TOUCH_SQL = (
-    f"INSERT INTO raw_gen (bucket, gen) VALUES (?, ({_NEXT_GEN})) "
+    "INSERT INTO raw_gen (bucket, gen) VALUES (?, ?) "
     "ON CONFLICT (bucket) DO UPDATE SET gen = excluded.gen"
 )
 
@@ -526,9 +526,12 @@ class SqliteBackend(Backend):
         # (keep_high_water), so a number is never given twice, not even to a bucket
         # compacted away and written again (late rows). Only raw_gen's page is written
         # (a counter row in meta cost a second page per append: +35 % CPU for an
-        # agent's 100-row transaction).
-        for bucket in sorted(buckets):
-            conn.execute(_TOUCH_SQL, (bucket,))
+        # agent's 100-row transaction). The greatest is read once per transaction
+        # (raw_gen has no index on gen: per bucket, a backfill of a day into 8,640
+        # buckets scanned 8,640 rows 8,640 times, 4 s).
+        if buckets:
+            base = int(conn.execute(_NEXT_GEN).fetchone()[0])
+            conn.executemany(_TOUCH_SQL, [(b, base + i) for i, b in enumerate(sorted(buckets))])
 
     def keep_high_water(self, conn: sqlite3.Connection) -> None:
         """Before deleting from raw_gen: remember its greatest generation."""
@@ -546,8 +549,11 @@ class SqliteBackend(Backend):
             "AND NOT EXISTS (SELECT 1 FROM raw WHERE raw.bucket = raw_gen.bucket)",
             (json.dumps(sorted(buckets)),),
         )
-        for bucket in sorted(buckets):
-            conn.execute(f"UPDATE raw_gen SET gen = ({_NEXT_GEN}) WHERE bucket = ?", (bucket,))
+        base = int(conn.execute(_NEXT_GEN).fetchone()[0])
+        conn.executemany(
+            "UPDATE raw_gen SET gen = ? WHERE bucket = ?",
+            [(base + i, b) for i, b in enumerate(sorted(buckets))],
+        )
 
     def try_claim(self, conn: sqlite3.Connection) -> object | None:
         # A lease, claimed by a conditional update that must change exactly one row
