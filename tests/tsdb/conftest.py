@@ -41,6 +41,14 @@ def pg_url() -> str | None:
         return None
 
 
+def pg_url_or_skip() -> str:
+    """The PostgreSQL URL for a test, or skip it (no server reachable)."""
+    url = pg_url()
+    if url is None:
+        pytest.skip("no PostgreSQL reachable (set STEWARD_TEST_PG_URL)")
+    return url
+
+
 class Clock:
     """Frozen, settable time in ms (the store's idea of now)."""
 
@@ -62,9 +70,7 @@ def target(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[str
     if request.param == "sqlite":
         yield str(tmp_path / "metrics.sqlite3"), "tsdb"
         return
-    url = pg_url()
-    if url is None:
-        pytest.skip("no PostgreSQL reachable (set STEWARD_TEST_PG_URL)")
+    url = pg_url_or_skip()
     schema = f"tsdb_test_{uuid.uuid4().hex[:12]}"
     yield url, schema
     backend = PostgresBackend(url, schema)

@@ -15,16 +15,14 @@ import uuid
 import pytest
 
 from steward.tsdb.backends import PostgresBackend
-from tests.tsdb.conftest import pg_url
+from tests.tsdb.conftest import pg_url_or_skip
 
 OPENERS = 4
 
 
 @pytest.mark.parametrize("attempt", range(5))
 def test_processes_setting_up_one_schema_at_once_all_succeed(attempt):
-    url = pg_url()
-    if url is None:
-        pytest.skip("no PostgreSQL reachable (set STEWARD_TEST_PG_URL)")
+    url = pg_url_or_skip()
     schema = f"tsdb_race_{uuid.uuid4().hex[:12]}"
     backends = [PostgresBackend(url, schema) for _ in range(OPENERS)]
     for backend in backends:
