@@ -56,8 +56,8 @@ from steward.intel import detector as D
 _LN10 = D._LN10
 _TAIL_BASE = D._TAIL_BASE
 _TAIL_RATE = D._TAIL_RATE
-_STEP_UP = D._STEP_UP
-_STEP_DOWN = D._STEP_DOWN
+_STEP_UP = D.TAIL_STEP * D.TAIL_Q
+_STEP_DOWN = D.TAIL_STEP * (1.0 - D.TAIL_Q)
 
 
 def _surprise(g, tail, i, p):

@@ -1,7 +1,8 @@
 """A knob copy of the product detector for experiments (bench only, not the product).
 
-It was written for state format 4 (hence the name) and now follows format 5: ``Det4(**knobs)``
-scores exactly like ``steward.intel.StreamDetector`` with the defaults (it reuses its state and
+It was written for state format 4 (hence the name) and follows format 5: ``Det4(**knobs)``
+scores exactly like format 5's ``StreamDetector`` with the defaults (one tail per view: it
+ignores format 6's two extra tail copies, which it leaves untouched; it reuses its state and
 reads its module constants at call time, so :func:`_nabexp.robustness` can jitter them); each
 knob switches on one idea, and ``spikemem=0`` switches format 5's one idea off, which scores
 exactly like format 4.  Usage::
@@ -100,7 +101,7 @@ DEFAULTS: dict[str, Any] = {
 
 def _learn(g: float, tail: list[float], i: int, relstep: float) -> None:
     if not relstep:
-        D._learn(g, tail, i)
+        D._learn(g, tail, i, D.TAIL_STEP, D.TAIL_ALPHA)
         return
     n = tail[i + 3] + 1.0
     tail[i + 3] = n

@@ -106,8 +106,6 @@ def robustness(factory: Callable[[], Any], jitters: int = 8) -> dict[str, tuple[
             rng = random.Random(j)
             for name, value in base.items():
                 setattr(D, name, value * (rng.uniform(0.9, 1.1) if j else 1.0))
-            D._STEP_UP = D.TAIL_STEP * D.TAIL_Q
-            D._STEP_DOWN = D.TAIL_STEP * (1.0 - D.TAIL_Q)
             with ProcessPoolExecutor(2) as pool:
                 scores = dict(pool.map(_run, [(f, factory) for f in files]))
             devs.append(nk.finals(nk.score(scores)))
@@ -116,8 +114,6 @@ def robustness(factory: Callable[[], Any], jitters: int = 8) -> dict[str, tuple[
     finally:
         for name, value in base.items():
             setattr(D, name, value)
-        D._STEP_UP = D.TAIL_STEP * D.TAIL_Q
-        D._STEP_DOWN = D.TAIL_STEP * (1.0 - D.TAIL_Q)
 
     return {
         "dev": devs[0],

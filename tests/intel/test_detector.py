@@ -47,8 +47,8 @@ def test_state_round_trips_through_bytes_and_json_with_identical_scores() -> Non
 def test_state_is_small() -> None:
     det = StreamDetector()
     run(det, seasonal(2000))
-    assert len(det.to_bytes()) < 1024
-    assert len(det.to_json()) < 4096
+    assert len(det.to_bytes()) < 1200  # 1137 bytes since format 6 (three tail copies)
+    assert len(det.to_json()) < 6144
 
 
 def test_score_at_i_never_changes_when_later_samples_are_appended() -> None:
