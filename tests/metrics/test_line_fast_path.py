@@ -6,6 +6,8 @@ These run against the real SQLite store (the fast path needs ``series_id`` and
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 from django.test import Client
 
@@ -131,6 +133,26 @@ def test_a_refreshed_device_map_starts_a_new_table(world, real_store):
 
 # --- split_known, pure ------------------------------------------------------------------
 
+
+def split(
+    text: str, known: linefast.PrefixTable, mul: int, div: int, templates=None
+) -> tuple[list[tuple[int, int, float]], list[tuple[int, str]], int]:
+    """``split_known`` with its columns as row tuples, after checking their invariants:
+    equal column lengths, runs that start at row 0, strictly increasing, never empty, and
+    a new run only where the timestamp changes (fewest runs)."""
+    cols, rest, fast = linefast.split_known(text, known, mul, div, templates)
+    assert len(cols.ids) == len(cols.values)
+    starts = [start for start, _ in cols.runs]
+    if cols.ids:
+        assert starts[0] == 0
+        assert all(a < b for a, b in zip(starts, [*starts[1:], len(cols.ids)], strict=True))
+        stamps = [ts for _, ts in cols.runs]
+        assert all(a != b for a, b in itertools.pairwise(stamps))
+    else:
+        assert cols.runs == []
+    return cols.rows(), rest, fast
+
+
 KNOWN = {"m,host=a": {"x": 1, "y": 2}}
 
 
@@ -154,12 +176,12 @@ KNOWN = {"m,host=a": {"x": 1, "y": 2}}
     ],
 )
 def test_split_known_leaves_anything_unusual_to_the_general_parser(line):
-    rows, rest, fast = linefast.split_known(line, KNOWN, 1, 1)
+    rows, rest, fast = split(line, KNOWN, 1, 1)
     assert (rows, rest, fast) == ([], [(1, line)], 0)
 
 
 def test_split_known_converts_precision_and_keeps_line_numbers():
-    rows, rest, fast = linefast.split_known(
+    rows, rest, fast = split(
         "m,host=a x=1.5,y=-2e3 7000000\nbad\nm,host=a y=.5 8000000", KNOWN, 1, 1_000_000
     )
     assert rows == [(1, 7, 1.5), (2, 7, -2000.0), (2, 8, 0.5)]
@@ -193,11 +215,11 @@ LEARNED = "m,host=a x=1,y=2 5"  # teaches the template "x=...,y=..." for m,host=
 )
 def test_a_learned_template_decides_every_line_as_the_loop_does(line):
     templates: linefast.Templates = {}
-    linefast.split_known(LEARNED, KNOWN, 1, 1, templates)
+    split(LEARNED, KNOWN, 1, 1, templates)
     assert set(templates) == {"m,host=a"}
-    rows, rest, fast = linefast.split_known(f"{LEARNED}\n{line}", KNOWN, 1, 1, templates)
+    rows, rest, fast = split(f"{LEARNED}\n{line}", KNOWN, 1, 1, templates)
     # The line alone, with a table of its own: no template yet, so the loop decides.
-    loop_rows, loop_rest, loop_fast = linefast.split_known(line, KNOWN, 1, 1, {})
+    loop_rows, loop_rest, loop_fast = split(line, KNOWN, 1, 1, {})
     assert rows == [(1, 5, 1.0), (2, 5, 2.0), *loop_rows]
     assert rest == [(2, text) for _, text in loop_rest]
     assert fast == 1 + loop_fast
@@ -205,7 +227,7 @@ def test_a_learned_template_decides_every_line_as_the_loop_does(line):
 
 def test_the_template_follows_the_last_good_shape_of_a_prefix():
     templates: linefast.Templates = {}
-    rows, _, fast = linefast.split_known(
+    rows, _, fast = split(
         "m,host=a x=1,y=2 5\nm,host=a y=3,x=4 6\nm,host=a y=5,x=6 7", KNOWN, 1, 1, templates
     )
     assert rows == [(1, 5, 1.0), (2, 5, 2.0), (2, 6, 3.0), (1, 6, 4.0), (2, 7, 5.0), (1, 7, 6.0)]
@@ -242,8 +264,8 @@ def test_a_body_decides_each_timestamp_as_a_line_alone_would():
         "m,host=a x=7 6999",
         "m,host=a x=8 5000",
     ]
-    rows, rest, fast = linefast.split_known("\n".join(lines), KNOWN, 1, 1_000)
-    alone = [linefast.split_known(line, KNOWN, 1, 1_000) for line in lines]
+    rows, rest, fast = split("\n".join(lines), KNOWN, 1, 1_000)
+    alone = [split(line, KNOWN, 1, 1_000) for line in lines]
     assert rows == [row for one_rows, _, _ in alone for row in one_rows]
     assert rest == [(n, text) for n, (_, r, _) in enumerate(alone, 1) for _, text in r]
     assert fast == sum(f for _, _, f in alone) == 6

@@ -5,7 +5,9 @@ with new values and a new timestamp. The general path (``lineproto.parse`` into
 ``Point``s, a label dict and a ``Sample`` per field, a label-tuple hash per sample in the
 store) costs ~8 µs a sample; once a prefix's series ids are known, a line is a split,
 a dict lookup per field and a float per value, and goes to the store as
-``(series_id, ts_ms, value)`` rows (``TimeSeriesStore.append_resolved``).
+``(series_id, ts_ms, value)`` rows in columns (``steward.tsdb.store.Columns``, for
+``TimeSeriesStore.append_resolved``): a line adds its ids and values to two lists, and
+the timestamp once per run of lines sharing it, with no tuple per sample.
 
 Exactness: a line takes the fast path only if it has the plain form the general parser
 would accept identically (``prefix fields timestamp``, no backslash, no quote, every
@@ -22,7 +24,8 @@ from __future__ import annotations
 
 import re
 import threading
-from itertools import repeat
+
+from steward.tsdb.store import Columns
 
 # Field key -> series id, per line prefix (the text before the first space).
 PrefixTable = dict[str, dict[str, int]]
@@ -56,20 +59,24 @@ def split_known(
     mul: int,
     div: int,
     templates: Templates | None = None,
-) -> tuple[list[tuple[int, int, float]], list[tuple[int, str]], int]:
+) -> tuple[Columns, list[tuple[int, str]], int]:
     """Rows of the lines ``known`` covers, the other lines (numbered), and the fast count.
 
     ``mul``/``div`` convert the request's precision to ms (``lineproto.PRECISIONS``).
     ``templates`` (kept with ``known``, see ``LineSeriesCache.tables``) remembers each
     prefix's field keys as one compiled pattern: a line with the same keys in the same
-    order is then a regex match, ``float`` over the values and ``zip`` with the ids, all
-    in C (~3x faster than a Python loop per field); any other line takes the loop.
+    order is then a regex match, ``float`` over the values and a list extend with the
+    ids, all in C (~3x faster than a Python loop per field); any other line takes the
+    loop. Rows keep the order of the lines and of the fields within a line.
     """
-    rows: list[tuple[int, int, float]] = []
+    col_ids: list[int] = []
+    values: list[float] = []
+    runs: list[tuple[int, int]] = []  # (first row, ts): see ``Columns``
     rest: list[tuple[int, str]] = []
     fast = 0
     add_rest = rest.append
-    extend = rows.extend
+    add_run = runs.append
+    extend_values = values.extend
     float_end = _FLOAT_END
     if templates is None:
         templates = {}
@@ -78,6 +85,7 @@ def split_known(
     # its checks and conversion run once per distinct text, not once per line.
     last_stamp = ""  # never equal to a line's: an empty stamp fails isdigit()
     ts = 0
+    run_ts = -1  # the timestamp of the last run; ts >= 0 (digits only)
     for number, line in enumerate(text.split("\n"), start=1):
         parts = line.split(" ")
         if len(parts) == 3:
@@ -93,18 +101,23 @@ def split_known(
             if template is not None:
                 match = template[0].fullmatch(fields)
                 if match is not None:
-                    mark = len(rows)
+                    mark = len(values)
                     try:
-                        # Straight into ``rows``: no list of values per line.
-                        extend(zip(template[1], repeat(ts), map(float, match.groups())))
+                        # Straight into ``values``: no list of values per line.
+                        extend_values(map(float, match.groups()))
                     except ValueError:
-                        del rows[mark:]  # the loop below refuses it the same way
+                        del values[mark:]  # the loop below refuses it the same way
                     else:
+                        if ts != run_ts:
+                            add_run((mark, ts))
+                            run_ts = ts
+                        col_ids += template[1]
                         fast += 1
                         continue
             ids = known.get(prefix)
             if ids is not None:
-                out = []
+                out: list[float] = []
+                sids: list[int] = []
                 keys = []
                 for part in fields.split(","):
                     key, _, value = part.partition("=")
@@ -118,18 +131,24 @@ def split_known(
                     ):
                         break
                     try:
-                        out.append((sid, ts, float(value)))
+                        out.append(float(value))
                     except ValueError:
                         break
+                    sids.append(sid)
                     keys.append(key)
                 else:
-                    extend(out)
+                    if out:  # an empty field section never gets here, but runs stay non-empty
+                        if ts != run_ts:
+                            add_run((len(col_ids), ts))
+                            run_ts = ts
+                        col_ids += sids
+                        values += out
                     fast += 1
                     if template is not None or len(templates) < MAX_PREFIXES:
-                        templates[prefix] = (_pattern(tuple(keys)), tuple(r[0] for r in out))
+                        templates[prefix] = (_pattern(tuple(keys)), tuple(sids))
                     continue
         add_rest((number, line))
-    return rows, rest, fast
+    return Columns(col_ids, values, runs), rest, fast
 
 
 def prefix_of(line: str) -> str | None:
