@@ -97,6 +97,13 @@ def _positive(raw: Any) -> int:
     return value
 
 
+def _non_negative(raw: Any) -> int:
+    value = _parse_int(raw)
+    if value < 0:
+        raise ValueError(f"expected 0 or a positive integer, got {value}")
+    return value
+
+
 def _interval(raw: Any) -> int:
     value = _parse_int(raw)
     if not 1 <= value <= 3600:
@@ -210,6 +217,12 @@ OPTIONS: tuple[Option, ...] = (
     Option("metrics_scrape_concurrency", _positive, 8, "Scrape targets fetched at the same time"),
     Option(
         "metrics_scrape_max_body", _positive, 16 * 1024 * 1024, "Largest scrape response, in bytes"
+    ),
+    Option(
+        "metrics_chunk_cache_mb",
+        _non_negative,
+        64,
+        "Decoded metric chunks kept in memory per process for queries, in MiB (0: off)",
     ),
     Option(
         "metrics_device_cache_seconds",

@@ -76,3 +76,15 @@ def test_tests_can_swap_the_store(fake_open):
     assert store.get_store() is mine
     store.set_store_for_tests(None)
     assert store.get_store() is not mine
+
+
+def test_the_chunk_cache_option_sizes_the_process_cache(settings, fake_open, monkeypatch):
+    from steward.tsdb import chunkcache
+
+    monkeypatch.setattr(store, "uses_postgres", lambda: False)
+    monkeypatch.setitem(settings.STEWARD, "metrics_chunk_cache_mb", 3)
+    try:
+        store.get_store()
+        assert chunkcache.shared().max_bytes == 3 * 2**20
+    finally:
+        chunkcache.configure(chunkcache.DEFAULT_MAX_BYTES)

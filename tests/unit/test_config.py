@@ -35,6 +35,7 @@ def test_environment_overrides_the_file(tmp_path):
         ({"STEWARD_LOG_FORMAT": "xml"}, "STEWARD_LOG_FORMAT", "expected one of text, json"),
         ({"STEWARD_DATABASE_URL": "mysql://x"}, "STEWARD_DATABASE_URL", "expected postgresql"),
         ({"STEWARD_TLS_CERT": "/c.pem"}, "STEWARD_TLS_KEY", "set together"),
+        ({"STEWARD_METRICS_CHUNK_CACHE_MB": "-1"}, "STEWARD_METRICS_CHUNK_CACHE_MB", "0 or a"),
     ],
 )
 def test_bad_values_name_the_key(tmp_path, env, key, message):
@@ -83,3 +84,8 @@ def test_generated_secret_key_is_kept_private_and_reused(tmp_path):
     key = config.secret_key(cfg)
     assert config.secret_key(cfg) == key
     assert (tmp_path / "secret_key").stat().st_mode & 0o777 == 0o600
+
+
+def test_the_chunk_cache_can_be_turned_off(tmp_path):
+    assert load(tmp_path).metrics_chunk_cache_mb == 64
+    assert load(tmp_path, STEWARD_METRICS_CHUNK_CACHE_MB="0").metrics_chunk_cache_mb == 0

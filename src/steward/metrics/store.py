@@ -100,6 +100,10 @@ def _open() -> Store:
         kwargs["retention"] = _from_settings(retention_cls, "metrics_retention_")  # type: ignore[arg-type]
     if uses_postgres() and "schema" in parameters:
         kwargs["schema"] = PG_SCHEMA
+    from steward.tsdb import chunkcache
+
+    # One cache of decoded chunks per process, shared by every store it opens.
+    chunkcache.configure(int(settings.STEWARD.get("metrics_chunk_cache_mb", 64)) * 2**20)
     return open_store(store_target(), **kwargs)
 
 

@@ -69,6 +69,8 @@ _LZ4_MAX_RATIO = 255
 
 Int64Array = npt.NDArray[np.int64]
 Float64Array = npt.NDArray[np.float64]
+# What decode_many returns: timestamps, columns, rows per chunk.
+Decoded = tuple[Int64Array, list[Float64Array], Int64Array]
 
 
 class ChunkError(ValueError):
@@ -377,7 +379,7 @@ def _decode_group_v2(
     return ts, columns
 
 
-def decode_many(blobs: Sequence[bytes]) -> tuple[Int64Array, list[Float64Array], Int64Array]:
+def decode_many(blobs: Sequence[bytes]) -> Decoded:
     """Many chunks of ``k`` columns each, concatenated in the given order.
 
     Returns (timestamps, columns, rows per chunk). A query of a fleet reads thousands of

@@ -29,6 +29,17 @@ Why a cached bucket is never stale (SQLite; see ``Backend.keeps_generations``):
   bucket without a generation (a store upgraded from schema 2 while a process of the
   older code still appends: ADR 0002 says to stop them) is read from the table.
 
+Partial buckets: a read that has to take a settled bucket from the table anyway (more
+than ``MAX_LOADS_PER_READ`` to load, e.g. the first fleet query after a start) keeps
+what it read: all rows of that bucket for the series it asked for, at the generation of
+its snapshot, with those series as the bucket's ``cover``. The generation argument
+holds for any set of series as for all of them, so a later read asking for series
+within the cover is served from memory, exactly. Reads of other series read the bucket
+from the table and add theirs to the cover (same generation: the two are rows of one
+state); a whole load replaces it. The first fleet query thus warms the cache for the
+next at the cost of a read it makes anyway (8,000 of 50,000 series a bucket: a sixth
+of a whole load), where whole loads alone took ~10 queries to warm 57 buckets.
+
 When a bucket is loaded: once it has *settled* (an unchanged generation is likely to
 stay so: agents send every 10 s), i.e. when it ended ``SETTLE_MS`` before ``now`` (the
 store's clock) or this process saw its generation unchanged ``SETTLE_MS`` apart. Until
@@ -66,13 +77,16 @@ _I32_MAX = 2**31 - 1
 
 
 class CachedBucket(NamedTuple):
-    """All rows of one bucket at one generation, sorted by (series id, ts)."""
+    """All rows of one bucket at one generation, sorted by (series id, ts): of every
+    series (``cover`` None), or of the series ``cover`` lists (sorted int64 ids, those
+    without rows in the bucket included: that they have none is known too)."""
 
     bucket: int
     gen: int
     sids: np.ndarray  # int32 (int64 if an id needs it)
     offsets: np.ndarray  # uint16: ts - bucket (ms)
     values: Float64Array
+    cover: Int64Array | None = None
 
     @property
     def rows(self) -> int:
@@ -80,7 +94,12 @@ class CachedBucket(NamedTuple):
 
 
 def make_bucket(
-    bucket: int, gen: int, sids: Int64Array, ts: Int64Array, values: Float64Array
+    bucket: int,
+    gen: int,
+    sids: Int64Array,
+    ts: Int64Array,
+    values: Float64Array,
+    cover: Int64Array | None = None,
 ) -> CachedBucket:
     """A bucket from its rows (any order): sorted and packed."""
     order = np.lexsort((ts, sids))
@@ -92,7 +111,34 @@ def make_bucket(
         sids.astype(np.int32 if small else np.int64),
         (ts - bucket).astype(np.uint16),
         np.ascontiguousarray(values[order]),
+        cover,
     )
+
+
+def covers(cover: Int64Array | None, ids: Int64Array) -> bool:
+    """Whether a bucket with this cover holds every row of the series ``ids`` (sorted,
+    distinct)."""
+    if cover is None or not len(ids):
+        return True
+    if len(ids) > len(cover):
+        return False
+    if len(ids) == len(cover):
+        return bool(np.array_equal(cover, ids))
+    at = np.searchsorted(cover, ids)
+    return bool(at[-1] < len(cover)) and bool(np.array_equal(cover[at], ids))
+
+
+def merge(old: CachedBucket, new: CachedBucket) -> CachedBucket:
+    """Two partial buckets of the same generation as one: the union of their covers,
+    each series' rows from ``old`` if it covers it (both hold the same rows for the
+    series both cover: one state of the bucket), else from ``new``."""
+    assert old.cover is not None and new.cover is not None and old.gen == new.gen
+    extra = ~np.isin(new.sids.astype(np.int64), old.cover)
+    sids = np.concatenate((old.sids.astype(np.int64), new.sids[extra].astype(np.int64)))
+    ts = np.concatenate((old.offsets, new.offsets[extra])).astype(np.int64) + old.bucket
+    values = np.concatenate((old.values, new.values[extra]))
+    cover = np.union1d(old.cover, new.cover)
+    return make_bucket(old.bucket, old.gen, sids, ts, values, cover)
 
 
 Located = tuple[Int64Array, Int64Array]  # (position in ids, row in the bucket) per row
@@ -146,6 +192,7 @@ class HeadStats:
     hits: int = 0  # buckets served from the cache
     loads: int = 0  # buckets read whole and cached
     direct: int = 0  # buckets read from the table (not settled, changed, no room)
+    kept: int = 0  # of those, kept as partial buckets (settled, room)
     evictions: int = 0
 
 
@@ -153,6 +200,7 @@ class Plan(NamedTuple):
     cached: list[CachedBucket]  # served from memory
     load: list[int]  # to read whole (then cache)
     direct: list[int]  # to read for the requested series only
+    keep: frozenset[int] = frozenset()  # of ``direct``: settled, to keep as partial
 
 
 class HeadCache:
@@ -179,8 +227,12 @@ class HeadCache:
         oldest_gen_bucket: int | None,
         now_ms: int,
         head_ms: int,
+        ids: Int64Array | None = None,
     ) -> Plan:
         """Split ``buckets`` (the read's bucket starts) into cached, to load and direct.
+
+        ``ids``: the series read (sorted, distinct); a partial bucket serves the read
+        only if its cover holds them all (None: only whole buckets serve).
 
         ``gens``: bucket -> generation in the reader's snapshot, for those buckets;
         ``oldest_gen_bucket``: the smallest bucket with a generation at all (cached ones
@@ -192,6 +244,8 @@ class HeadCache:
         cached: list[CachedBucket] = []
         load: list[int] = []
         direct: list[int] = []
+        keep: list[int] = []
+        covered: dict[int, bool] = {}  # per cover array: partial buckets share them
         with self._lock:
             for b in list(self._buckets):
                 if (b in buckets and b not in gens) or (
@@ -208,7 +262,7 @@ class HeadCache:
                     direct.append(b)
                     continue
                 got = self._buckets.get(b)
-                if got is not None and got.gen == gen:
+                if got is not None and got.gen == gen and _serves(got, ids, covered):
                     cached.append(got)
                     continue
                 seen = self._seen.get(b)
@@ -216,26 +270,38 @@ class HeadCache:
                     self._seen[b] = seen = (gen, now_ms)
                 settled = b + RAW_BUCKET_MS + self.settle_ms <= now_ms
                 settled = settled or seen[1] + self.settle_ms <= now_ms
-                fits = room >= 0 and len(load) < MAX_LOADS_PER_READ
-                if settled and fits and b >= now_ms - head_ms:
+                wanted = settled and room >= 0 and b >= now_ms - head_ms
+                if wanted and len(load) < MAX_LOADS_PER_READ:
                     load.append(b)
                     room -= self._largest or 1
                 else:
                     direct.append(b)
+                    if wanted and ids is not None:
+                        keep.append(b)
             self.stats.hits += len(cached)
             self.stats.direct += len(direct)
-        return Plan(cached, load, direct)
+        return Plan(cached, load, direct, frozenset(keep))
 
     def put(self, cached: CachedBucket) -> None:
-        """Keep a bucket loaded whole (unless a newer generation is kept, or no room)."""
+        """Keep a bucket, whole or partial (unless a newer generation or a wider cover
+        of the same is kept, or no room); a partial one of the generation kept joins it.
+        """
         with self._lock:
-            self.stats.loads += 1
-            self._largest = max(self._largest, cached.rows)
+            if cached.cover is None:
+                self.stats.loads += 1
+                self._largest = max(self._largest, cached.rows)
+            else:
+                self.stats.kept += 1
             old = self._buckets.get(cached.bucket)
             if old is not None:
-                if old.gen >= cached.gen:
+                if old.gen > cached.gen or (old.gen == cached.gen and old.cover is None):
                     return
-                self._evict(cached.bucket)
+                if old.gen == cached.gen and cached.cover is not None:
+                    if covers(old.cover, cached.cover):
+                        return
+                    assert old.cover is not None
+                    cached = merge(old, cached)
+                self._evict(cached.bucket, widened=old.gen == cached.gen)
             if self._rows + cached.rows > self.max_rows:
                 return
             # Share the series array of a neighbour with the same series (the usual
@@ -244,17 +310,36 @@ class HeadCache:
                 other = self._buckets.get(near)
                 if other is not None and np.array_equal(other.sids, cached.sids):
                     cached = cached._replace(sids=other.sids)
+                    same = cached.cover is not None and other.cover is not None
+                    if same and np.array_equal(other.cover, cached.cover):
+                        cached = cached._replace(cover=other.cover)
                     break
             self._buckets[cached.bucket] = cached
             self._rows += cached.rows
 
-    def _evict(self, bucket: int) -> None:
+    def _evict(self, bucket: int, widened: bool = False) -> None:
+        """Drop a bucket; ``widened``: for the same generation with more series (not
+        counted as an eviction: nothing is lost)."""
         old = self._buckets.pop(bucket)
         self._rows -= old.rows
-        self.stats.evictions += 1
+        if not widened:
+            self.stats.evictions += 1
 
     def clear(self) -> None:
         with self._lock:
             self._buckets.clear()
             self._seen.clear()
             self._rows = 0
+
+
+def _serves(got: CachedBucket, ids: Int64Array | None, memo: dict[int, bool]) -> bool:
+    """Whether a cached bucket holds every row a read of ``ids`` needs (``covers``,
+    computed once per cover array of a read)."""
+    if got.cover is None:
+        return True
+    if ids is None:
+        return False
+    key = id(got.cover)
+    if key not in memo:
+        memo[key] = covers(got.cover, ids)
+    return memo[key]

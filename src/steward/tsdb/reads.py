@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 
-from steward.tsdb import codec, head
+from steward.tsdb import chunkcache, codec, head
 from steward.tsdb.backends import RAW_BUCKET_MS
 from steward.tsdb.codec import Float64Array, Int64Array
 from steward.tsdb.labels import compile_matchers
@@ -235,12 +235,20 @@ def _chunk_blobs(
     return sids, [r[1] if isinstance(r[1], bytes) else bytes(r[1]) for r in rows]
 
 
+def _decode(store: TimeSeriesStore, blobs: list[bytes]) -> codec.Decoded:
+    """``codec.decode_many`` through the decoded-chunk cache (``chunkcache.py``): the
+    store's ``chunk_cache`` if it has that attribute (None: no cache), else the
+    process's shared one. Exact either way: the cache is keyed by the blob's bytes."""
+    cache = getattr(store, "chunk_cache", chunkcache.shared())
+    return codec.decode_many(blobs) if cache is None else cache.decode_many(blobs)
+
+
 def _read_chunks(
     store: TimeSeriesStore, conn: Any, tier: Tier, ids: list[int], lo: int, hi: int
 ) -> list[tuple[int, Int64Array, list[Float64Array]]]:
     """Decoded chunks of ``tier`` whose span meets [lo, hi], in (series, time) order."""
     sids, blobs = _chunk_blobs(store, conn, tier, ids, lo, hi)
-    ts, cols, sizes = codec.decode_many(blobs)
+    ts, cols, sizes = _decode(store, blobs)
     out = []
     start = 0
     for sid, end in zip(sids.tolist(), np.cumsum(sizes).tolist(), strict=True):
@@ -268,7 +276,7 @@ def _chunk_rows(store: TimeSeriesStore, conn: Any, ids: Int64Array, lo: int, hi:
     sids, blobs = _chunk_blobs(store, conn, Tier.RAW, ids.tolist(), lo, hi)
     if not blobs:
         return _Runs(np.zeros(0, np.int64), np.zeros(0, np.float64), np.zeros(len(ids), np.int64))
-    ts, cols, sizes = codec.decode_many(blobs)
+    ts, cols, sizes = _decode(store, blobs)
     values = cols[0]
     keep = (ts >= lo) & (ts <= hi)
     if not bool(keep.all()):
@@ -307,7 +315,7 @@ def _recent_rows(store: TimeSeriesStore, conn: Any, ids: Int64Array, lo: int, hi
     gens = {int(k): int(g) for k, g in cur.fetchall()}
     oldest = b.execute(conn, "SELECT min(bucket) FROM raw_gen").fetchone()[0]
     span = store.compact_after_ms + store.compact_step_ms
-    plan = cache.plan(buckets, gens, oldest, store.clock(), span)
+    plan = cache.plan(buckets, gens, oldest, store.clock(), span, ids)
     located: dict[int, head.Located] = {}
     parts = [(c.bucket, _Rows(*head.take(c, ids, lo, hi, located))) for c in plan.cached]
     for bucket in plan.load:
@@ -320,7 +328,7 @@ def _recent_rows(store: TimeSeriesStore, conn: Any, ids: Int64Array, lo: int, hi
         parts.append((bucket, _Rows(*head.take(whole, ids, lo, hi))))
     parts.sort(key=_LO)
     if plan.direct:
-        rows = _table_rows(store, conn, ids, plan.direct, lo, hi)
+        rows = _direct_rows(store, conn, cache, plan, gens, ids, lo, hi)
         if not parts or plan.direct[0] > parts[-1][0]:
             parts.append((plan.direct[0], rows))
         elif plan.direct[-1] < parts[0][0]:
@@ -328,6 +336,47 @@ def _recent_rows(store: TimeSeriesStore, conn: Any, ids: Int64Array, lo: int, hi
         else:  # buckets read from the table between cached ones: rare (late samples)
             return _sort_rows(_concat([rows] + [p for _, p in parts]))
     return _interleave([p for _, p in parts], len(ids))
+
+
+def _direct_rows(
+    store: TimeSeriesStore,
+    conn: Any,
+    cache: head.HeadCache,
+    plan: head.Plan,
+    gens: dict[int, int],
+    ids: Int64Array,
+    lo: int,
+    hi: int,
+) -> _Rows:
+    """``_table_rows`` of the plan's direct buckets; those it marks to keep are read
+    whole for the series ``ids`` (no ts bound) and kept as partial buckets at the
+    generation of this snapshot (``head.py``), then the rows are cut to [lo, hi]."""
+    if not plan.keep:
+        return _table_rows(store, conn, ids, plan.direct, lo, hi)
+    b = store.backend
+    in_buckets, p_buckets = b.id_filter("bucket", plan.direct)
+    in_series, p_series = b.id_filter("series_id", ids.tolist())
+    cur = b.execute(
+        conn,
+        f"SELECT bucket, series_id, ts, coalesce(value, 'NaN') FROM raw WHERE {in_buckets} "
+        f"AND {in_series}",
+        (p_buckets, p_series),
+    )
+    flat = np.fromiter(chain.from_iterable(cur), dtype=np.float64).reshape(-1, 4)
+    bucket, sids = flat[:, 0].astype(np.int64), flat[:, 1].astype(np.int64)
+    ts, values = flat[:, 2].astype(np.int64), np.ascontiguousarray(flat[:, 3])
+    if len(bucket) > 1 and not bool(np.all(bucket[1:] >= bucket[:-1])):
+        order = np.argsort(bucket, kind="stable")
+        bucket, sids, ts, values = bucket[order], sids[order], ts[order], values[order]
+    cover = ids.copy()  # the read's ids: every row of these series is in ``flat``
+    cover.flags.writeable = False
+    for k in sorted(plan.keep):
+        a, z = np.searchsorted(bucket, [k, k + 1]).tolist()
+        cache.put(head.make_bucket(k, gens[k], sids[a:z], ts[a:z], values[a:z], cover))
+    inside = (ts >= lo) & (ts <= hi)
+    if not bool(inside.all()):
+        sids, ts, values = sids[inside], ts[inside], values[inside]
+    return _sort_rows(_Rows(np.searchsorted(ids, sids), ts, np.ascontiguousarray(values)))
 
 
 def _table_rows(
@@ -453,11 +502,11 @@ def _merge_rows(chunks: _Runs, recent: _Rows, count: int) -> _Runs:
 
     With the watermark minutes behind now, a "last hour" read has both for every
     series, and each series' recent rows all come after its chunk rows: the merge is
-    then one gather, series by series its chunk run and its recent run, no sort (a
-    stable sort of the 2.9 M rows of bench/query.py's fleet query took ~150 ms, a
-    scatter of every row to its place ~50 ms with the positions). Only when a recent
-    row is not after its series' chunk rows (a late sample not yet compacted, a
-    duplicate) does it sort, the chunk row winning over a recent one with the same
+    then, series by series, its chunk run and its recent run, no sort (a stable sort of
+    the 2.9 M rows of bench/query.py's fleet query took ~150 ms, a scatter of every row
+    to its place ~50 ms with the positions, a gather ~40 ms, masked copies ~25 ms).
+    Only when a recent row is not after its series' chunk rows (a late sample not yet
+    compacted, a duplicate) does it sort, the chunk row winning over a recent one with the same
     timestamp.
     """
     c_count = chunks.counts
@@ -474,18 +523,24 @@ def _merge_rows(chunks: _Runs, recent: _Rows, count: int) -> _Runs:
             np.concatenate((chunks.values, recent.values)),
         )
         return _runs_of(_sort_rows(joined), count)
-    # Runs in output order: series 0's chunk run, its recent run, series 1's...; their
-    # start in the concatenation (chunk rows, then recent rows) and their length.
-    lengths = np.empty(2 * count, np.int64)
-    lengths[0::2], lengths[1::2] = c_count, r_count
-    source = np.empty(2 * count, np.int64)
-    source[0::2], source[1::2] = c_start, r_start + len(chunks.ts)
+    # Runs in output order: series 0's chunk run, its recent run, series 1's...: the
+    # places of chunk rows, in order, take the chunk rows in order (and the others the
+    # recent rows), so two masked copies per column do it; a gather through an index of
+    # every row cost twice as much (an int64 per row built, then random reads).
+    is_chunk = np.repeat(np.tile(np.array([True, False]), count), _pairs(c_count, r_count))
     total = len(chunks.ts) + len(recent.ts)
-    index = np.repeat(source - (np.cumsum(lengths) - lengths), lengths)
-    index += np.arange(total)
-    ts = np.concatenate((chunks.ts, recent.ts))[index]
-    values = np.concatenate((chunks.values, recent.values))[index]
+    ts, values = np.empty(total, np.int64), np.empty(total, np.float64)
+    is_recent = ~is_chunk
+    ts[is_chunk], ts[is_recent] = chunks.ts, recent.ts
+    values[is_chunk], values[is_recent] = chunks.values, recent.values
     return _Runs(ts, values, c_count + r_count)
+
+
+def _pairs(first: Int64Array, second: Int64Array) -> Int64Array:
+    """first[0], second[0], first[1], second[1], ..."""
+    out = np.empty(2 * len(first), np.int64)
+    out[0::2], out[1::2] = first, second
+    return out
 
 
 def _raw_arrays(

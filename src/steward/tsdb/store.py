@@ -38,7 +38,7 @@ from typing import Any
 
 import numpy as np
 
-from steward.tsdb import head, maintenance, reads
+from steward.tsdb import chunkcache, head, maintenance, reads
 from steward.tsdb.backends import RAW_BUCKET_MS, Backend, PostgresBackend, SqliteBackend
 from steward.tsdb.codec import decode_many
 from steward.tsdb.registry import BOUNDS_SLACK_MS, Pending, Registry, add_error
@@ -191,9 +191,19 @@ class TimeSeriesStore:
         compact_after_ms: int = DEFAULT_COMPACT_AFTER_MS,
         compact_step_ms: int = DEFAULT_COMPACT_STEP_MS,
         head_cache_rows: int = head.DEFAULT_MAX_ROWS,
+        chunk_cache_bytes: int | None = None,
     ) -> None:
         check_compaction(compact_after_ms, compact_step_ms)
         self.backend = backend
+        # Decoded chunks for reads (chunkcache.py): the process's shared cache unless
+        # this store asks for its own bound (0: none).
+        self.chunk_cache: chunkcache.DecodedChunks | None = (
+            chunkcache.shared()
+            if chunk_cache_bytes is None
+            else chunkcache.DecodedChunks(chunk_cache_bytes)
+            if chunk_cache_bytes > 0
+            else None
+        )
         # Settled buckets of ``raw`` in memory, for reads (head.py); SQLite only.
         self.head = (
             head.HeadCache(head_cache_rows)
@@ -662,6 +672,7 @@ def open_store(
     compact_after_ms: int = DEFAULT_COMPACT_AFTER_MS,
     compact_step_ms: int = DEFAULT_COMPACT_STEP_MS,
     head_cache_rows: int = head.DEFAULT_MAX_ROWS,
+    chunk_cache_bytes: int | None = None,
 ) -> TimeSeriesStore:
     """Open (creating if needed) the store at a SQLite file path or a postgresql:// URL.
 
@@ -670,8 +681,11 @@ def open_store(
     freeze it). ``compact_after_ms`` / ``compact_step_ms``: the watermark is
     ``floor(now - compact_after_ms, compact_step_ms)`` (see ``maintenance.py``).
     ``head_cache_rows``: at most this many rows of settled ``raw`` buckets kept in memory
-    for reads (``head.py``: 14 bytes a row; 0 turns the cache off; SQLite only). Safe to
-    call from several processes at once.
+    for reads (``head.py``: 14 bytes a row; 0 turns the cache off; SQLite only).
+    ``chunk_cache_bytes``: None uses the process's shared cache of decoded chunks
+    (``chunkcache.shared()``, sized by ``chunkcache.configure``); 0 turns it off for this
+    store; another value gives this store a cache of its own. Safe to call from several
+    processes at once.
     """
     text = str(target)
     backend: Backend
@@ -687,4 +701,5 @@ def open_store(
         compact_after_ms=compact_after_ms,
         compact_step_ms=compact_step_ms,
         head_cache_rows=head_cache_rows,
+        chunk_cache_bytes=chunk_cache_bytes,
     )
