@@ -45,6 +45,8 @@ def pg_url_or_skip() -> str:
     """The PostgreSQL URL for a test, or skip it (no server reachable)."""
     url = pg_url()
     if url is None:
+        if os.environ.get("CI") == "true":  # .ci/run promises the PostgreSQL variants
+            pytest.fail("no PostgreSQL reachable under CI=true (set STEWARD_TEST_PG_URL)")
         pytest.skip("no PostgreSQL reachable (set STEWARD_TEST_PG_URL)")
     return url
 

@@ -12,6 +12,7 @@ import os
 import sqlite3
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -22,6 +23,15 @@ from steward.tsdb.store import Columns, TimeSeriesStore
 from steward.tsdb.types import HOUR_MS, MINUTE_MS, Sample
 from tests.tsdb.conftest import T0
 from tests.tsdb.helpers import labels, name_is
+
+
+@pytest.fixture
+def sqlite_store(tmp_path: Path) -> Iterator[TimeSeriesStore]:
+    store = open_store(tmp_path / "m.sqlite3", clock=lambda: T0)
+    try:
+        yield store
+    finally:
+        store.close()
 
 
 def _no_autocheckpoint(store: TimeSeriesStore) -> None:
@@ -46,86 +56,77 @@ def _fill(store: TimeSeriesStore, series: int, rounds: int, start: int) -> None:
         assert store.append_resolved(1, cols).accepted == series
 
 
-def test_the_wal_restarts_and_stays_bounded_without_autocheckpoints(tmp_path: Path):
-    store = open_store(tmp_path / "m.sqlite3", clock=lambda: T0)
+def test_the_wal_restarts_and_stays_bounded_without_autocheckpoints(sqlite_store: TimeSeriesStore):
+    store = sqlite_store
     backend = store.backend
     assert isinstance(backend, SqliteBackend)
-    try:
-        _no_autocheckpoint(store)
-        wal = Path(f"{backend.path}-wal")
-        # ~1.8 MB of WAL per _fill: without checkpoints the WAL ends at ~26 MB.
-        for r in range(15):
-            _fill(store, 2_000, 10, T0 - 50 * MINUTE_MS + r * 100_000)
-            checkpointer = backend._checkpointer
-            assert checkpointer is not None
-            done = checkpointer.checkpoints
-            _wait_for(lambda c=checkpointer, d=done: c.checkpoints > d)
-        assert wal.stat().st_size < 8 * 1024 * 1024
-        [series] = store.select([1], name_is("m7"), T0 - HOUR_MS, T0)
-        assert len(series.timestamps) == 150
-    finally:
-        store.close()
+    _no_autocheckpoint(store)
+    wal = Path(f"{backend.path}-wal")
+    # ~1.8 MB of WAL per _fill: without checkpoints the WAL ends at ~26 MB.
+    for r in range(15):
+        _fill(store, 2_000, 10, T0 - 50 * MINUTE_MS + r * 100_000)
+        checkpointer = backend._checkpointer
+        assert checkpointer is not None
+        done = checkpointer.checkpoints
+        _wait_for(lambda c=checkpointer, d=done: c.checkpoints > d)
+    assert wal.stat().st_size < 8 * 1024 * 1024
+    [series] = store.select([1], name_is("m7"), T0 - HOUR_MS, T0)
+    assert len(series.timestamps) == 150
 
 
-def test_a_checkpoint_copies_every_frame_even_while_writers_write(tmp_path: Path):
-    store = open_store(tmp_path / "m.sqlite3", clock=lambda: T0)
+def test_a_checkpoint_copies_every_frame_even_while_writers_write(sqlite_store: TimeSeriesStore):
+    store = sqlite_store
     backend = store.backend
     assert isinstance(backend, SqliteBackend)
+    _no_autocheckpoint(store)
+    stop = threading.Event()
+
+    def writer() -> None:
+        _no_autocheckpoint(store)  # this thread's connection
+        r = 0
+        while not stop.is_set() and r < 9_000:  # 1 ms apart: never a duplicate
+            _fill(store, 200, 2, T0 - 40 * MINUTE_MS + r)
+            r += 1
+
+    thread = threading.Thread(target=writer)
+    thread.start()
     try:
-        _no_autocheckpoint(store)
-        stop = threading.Event()
-
-        def writer() -> None:
-            _no_autocheckpoint(store)  # this thread's connection
-            r = 0
-            while not stop.is_set() and r < 9_000:  # 1 ms apart: never a duplicate
-                _fill(store, 200, 2, T0 - 40 * MINUTE_MS + r)
-                r += 1
-
-        thread = threading.Thread(target=writer)
-        thread.start()
+        time.sleep(0.2)
+        conn = backend._connect()
         try:
-            time.sleep(0.2)
-            conn = backend._connect()
-            try:
-                # The unlocked pass races the writer; the tail under its lock catches up.
-                busy, log, done = backend.checkpoint(conn)
-            finally:
-                with backend._conns_lock:
-                    fd = backend._lock_fds.pop(id(conn), None)
-                if fd is not None:
-                    os.close(fd)
-                conn.close()
+            # The unlocked pass races the writer; the tail under its lock catches up.
+            busy, log, done = backend.checkpoint(conn)
         finally:
-            stop.set()
-            thread.join()
-        assert busy == 0 and log == done
+            with backend._conns_lock:
+                fd = backend._lock_fds.pop(id(conn), None)
+            if fd is not None:
+                os.close(fd)
+            conn.close()
     finally:
-        store.close()
+        stop.set()
+        thread.join()
+    assert busy == 0 and log == done
 
 
-def test_a_reader_keeps_its_snapshot_across_checkpoints(tmp_path: Path):
-    store = open_store(tmp_path / "m.sqlite3", clock=lambda: T0)
+def test_a_reader_keeps_its_snapshot_across_checkpoints(sqlite_store: TimeSeriesStore):
+    store = sqlite_store
     backend = store.backend
     assert isinstance(backend, SqliteBackend)
+    _fill(store, 100, 3, T0 - 30 * MINUTE_MS)
+    reader = sqlite3.connect(backend.path, isolation_level=None)
     try:
-        _fill(store, 100, 3, T0 - 30 * MINUTE_MS)
-        reader = sqlite3.connect(backend.path, isolation_level=None)
-        try:
-            reader.execute("BEGIN")
-            before = reader.execute("SELECT count(*) FROM raw").fetchone()[0]
-            _fill(store, 100, 5, T0 - 20 * MINUTE_MS)  # the same series: more rows
-            checkpointer = backend._checkpointer
-            assert checkpointer is not None
-            done = checkpointer.checkpoints
-            _wait_for(lambda: checkpointer.checkpoints > done)
-            assert reader.execute("SELECT count(*) FROM raw").fetchone()[0] == before == 300
-            reader.execute("COMMIT")
-            assert reader.execute("SELECT count(*) FROM raw").fetchone()[0] == 800
-        finally:
-            reader.close()
+        reader.execute("BEGIN")
+        before = reader.execute("SELECT count(*) FROM raw").fetchone()[0]
+        _fill(store, 100, 5, T0 - 20 * MINUTE_MS)  # the same series: more rows
+        checkpointer = backend._checkpointer
+        assert checkpointer is not None
+        done = checkpointer.checkpoints
+        _wait_for(lambda: checkpointer.checkpoints > done)
+        assert reader.execute("SELECT count(*) FROM raw").fetchone()[0] == before == 300
+        reader.execute("COMMIT")
+        assert reader.execute("SELECT count(*) FROM raw").fetchone()[0] == 800
     finally:
-        store.close()
+        reader.close()
 
 
 def test_close_ends_the_thread_and_a_new_process_starts_its_own(tmp_path: Path):

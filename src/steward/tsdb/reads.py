@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 
-from steward.tsdb import chunkcache, codec, head
+from steward.tsdb import codec, head
 from steward.tsdb.backends import RAW_BUCKET_MS
 from steward.tsdb.codec import Float64Array, Int64Array
 from steward.tsdb.labels import compile_matchers
@@ -236,10 +236,9 @@ def _chunk_blobs(
 
 
 def _decode(store: TimeSeriesStore, blobs: list[bytes]) -> codec.Decoded:
-    """``codec.decode_many`` through the decoded-chunk cache (``chunkcache.py``): the
-    store's ``chunk_cache`` if it has that attribute (None: no cache), else the
-    process's shared one. Exact either way: the cache is keyed by the blob's bytes."""
-    cache = getattr(store, "chunk_cache", chunkcache.shared())
+    """``codec.decode_many`` through the store's decoded-chunk cache (``chunkcache.py``;
+    None: no cache). Exact either way: the cache is keyed by the blob's bytes."""
+    cache = store.chunk_cache
     return codec.decode_many(blobs) if cache is None else cache.decode_many(blobs)
 
 
