@@ -72,6 +72,8 @@ _INSERT_RUNS = (512, 64, 8)
 
 def expand_runs(runs: list[tuple[int, int]], count: int) -> list[int]:
     """The timestamp of each of ``count`` rows, from ``(first row, ts)`` runs."""
+    if not runs:  # no rows
+        return []
     out: list[int] = []
     ends = [start for start, _ in runs[1:]]
     ends.append(count)

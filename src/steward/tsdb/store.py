@@ -39,7 +39,13 @@ from typing import Any
 import numpy as np
 
 from steward.tsdb import chunkcache, head, maintenance, reads
-from steward.tsdb.backends import RAW_BUCKET_MS, Backend, PostgresBackend, SqliteBackend
+from steward.tsdb.backends import (
+    RAW_BUCKET_MS,
+    Backend,
+    PostgresBackend,
+    SqliteBackend,
+    expand_runs,
+)
 from steward.tsdb.codec import decode_many
 from steward.tsdb.registry import BOUNDS_SLACK_MS, Pending, Registry, add_error
 from steward.tsdb.types import (
@@ -141,15 +147,7 @@ class Columns:
 
     def stamps(self) -> list[int]:
         """The timestamp column, one per row."""
-        runs = self.runs
-        if len(runs) <= 1:
-            return [runs[0][1]] * len(self.ids) if runs else []
-        out: list[int] = []
-        ends = [start for start, _ in runs[1:]]
-        ends.append(len(self.ids))
-        for (start, ts), end in zip(runs, ends, strict=True):
-            out += [ts] * (end - start)
-        return out
+        return expand_runs(self.runs, len(self.ids))
 
     def distinct_stamps(self) -> set[int]:
         return {ts for _, ts in self.runs}
