@@ -81,11 +81,6 @@ class DecodedChunks:
     def __len__(self) -> int:
         return len(self._entries)
 
-    def clear(self) -> None:
-        with self._lock:
-            self._entries.clear()
-            self._bytes = 0
-
     def resize(self, max_bytes: int) -> None:
         with self._lock:
             self.max_bytes = max_bytes
@@ -134,18 +129,17 @@ class DecodedChunks:
         chunks beyond the room are decoded and not kept, so a stable part is served."""
         todo = [blobs[i] for i in missing]
         ts, cols, sizes = codec.decode_many(todo)
-        per_row = ts.itemsize + sum(c.itemsize for c in cols)
         ends = np.cumsum(sizes).tolist()
         start = 0
         fresh: list[tuple[bytes, Piece, int]] = []
         for i, blob, end in zip(missing, todo, ends, strict=True):
-            size = len(blob) + (end - start) * per_row + ENTRY_OVERHEAD
+            piece = (ts[start:end], tuple(c[start:end] for c in cols))
+            size = _entry_bytes(blob, *piece)
             if touched + size <= self.max_bytes:
-                piece = (_frozen(ts[start:end]), tuple(_frozen(c[start:end]) for c in cols))
+                piece = (_frozen(piece[0]), tuple(_frozen(c) for c in piece[1]))
                 fresh.append((blob, piece, size))
                 touched += size
-            else:  # used by this call only
-                piece = (ts[start:end], tuple(c[start:end] for c in cols))
+            # else: used by this call only
             found[i] = piece
             start = end
         with self._lock:
