@@ -7,7 +7,9 @@ create``), then pushes for ``--seconds``:
 * line protocol: ``--hosts`` hosts x ``--series`` series (``--fields`` fields per line),
   ``--lines`` lines per request, ``--senders`` concurrent senders, fresh timestamps
   every round (no duplicates);
-* agent batches: gzip JSON to ``/api/v1/agent/metrics`` for ``--devices`` enrolled devices.
+* agent batches: gzip JSON to ``/api/v1/agent/metrics`` for ``--devices`` enrolled devices;
+* line protocol again at the agent batch's size (50 lines of 10 fields for 50 series x 10
+  points; ``--no-small-lines`` skips it): the two paths compared request for request.
 
 Runs on SQLite, then on PostgreSQL when ``STEWARD_BENCH_PG_URL`` is set or a local server
 answers on the default socket (a scratch database is created and dropped). When Debian's
@@ -463,6 +465,15 @@ def victoria(url: str, prefixes: list[str], args, seconds: float, start_ms: int)
     return report("victoria-metrics /write", tally, elapsed)
 
 
+def agent_sized_lines(args) -> int:
+    """Lines per request that carry as many samples as one agent batch (0: none, when the
+    agent case is off or the sizes do not divide)."""
+    if args.no_agent or args.no_small_lines:
+        return 0
+    samples = args.agent_series * args.agent_points
+    return samples // args.fields if samples % args.fields == 0 else 0
+
+
 def run(label: str, env: dict[str, str], args) -> dict[str, float]:
     print(f"{label}: store={env.get('STEWARD_BENCH_STORE') or 'configured'}")
     rates: dict[str, float] = {}
@@ -485,6 +496,17 @@ def run(label: str, env: dict[str, str], args) -> dict[str, float]:
             rates["agent batches"] = report(f"agent batches ({args.agent_format})", tally, elapsed)
             if tally.cpu:
                 rates["agent batches /CPU-s"] = per_cpu(tally)
+        small = agent_sized_lines(args)
+        if small and not args.no_lines:
+            # The agent's request size in line protocol (a host's own Telegraf sends one
+            # host's lines per write): the same fleet through both paths, request for
+            # request. Half a second off the first case's timestamps, so no duplicates.
+            sized = argparse.Namespace(**{**vars(args), "lines": small})
+            tally, elapsed = push_lines(url, headers, prefixes, sized, args.seconds, start_ms + 500)
+            name = f"line protocol, {small} lines/request"
+            rates[name] = report(name, tally, elapsed)
+            if tally.cpu:
+                rates[f"{name} /CPU-s"] = per_cpu(tally)
         server_cpu = lambda: 0.0  # noqa: E731 - VictoriaMetrics' CPU is not measured
         skip_vm = args.no_victoria or args.no_lines
         started = None if args.victoria or skip_vm else start_victoria()
@@ -562,6 +584,11 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=1, help="repeat; medians at the end")
     parser.add_argument("--no-agent", action="store_true")
     parser.add_argument("--no-lines", action="store_true", help="agent batches only")
+    parser.add_argument(
+        "--no-small-lines",
+        action="store_true",
+        help="skip line protocol at the agent's request size",
+    )
     parser.add_argument("--no-pg", action="store_true")
     parser.add_argument("--no-sqlite", action="store_true", help="PostgreSQL only")
     parser.add_argument("--store", choices=["real", "null"], default=None)
