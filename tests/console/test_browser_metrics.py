@@ -130,6 +130,15 @@ def test_device_charts_render_hover_switch_range_and_theme(
     expect(figures.nth(1).locator("path.chart-line").first).to_be_attached()
     figures.nth(2).locator("summary", has_text="Data table").click()
     expect(figures.nth(2).locator("table.chart-table tbody tr").first).to_be_visible()
+    # The table's header sticks to the top of its own scroll box, not below the page's
+    # top bar (where rows would show above it): at rest and scrolled, nothing above it.
+    host = figures.nth(2).locator(".chart-table-host")
+    for scrolled in (0, 60):
+        host.evaluate("(el, y) => { el.scrollTop = y; }", scrolled)
+        host_top = host.evaluate("el => el.getBoundingClientRect().top")
+        head_top = host.evaluate("el => el.querySelector('th').getBoundingClientRect().top")
+        assert abs(head_top - host_top) < 1.5, (scrolled, head_top, host_top)
+    host.evaluate("el => { el.scrollTop = 0; }")
     page.evaluate("window.scrollTo(0, 0)")
     shots(page, "device-page-24h")
     context.close()
