@@ -3,6 +3,11 @@
 Series ids never change and are never reused (series are not deleted, see ADR 0002), so
 every process may cache them forever: the append hot path maps a sample's label items to
 its id with one dict lookup and never touches the registry table for a known series.
+
+Only committed ids get into the caches: ``register`` runs inside an append's transaction
+and says what it learned in a ``Learned`` list, which the store hands to ``learn`` once
+the transaction has committed. A rolled-back series row leaves nothing behind, since on
+SQLite its id goes to the next series created.
 """
 
 # S608: SQL here is assembled from fixed fragments (table names, IN-list clauses) only;
@@ -27,6 +32,18 @@ BOUNDS_SLACK_MS = 10 * 60_000  # series.last_ms is refreshed at most this often 
 def add_error(result: AppendResult, message: str) -> None:
     if len(result.errors) < MAX_ERRORS:
         result.errors.append(message)
+
+
+@dataclass(frozen=True)
+class Learned:
+    """A series ``register`` found or created: what the caches may keep after commit."""
+
+    org_id: int
+    digest: bytes
+    series_id: int
+    text: str  # canonical labels (``labels.canonical``)
+    items: list[tuple[tuple[str, str], ...]]  # the label orders its samples came in
+    bounds: tuple[int, int] | None  # (first, last + slack) of a series created here
 
 
 @dataclass
@@ -66,11 +83,13 @@ class Registry:
         org_id: int,
         pending: dict[tuple[tuple[str, str], ...], Pending],
         result: AppendResult,
+        learned: list[Learned],
     ) -> tuple[list[tuple[int, int, float]], list[tuple[int, int]]]:
         """Ids for new label sets (creating series within the limits).
 
         Returns their rows and, as (id, ts), those of series this call did not create
-        (whose first/last times the caller must widen).
+        (whose first/last times the caller must widen). Each series looked up or created
+        is added to ``learned``, for ``learn`` after the commit.
 
         Runs inside the append's write transaction, so the counts it checks are the
         committed ones (exact on SQLite, whose writers are serialised).
@@ -108,17 +127,28 @@ class Registry:
                 sid = found.get(digest)
                 if sid is None:
                     continue
-                self._by_digest[(org_id, digest)] = sid
-                self.labels.setdefault(sid, (org_id, parse(key.text)))
                 for p in group:
-                    cache[tuple(p.labels.items())] = sid
                     rows.extend((sid, ts, v) for ts, v in p.points)
-                    if digest in created:  # created with this batch's first/last times
-                        stamps = [ts for ts, _ in p.points]
-                        self.bounds[sid] = (min(stamps), max(stamps) + BOUNDS_SLACK_MS)
-                    else:
+                    if digest not in created:
                         new_rows.extend((sid, ts) for ts, _ in p.points)
+                bounds = None
+                if digest in created:  # created with this batch's first/last times
+                    stamps = [ts for p in group for ts, _ in p.points]
+                    bounds = (min(stamps), max(stamps) + BOUNDS_SLACK_MS)
+                items = [tuple(p.labels.items()) for p in group]
+                learned.append(Learned(org_id, digest, sid, key.text, items, bounds))
         return rows, new_rows
+
+    def learn(self, learned: Iterable[Learned]) -> None:
+        """Cache what ``register`` found, once its transaction has committed."""
+        for entry in learned:
+            cache = self.items_cache(entry.org_id)
+            self._by_digest[(entry.org_id, entry.digest)] = entry.series_id
+            self.labels.setdefault(entry.series_id, (entry.org_id, parse(entry.text)))
+            for items in entry.items:
+                cache[items] = entry.series_id
+            if entry.bounds is not None:
+                self.bounds[entry.series_id] = entry.bounds
 
     def _lookup(self, conn: Any, org_id: int, digests: list[bytes]) -> dict[bytes, int]:
         found: dict[bytes, int] = {}

@@ -47,7 +47,7 @@ from steward.tsdb.backends import (
     expand_runs,
 )
 from steward.tsdb.codec import decode_many
-from steward.tsdb.registry import BOUNDS_SLACK_MS, Pending, Registry, add_error
+from steward.tsdb.registry import BOUNDS_SLACK_MS, Learned, Pending, Registry, add_error
 from steward.tsdb.types import (
     DAY_MS,
     HOUR_MS,
@@ -435,9 +435,15 @@ class TimeSeriesStore:
         return min_ts
 
     def _write(self, org_id: int, jobs: list[_Job]) -> None:
-        """Each job's rows, pending label sets and bounds, in one write transaction."""
+        """Each job's rows, pending label sets and bounds, in one write transaction.
+
+        The registry's caches learn the transaction's new ids and bounds only once it has
+        committed (registry.py): a rolled-back one leaves them as they were.
+        """
         b = self.backend
         conn = b.conn()
+        learned: list[Learned] = []
+        spans: dict[int, list[int]] = {}  # series id -> [first, last] written to series
         with b.write(conn):
             b.lock_appends(conn)
             watermark = self._meta(conn, "watermark")
@@ -452,11 +458,11 @@ class TimeSeriesStore:
                         if b.keeps_generations:
                             stamps.update(rows.distinct_stamps())
                         if touched:
-                            self._update_bounds(conn, touched)
+                            self._update_bounds(conn, touched, spans)
                         continue
                     rows = rows.rows()
                 if pending:
-                    new_rows, widen = self.registry.register(conn, org_id, pending, result)
+                    new_rows, widen = self.registry.register(conn, org_id, pending, result, learned)
                     rows.extend(new_rows)
                     touched.extend(widen)
                 if rows and min_ts < watermark:
@@ -468,11 +474,16 @@ class TimeSeriesStore:
                     if b.keeps_generations:
                         stamps.update(map(_TS, rows))
                 if touched:
-                    self._update_bounds(conn, touched)
+                    self._update_bounds(conn, touched, spans)
             if stamps:
                 # A new generation for every bucket written to (head.py): a batch
                 # usually holds one or two timestamps, so this is one or two rows.
                 b.touch_buckets(conn, {ts - ts % RAW_BUCKET_MS for ts in stamps})
+        self.registry.learn(learned)
+        bounds = self.registry.bounds
+        for sid, (lo, hi) in spans.items():
+            old = bounds.get(sid)
+            bounds[sid] = (lo if old is None else min(old[0], lo), hi + BOUNDS_SLACK_MS)
 
     def _reject_time(
         self, result: AppendResult, sample: Sample, ts: int, oldest: int, newest: int
@@ -523,7 +534,11 @@ class TimeSeriesStore:
             self.backend.execute(conn, "UPDATE meta SET value = 1 WHERE key = 'late'")
         return fresh + keep
 
-    def _update_bounds(self, conn: Any, touched: list[tuple[int, int]]) -> None:
+    def _update_bounds(
+        self, conn: Any, touched: list[tuple[int, int]], written: dict[int, list[int]]
+    ) -> None:
+        """Widen series.first_ms/last_ms to the (id, ts) pairs of ``touched``, and merge
+        what was written into ``written`` (the cache learns it after the commit)."""
         spans: dict[int, list[int]] = {}
         for sid, ts in touched:
             span = spans.get(sid)
@@ -534,11 +549,13 @@ class TimeSeriesStore:
             elif ts > span[1]:
                 span[1] = ts
         self.backend.update_bounds(conn, [(lo, hi, sid) for sid, (lo, hi) in spans.items()])
-        bounds = self.registry.bounds
         for sid, (lo, hi) in spans.items():
-            old = bounds.get(sid)
-            first = lo if old is None else min(old[0], lo)
-            bounds[sid] = (first, hi + BOUNDS_SLACK_MS)
+            seen = written.get(sid)
+            if seen is None:
+                written[sid] = [lo, hi]
+            else:
+                seen[0] = min(seen[0], lo)
+                seen[1] = max(seen[1], hi)
 
     def set_metadata(self, org_id: int, metadata: Iterable[SeriesMetadata]) -> None:
         """Record type/unit/help per (org, metric); unchanged entries cost no write."""
