@@ -257,7 +257,13 @@ def process_cpu_seconds(pid: int) -> float:
 
 
 def push_lines(
-    url: str, headers: dict[str, str], prefixes: list[str], args, seconds: float, start_ms: int
+    url: str,
+    headers: dict[str, str],
+    prefixes: list[str],
+    args,
+    seconds: float,
+    start_ms: int,
+    first_label: str = "first round (new series)",
 ) -> tuple[Tally, float]:
     """Sustained rate: one untimed first round registers every series (reported apart,
     as "first round"), then fresh timestamps every round for ``seconds``."""
@@ -272,7 +278,7 @@ def push_lines(
         b for n in range(1, rounds) for b in line_bodies(prefixes, args.lines, start_ms + n * step)
     ]
     tally, elapsed = send_lines(url, headers, first, args, 3600)
-    report("  first round (new series)", tally, elapsed)
+    report(f"  {first_label}", tally, elapsed)
     return send_lines(url, headers, bodies, args, seconds)
 
 
@@ -502,7 +508,9 @@ def run(label: str, env: dict[str, str], args) -> dict[str, float]:
             # host's lines per write): the same fleet through both paths, request for
             # request. Half a second off the first case's timestamps, so no duplicates.
             sized = argparse.Namespace(**{**vars(args), "lines": small})
-            tally, elapsed = push_lines(url, headers, prefixes, sized, args.seconds, start_ms + 500)
+            tally, elapsed = push_lines(
+                url, headers, prefixes, sized, args.seconds, start_ms + 500, "first round (warm-up)"
+            )
             name = f"line protocol, {small} lines/request"
             rates[name] = report(name, tally, elapsed)
             if tally.cpu:
