@@ -12,11 +12,17 @@ Order of a run:
    5 min by default: the worker calls this every minute, and a run moves it every 5
    minutes, keeping the last 5-10 minutes in ``raw``): from that commit on, appends
    below it check chunks for duplicates;
-3. if the watermark moved or late samples are flagged: per id range, merge raw samples
+3. if ``raw`` holds rows below the watermark (the watermark moved, late samples came,
+   or a run stopped mid-way: one index probe tells): per id range, merge raw samples
    below the watermark into their hour chunks (the hour being filled has a partial
    chunk, merged again at every step); recompute that hour's 1-minute buckets from the
    merged chunk; replace the hour's bucket in the series' day of hourly buckets (partial
-   too while the hour fills: reads join it with the rows above the watermark);
+   too while the hour fills: reads join it with the rows above the watermark). A range
+   that fails is retried one series at a time, so a series that cannot be compacted (a
+   corrupt chunk) stays in ``raw`` alone, and the run raises its first error once the
+   rest, retention included, is done. A run that fails or stops mid-way raises the
+   ``late`` flag again (cleared in step 2), so it stays true for a Steward that still
+   compacts only when flagged;
 4. once per hour of ``now``: drop chunks wholly older than each tier's retention.
 
 Because step 3 runs every few minutes for every series, its cost per series and run is
@@ -32,6 +38,7 @@ flat numpy arrays, chunks decoded and encoded in batches (``codec.decode_many``,
 
 from __future__ import annotations
 
+import logging
 from itertools import chain
 from typing import TYPE_CHECKING, Any
 
@@ -59,6 +66,10 @@ if TYPE_CHECKING:
 SERIES_PER_STEP = 250
 MAX_SERIES_PER_STEP = 1000
 RETENTION_SERIES_PER_STEP = 5000
+# After a failed step, series retried one by one: this many failing first, none done, and
+# the failure is taken for the store's, not a series' (see _compact_one_by_one).
+SYSTEMIC_FAILURES = 3
+logger = logging.getLogger(__name__)
 _UPSERT = (
     "INSERT INTO {table} (series_id, start_ts, n, data) VALUES (?, ?, ?, ?) "
     "ON CONFLICT (series_id, start_ts) DO UPDATE SET n = excluded.n, data = excluded.data"
@@ -93,7 +104,6 @@ def _run(store: TimeSeriesStore, conn: Any, now_ms: int) -> MaintainResult:
         watermark = store._meta(conn, "watermark")
         late = store._meta(conn, "late")
         retention_due = store._meta(conn, "retention_hour") < retention_hour
-        compact = target > watermark or late != 0
         if target > watermark:
             watermark = target
             _set_meta(store, conn, "watermark", watermark)
@@ -101,20 +111,100 @@ def _run(store: TimeSeriesStore, conn: Any, now_ms: int) -> MaintainResult:
             _set_meta(store, conn, "late", 0)  # set again by any late append from now on
         top = b.execute(conn, "SELECT coalesce(max(id), 0) FROM series").fetchone()[0]
     result.watermark_ms = watermark
-    buckets = _old_buckets(store, conn, watermark) if compact else []
+    # Looked for at every run, not only when the watermark moved or the late flag is up: a
+    # run killed mid-way (the flag cleared, the watermark moved) left rows below the
+    # watermark that nothing else would flag. With none, this is one index probe.
+    buckets = _old_buckets(store, conn, watermark)
+    failure: Exception | None = None
     if buckets:
         per = min(MAX_SERIES_PER_STEP, SERIES_PER_STEP * HOUR_MS // store.compact_step_ms // 3)
         per = max(SERIES_PER_STEP, per)
-        for lo in range(1, int(top) + 1, per):
-            with b.write(conn):
-                b.lock_compaction(conn)
-                _compact_range(store, conn, lo, lo + per, buckets, watermark, result)
+        done = False
+        try:
+            for lo in range(1, int(top) + 1, per):
+                try:
+                    _compact_step(store, conn, lo, lo + per, buckets, watermark, result)
+                except Exception as error:
+                    # One series that cannot be compacted (a corrupt chunk) must not keep
+                    # the others of its range in raw: retry them one by one. If none of
+                    # several can be done, the trouble is not one series' (disk full).
+                    failure = failure or error
+                    if not _compact_one_by_one(
+                        store, conn, lo, lo + per, buckets, watermark, result
+                    ):
+                        raise
+            done = failure is None
+        finally:
+            if not done:
+                # Rows are left below the watermark: keep the late flag (cleared above)
+                # true (the next run finds them by itself; older versions need it).
+                _raise_late_flag(store, conn)
         b.after_compaction(conn)
     if retention_due:
         _apply_retention(store, conn, now_ms, int(top), result)
         with b.write(conn):
             _set_meta(store, conn, "retention_hour", retention_hour)
+    if failure is not None:
+        raise failure
     return result
+
+
+def _compact_step(
+    store: TimeSeriesStore,
+    conn: Any,
+    lo: int,
+    hi: int,
+    buckets: list[int],
+    watermark: int,
+    result: MaintainResult,
+) -> None:
+    """``_compact_range`` in a transaction of its own."""
+    with store.backend.write(conn):
+        store.backend.lock_compaction(conn)
+        _compact_range(store, conn, lo, hi, buckets, watermark, result)
+
+
+def _compact_one_by_one(
+    store: TimeSeriesStore,
+    conn: Any,
+    lo: int,
+    hi: int,
+    buckets: list[int],
+    watermark: int,
+    result: MaintainResult,
+) -> bool:
+    """After a failed step: compact the range's series with rows below the watermark
+    one at a time, logging those that fail. False (stopping there) once the first
+    ``SYSTEMIC_FAILURES`` all failed: the trouble is not a series' own (a full disk), and
+    a thousand more attempts would only fill the log."""
+    b = store.backend
+    in_buckets, p_buckets = b.id_filter("bucket", buckets)
+    cur = b.execute(
+        conn,
+        f"SELECT DISTINCT series_id FROM raw WHERE {in_buckets} "
+        "AND series_id >= ? AND series_id < ? AND ts < ?",
+        (p_buckets, lo, hi, watermark),
+    )
+    ids = sorted(int(sid) for (sid,) in cur.fetchall())
+    failed = done = 0
+    for sid in ids:
+        try:
+            _compact_step(store, conn, sid, sid + 1, buckets, watermark, result)
+            done += 1
+        except Exception:
+            failed += 1
+            logger.exception("cannot compact series %d; its samples stay in raw", sid)
+            if not done and failed >= SYSTEMIC_FAILURES:
+                return False
+    return True
+
+
+def _raise_late_flag(store: TimeSeriesStore, conn: Any) -> None:
+    try:
+        with store.backend.write(conn):
+            _set_meta(store, conn, "late", 1)
+    except Exception:
+        logger.exception("cannot flag the rows left in raw for the next maintain()")
 
 
 def _old_buckets(store: TimeSeriesStore, conn: Any, watermark: int) -> list[int]:
