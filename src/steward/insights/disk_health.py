@@ -10,6 +10,7 @@ rule). Two store reads per organization whatever the number of disks.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections import defaultdict
 from collections.abc import Mapping
@@ -36,6 +37,8 @@ HISTORY_SERIES = (
     Matcher("attribute_id", MatchOp.RE, "|5|187|188|197|198|199"),
     Matcher("attribute_value_type", MatchOp.RE, "|raw"),
 )
+
+log = logging.getLogger("steward.insights")
 
 Key = tuple[int, str]  # (steward device id, disk)
 Row = tuple[str, Mapping[str, str], float]
@@ -84,10 +87,16 @@ def assess_organization(
                 by_time[key][bucket].append((name, series.labels, float(value)))
     out = []
     for key, rows in sorted(latest.items()):
-        history = []
-        for bucket, points in sorted(by_time.get(key, {}).items()):
-            history.append((bucket * BUCKET_S, snapshot_from_metrics(points).counters()))
-        health = assess_metrics(rows, history or None, now=now_ms / 1000.0)
+        try:
+            history = []
+            for bucket, points in sorted(by_time.get(key, {}).items()):
+                history.append((bucket * BUCKET_S, snapshot_from_metrics(points).counters()))
+            health = assess_metrics(rows, history or None, now=now_ms / 1000.0)
+        except Exception:
+            # Series the assessment cannot take (a value no disk reports: +Inf) make this
+            # disk's verdict unknown, not every other disk's of the organization.
+            log.exception("cannot assess disk %s of device %s", key[1], key[0])
+            continue
         out.append(DiskVerdict(key[0], key[1], health))
     return out
 

@@ -16,6 +16,7 @@ resources not seen for ``STALE_AFTER`` are deleted (an unmounted filesystem).
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -64,14 +65,15 @@ def _device(labels: dict[str, str]) -> int | None:
 
 
 def _resample(series: SeriesData, step_ms: int) -> tuple[list[float], list[float]]:
-    """Bucket averages (NaN skipped) at each bucket's last sample time, in seconds."""
+    """Bucket averages (NaN and infinities skipped: the fit refuses them, and the whole
+    organization's run with it) at each bucket's last sample time, in seconds."""
     sums: dict[int, list[float]] = {}
     ts = series.timestamps
     vs = series.values
     for t, v in zip(
         getattr(ts, "tolist", lambda: ts)(), getattr(vs, "tolist", lambda: vs)(), strict=True
     ):
-        if v != v:  # NaN
+        if not math.isfinite(v):
             continue
         slot = sums.setdefault(t // step_ms, [0.0, 0.0, 0.0])
         slot[0] += v
@@ -82,7 +84,7 @@ def _resample(series: SeriesData, step_ms: int) -> tuple[list[float], list[float
 
 
 def _last(series: SeriesData) -> float | None:
-    values = [v for v in series.values if v == v]
+    values = [v for v in series.values if math.isfinite(v)]
     return float(values[-1]) if values else None
 
 

@@ -49,7 +49,7 @@ def score_series() -> scoring.ScoreResult:
     result = scoring.score_all(get_store(), orgs, budget_s=SCORE_BUDGET_S)
     _first[:] = result.unfinished
     for org_id, _ in orgs:
-        if org_id not in result.unfinished:
+        if org_id not in result.unfinished and org_id not in result.failed:
             _feed("anomalies", org_id, alerting.feed_anomalies)
     return result
 
@@ -59,7 +59,12 @@ def compute_forecasts() -> list[forecasting.ForecastResult]:
     now_ms = int(time.time() * 1000)
     results = []
     for org_id in Organization.objects.order_by("pk").values_list("pk", flat=True):
-        results.append(forecasting.forecast_organization(store, org_id, now_ms))
+        try:
+            results.append(forecasting.forecast_organization(store, org_id, now_ms))
+        except Exception:
+            # As for disks: one organization's failure leaves the others' forecasts fresh.
+            log.exception("forecasts of org %s failed", org_id)
+            continue
         _feed("forecasts", org_id, alerting.feed_forecasts)
     return results
 

@@ -17,6 +17,12 @@ One run, per organization (``score_organization``):
    ``steward_anomaly_score`` and, for flagged samples only, ``steward_anomaly_observed``
    (the chart's anomaly markers).
 
+The rows of the signals and of their families (``SIGNAL_FAMILIES``) are saved only after
+step 4: the signals are built from those families' new samples, so a run that fails
+before its outputs are stored leaves their cursors as they were and the next run redoes
+them (the store keeps the first of two equal samples). ``score_all`` logs an organization
+whose run raises and goes on with the others.
+
 Per-series scores stay in ``DetectorState`` (``last_score``, ``last_verdict``): a score
 series per stored series would double the store's cardinality for little use.
 
@@ -30,6 +36,7 @@ from __future__ import annotations
 import bisect
 import hashlib
 import json
+import logging
 import math
 import time
 from collections import defaultdict
@@ -64,6 +71,7 @@ MAX_CATCHUP_MS = HOUR_MS  # a run never reads further back (a stopped worker ski
 LEARNING_SAMPLES = 360  # ~1 h at 10 s: no expected band before this (the model is learning)
 FLAG_CONFIDENCE = 1.0 - 1e-4  # surprise >= 4 (the detector's alarm level)
 SAVE_BATCH = 2000
+log = logging.getLogger("steward.insights")
 
 ANOMALY_RATE = "steward_anomaly_rate"
 ANOMALY_SCORE = "steward_anomaly_score"
@@ -126,6 +134,7 @@ class ScoreResult:
     written: int = 0  # samples written to the store
     seconds: float = 0.0
     unfinished: list[int] = field(default_factory=list)  # organizations left for next run
+    failed: list[int] = field(default_factory=list)  # organizations whose run raised (logged)
 
 
 def series_key(labels: dict[str, str]) -> str:
@@ -356,6 +365,10 @@ class _Run:
     )
     instance: dict[int, str] = field(default_factory=dict)
     out: list[Sample] = field(default_factory=list)
+    # Rows of the signal families and signals, saved only after ``write``: the signals'
+    # outputs come from these rows' new samples, so a run that fails before its outputs
+    # are stored must leave their cursors where they were (the next run redoes them).
+    deferred: list[_Row] = field(default_factory=list)
 
     def family(self, name: str) -> None:
         rows = _load(self.org_id, metric=name)
@@ -367,7 +380,10 @@ class _Run:
         touched: list[_Row] = []
         for series in data:
             self._series(name, series, rows, counter, touched)
-        _save(self.org_id, touched, self.result)
+        if name in SIGNAL_FAMILIES:
+            self.deferred += touched
+        else:
+            _save(self.org_id, touched, self.result)
         self.result.families += 1
 
     def _series(
@@ -486,7 +502,7 @@ class _Run:
                     self.out.append(Sample({**labels, METRIC_NAME: EXPECTED_HIGH}, ts, high))
             if fed:
                 touched.append(row)
-        _save(self.org_id, touched, self.result)
+        self.deferred += touched
 
     def _labels(self, device_id: int, **extra: str) -> dict[str, str]:
         labels = {
@@ -539,6 +555,7 @@ def score_organization(
     run.signals()
     run.anomaly_rates()
     run.write()
+    _save(org_id, run.deferred, result)
     result.organizations += 1
     return result
 
@@ -560,6 +577,12 @@ def score_all(
         if time.perf_counter() - started > budget_s:
             result.unfinished = [o for o, _ in organizations[i:]]
             break
-        score_organization(store, org_id, slug, now_ms or int(time.time() * 1000), result)
+        try:
+            score_organization(store, org_id, slug, now_ms or int(time.time() * 1000), result)
+        except Exception:
+            # One organization's trouble must not stop the scoring of the others; what it
+            # had not saved is redone by the next run.
+            log.exception("scoring the series of organization %s failed", org_id)
+            result.failed.append(org_id)
     result.seconds = time.perf_counter() - started
     return result
