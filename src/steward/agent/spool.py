@@ -13,8 +13,11 @@ server ignores, so removals are not fsync'd.
 The spool is bounded (``max_bytes``, counting file sizes). When a new batch does not fit,
 the oldest batches are dropped and their samples counted in ``dropped_samples``: after a
 long outage the most recent data is the most useful. A file that cannot be read back
-(truncated, not gzip, not JSON) is moved to ``quarantine/`` (kept for a post-mortem, at
-most ``QUARANTINE_KEEP`` files) and counted, never fatal.
+(truncated, not gzip, not JSON), or read back but not a batch the agent can send, is moved
+to ``quarantine/`` (kept for a post-mortem, at most ``QUARANTINE_KEEP`` files) and
+counted, never fatal. A write that fails removes its partial file; a temporary file a
+crash left behind is counted as lost on the next start (its name holds the sample
+count); a file that cannot be removed (a read-only file system) is only logged.
 
 Default size: a typical host (4 CPUs, 3 filesystems, 2 disks, 3 interfaces) sends about
 200 series per round; one gzip'd round is about 3 KiB, so 24 h at 10 s (8,640 rounds) is
@@ -24,6 +27,7 @@ bigger one (``bench/spool.py`` prints the measured size per batch).
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import json
 import logging
@@ -107,7 +111,15 @@ class Spool:
             if not path.is_file():
                 continue
             if path.name.startswith("."):  # a temporary file a crash left behind
-                path.unlink(missing_ok=True)
+                lost = SpoolEntry.from_name(path.name[1:].removesuffix(".tmp"), 0)
+                if lost is not None:  # a batch sealed but never spooled: say it is lost
+                    self.dropped_samples += lost.samples
+                    logger.warning("metrics batch %s (%d samples) was lost in a crash",
+                                   lost.batch_id, lost.samples)  # fmt: skip
+                try:
+                    path.unlink(missing_ok=True)
+                except OSError as error:  # a read-only file system: it is only skipped
+                    logger.warning("cannot remove %s: %s", path.name, error)
                 continue
             entry = SpoolEntry.from_name(path.name, path.stat().st_size)
             if entry is None:
@@ -149,15 +161,28 @@ class Spool:
         created_ms = int(self._clock() * 1000)
         name = f"{created_ms:013d}-{self._seq:06d}-{payload['batch_id']}-{samples}.json.gz"
         temporary = self.directory / f".{name}.tmp"
-        with open(temporary, "wb") as handle:
-            handle.write(data)
-            if self._fsync:
-                handle.flush()
-                os.fsync(handle.fileno())
-        os.replace(temporary, self.directory / name)
-        if self._fsync:
-            _fsync_directory(self.directory)
+        try:
+            with open(temporary, "wb") as handle:
+                handle.write(data)
+                if self._fsync:
+                    handle.flush()
+                    os.fsync(handle.fileno())
+            os.replace(temporary, self.directory / name)
+        except BaseException:
+            # A full disk: the caller counts the batch lost; its partial file must not
+            # stay behind, out of the spool's bound (nothing but a restart removed it).
+            with contextlib.suppress(OSError):
+                temporary.unlink(missing_ok=True)
+            raise
         entry = SpoolEntry(name, str(payload["batch_id"]), samples, len(data), created_ms)
+        if self._fsync:
+            try:
+                _fsync_directory(self.directory)
+            except OSError as error:
+                # The file is whole and in the directory (a restart would find and send
+                # it): keep it in the spool rather than call it lost. A power cut before
+                # the directory reaches the disk can still lose it, as before the rename.
+                logger.warning("cannot fsync the spool directory (%s); keeping %s", error, name)
         self._entries.append(entry)
         if len(self._entries) > 1 and self._entries[-2] > entry:  # a clock set backwards
             self._entries.sort()
@@ -172,16 +197,26 @@ class Spool:
             if not isinstance(payload, dict) or not isinstance(payload.get("families"), list):
                 raise ValueError("not a batch")
         except (OSError, EOFError, zlib.error, ValueError) as error:
-            self._forget(entry)
-            self.dropped_samples += entry.samples
-            self._quarantine(path, str(error))
+            self.quarantine(entry, str(error))
             raise SpoolCorrupt(f"{entry.name}: {error}") from error
         return payload
+
+    def quarantine(self, entry: SpoolEntry, why: str) -> None:
+        """Give up on a batch that cannot be read or sent: move its file to quarantine
+        and count its samples as dropped."""
+        self._forget(entry)
+        self.dropped_samples += entry.samples
+        self._quarantine(self.directory / entry.name, why)
 
     def ack(self, entry: SpoolEntry) -> None:
         """The server has the batch: forget it."""
         self._forget(entry)
-        (self.directory / entry.name).unlink(missing_ok=True)
+        try:
+            (self.directory / entry.name).unlink(missing_ok=True)
+        except OSError as error:
+            # A read-only file system: the file stays, and comes back after a restart as
+            # a duplicate (which the server ignores), like a removal a crash undid.
+            logger.warning("cannot remove sent batch %s: %s", entry.name, error)
 
     def drop(self, entry: SpoolEntry, reason: str) -> None:
         """Give up on a batch (full spool, refused by the server) and count the loss."""
@@ -209,4 +244,7 @@ class Spool:
                 old.unlink(missing_ok=True)
         except OSError as error:
             logger.error("cannot quarantine %s (%s); deleting it", path.name, error)
-            path.unlink(missing_ok=True)
+            try:
+                path.unlink(missing_ok=True)
+            except OSError:  # a read-only file system: forgotten until a restart
+                logger.error("cannot delete %s either", path.name)

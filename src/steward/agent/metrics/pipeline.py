@@ -212,6 +212,12 @@ class MetricsPipeline:
         columns = wire.COLUMNS in getattr(client, "metrics_formats", ())
         try:
             data, columns = wire.encode_batch(payload, utc_now(), self.agent_stats(), columns)
+        except (KeyError, TypeError, ValueError, AttributeError) as error:
+            # JSON, but not a batch this agent can send (another version's, a stray
+            # file): left in place it would stop every later batch, so set it aside.
+            self.spool.quarantine(entry, f"not a sendable batch: {error!r}")
+            return True
+        try:
             try:
                 response = client.send_metrics(data)
             except RequestRejected as error:
