@@ -15,9 +15,12 @@ the oldest batches are dropped and their samples counted in ``dropped_samples``:
 long outage the most recent data is the most useful. A file that cannot be read back
 (truncated, not gzip, not JSON), or read back but not a batch the agent can send, is moved
 to ``quarantine/`` (kept for a post-mortem, at most ``QUARANTINE_KEEP`` files) and
-counted, never fatal. A write that fails removes its partial file; a temporary file a
-crash left behind is counted as lost on the next start (its name holds the sample
-count); a file that cannot be removed (a read-only file system) is only logged.
+counted, never fatal; one the process cannot read just now (out of file descriptors) is
+read again later. When the disk fills before the spool does, the oldest batches make room
+for a new one once (as many as free its size). A write that fails removes its partial
+file; a temporary file a crash left behind is counted as lost on the next start (its name
+holds the sample count); a file that cannot be removed (a read-only file system) is only
+logged.
 
 Default size: a typical host (4 CPUs, 3 filesystems, 2 disks, 3 interfaces) sends about
 200 series per round; one gzip'd round is about 3 KiB, so 24 h at 10 s (8,640 rounds) is
@@ -28,6 +31,7 @@ bigger one (``bench/spool.py`` prints the measured size per batch).
 from __future__ import annotations
 
 import contextlib
+import errno
 import gzip
 import json
 import logging
@@ -50,6 +54,16 @@ QUARANTINE_KEEP = 20
 # we are guests on; level 6 would save ~10 % of the bytes for ~3x the CPU.
 COMPRESS_LEVEL = 3
 _NAME = re.compile(r"^(\d{13})-(\d{6})-([0-9a-f-]{1,64})-(\d+)\.json\.gz$")
+
+
+# Read errors of the process, not of the file (out of file descriptors or memory, a
+# signal): the batch is read again later instead of quarantined.
+_TRANSIENT = frozenset({errno.EMFILE, errno.ENFILE, errno.ENOMEM, errno.EAGAIN, errno.EINTR})
+_DISK_FULL = frozenset({errno.ENOSPC, errno.EDQUOT})
+
+
+class SpoolUnavailable(Exception):
+    """A spooled batch cannot be read just now; it stays in the spool."""
 
 
 class SpoolCorrupt(Exception):
@@ -160,20 +174,19 @@ class Spool:
         self._seq = (self._seq + 1) % 1_000_000
         created_ms = int(self._clock() * 1000)
         name = f"{created_ms:013d}-{self._seq:06d}-{payload['batch_id']}-{samples}.json.gz"
-        temporary = self.directory / f".{name}.tmp"
         try:
-            with open(temporary, "wb") as handle:
-                handle.write(data)
-                if self._fsync:
-                    handle.flush()
-                    os.fsync(handle.fileno())
-            os.replace(temporary, self.directory / name)
-        except BaseException:
-            # A full disk: the caller counts the batch lost; its partial file must not
-            # stay behind, out of the spool's bound (nothing but a restart removed it).
-            with contextlib.suppress(OSError):
-                temporary.unlink(missing_ok=True)
-            raise
+            self._write_file(name, data)
+        except OSError as error:
+            if error.errno not in _DISK_FULL or not self._entries:
+                raise
+            # The disk is full before the spool is: as when the spool is full, the oldest
+            # batches make room for the new one, but only once and only as many as free
+            # its size (if the space goes to another program, more drops would not help).
+            freed = 0
+            while self._entries and freed < len(data):
+                freed += self._entries[0].size
+                self.drop(self._entries[0], "the disk is full")
+            self._write_file(name, data)
         entry = SpoolEntry(name, str(payload["batch_id"]), samples, len(data), created_ms)
         if self._fsync:
             try:
@@ -189,14 +202,36 @@ class Spool:
         self._bytes += entry.size
         return entry
 
+    def _write_file(self, name: str, data: bytes) -> None:
+        temporary = self.directory / f".{name}.tmp"
+        try:
+            with open(temporary, "wb") as handle:
+                handle.write(data)
+                if self._fsync:
+                    handle.flush()
+                    os.fsync(handle.fileno())
+            os.replace(temporary, self.directory / name)
+        except BaseException:
+            # A full disk: the caller counts the batch lost; its partial file must not
+            # stay behind, out of the spool's bound (nothing but a restart removed it).
+            with contextlib.suppress(OSError):
+                temporary.unlink(missing_ok=True)
+            raise
+
     def read(self, entry: SpoolEntry) -> dict[str, Any]:
-        """The batch's payload; raises ``SpoolCorrupt`` (after quarantining the file)."""
+        """The batch's payload; raises ``SpoolCorrupt`` (after quarantining the file), or
+        ``SpoolUnavailable`` when the process cannot read it just now (the file stays)."""
         path = self.directory / entry.name
         try:
             payload = json.loads(gzip.decompress(path.read_bytes()))
             if not isinstance(payload, dict) or not isinstance(payload.get("families"), list):
                 raise ValueError("not a batch")
-        except (OSError, EOFError, zlib.error, ValueError) as error:
+        except OSError as error:
+            if error.errno in _TRANSIENT:
+                raise SpoolUnavailable(f"{entry.name}: {error}") from error
+            self.quarantine(entry, str(error))
+            raise SpoolCorrupt(f"{entry.name}: {error}") from error
+        except (EOFError, zlib.error, ValueError) as error:
             self.quarantine(entry, str(error))
             raise SpoolCorrupt(f"{entry.name}: {error}") from error
         return payload

@@ -35,7 +35,7 @@ from steward.agent.protocol import (
     MIN_METRICS_INTERVAL,
     utc_now,
 )
-from steward.agent.spool import Spool, SpoolCorrupt, SpoolEntry
+from steward.agent.spool import Spool, SpoolCorrupt, SpoolEntry, SpoolUnavailable
 
 logger = logging.getLogger(__name__)
 
@@ -207,6 +207,9 @@ class MetricsPipeline:
                 payload = self.spool.read(entry)
             except SpoolCorrupt:
                 return True  # quarantined and counted; go on with the next one
+            except SpoolUnavailable as error:
+                logger.warning("cannot read a spooled batch now (%s); trying again later", error)
+                return False
         # sent_at is stamped now: a batch replayed after an outage must not fail the skew
         # check. Columns only to a server that said it reads them (wire.py).
         columns = wire.COLUMNS in getattr(client, "metrics_formats", ())
