@@ -343,3 +343,45 @@ def test_inputs_silent_past_retention_are_forgotten_but_their_alert_is_kept(cloc
     assert engine.state.devices == {}
     (alert,) = engine.state.alerts.values()
     assert alert.phase is Phase.FIRING  # no data never resolves
+
+
+@register_condition
+@dataclass(frozen=True)
+class Fragile(Condition):
+    """A buggy condition kind: divides by zero for device d01 once its heartbeat is
+    ``stale_s`` old (a bad row, a deleted device...), judges everything else."""
+
+    kind: ClassVar[str] = "test_fragile"
+    source: ClassVar[Source] = Source.DEVICE
+    stale_s: float = 0.0
+
+    def evaluate(self, data: ConditionInput, now: float, active: bool) -> Verdict:
+        track = data.device
+        if track is None:
+            return Verdict(None)
+        if track.labels.get("device") == "d01" and now - track.last_seen >= self.stale_s:
+            return Verdict(True, 1 / 0)
+        return Verdict(False, None, track.last_seen + max(self.stale_s, 1))
+
+
+def test_a_rule_that_raises_in_tick_does_not_stop_the_other_rules(clock):
+    fragile = Rule("fragile", "Fragile", Fragile(stale_s=10), policies=("ops",))
+    engine = Engine(config(fragile, OFFLINE))
+    t0 = clock.now
+    for i in (1, 2):
+        engine.observe(Heartbeat(device(i), t0, True), t0)
+    actions = engine.tick(clock.advance(31))  # fragile raises for d01: offline must still fire
+    fired = {a.transition.fingerprint for a in actions if isinstance(a, RecordTransition)}
+    assert len(fired) == 2
+    assert {a.labels["device"] for n in notes(actions) for a in n.firing} == {"d01", "d02"}
+    # The broken deadline does not come back every tick (postponed), and nothing is lost.
+    assert engine.tick(clock.advance(1)) == []
+    Engine.from_dict(engine.config, json.loads(json.dumps(engine.to_dict())))
+
+
+def test_a_rule_that_raises_on_arrival_does_not_stop_the_other_rules(clock):
+    fragile = Rule("fragile", "Fragile", Fragile(), policies=("ops",))
+    engine = Engine(config(fragile, OFFLINE))
+    engine.observe(Heartbeat(device(1), clock.now, False), clock.now)  # going away
+    state = engine.state.alerts
+    assert [a.rule_id for a in state.values() if a.status.value == "firing"] == ["offline"]

@@ -22,6 +22,7 @@ escalation, which runs while the group has firing members.
 from __future__ import annotations
 
 import bisect
+import logging
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -87,6 +88,10 @@ from steward.alerting.silences import MaintenanceWindow, Silence, is_silenced
 from steward.alerting.templates import render
 
 STATE_VERSION = 1
+# A rule that raised while judging an input is tried again this much later (not every tick).
+FAILED_RETRY_S = 60.0
+
+log = logging.getLogger("steward.alerting")
 
 
 @dataclass(frozen=True)
@@ -173,21 +178,21 @@ class Engine:
         if isinstance(obs, Sample):
             key = self._store_sample(obs)
             for rule in self._by_input.get((Source.METRIC, obs.metric), ()):
-                self._run(rule, Source.METRIC, key, now, actions, touched)
+                self._run_isolated(rule, Source.METRIC, key, now, actions, touched)
         elif isinstance(obs, CheckResult):
             key = self._store_check(obs)
             for name in (obs.check, "*"):
                 for rule in self._by_input.get((Source.CHECK, name), ()):
-                    self._run(rule, Source.CHECK, key, now, actions, touched)
+                    self._run_isolated(rule, Source.CHECK, key, now, actions, touched)
         elif isinstance(obs, Heartbeat):
             key = self._store_heartbeat(obs)
             for rule in self._by_input.get((Source.DEVICE, ""), ()):
-                self._run(rule, Source.DEVICE, key, now, actions, touched)
+                self._run_isolated(rule, Source.DEVICE, key, now, actions, touched)
         elif isinstance(obs, Insight):
             key = self._store_insight(obs)
             for name in obs.input_names():
                 for rule in self._by_input.get((Source.INSIGHT, name), ()):
-                    self._run(rule, Source.INSIGHT, key, now, actions, touched)
+                    self._run_isolated(rule, Source.INSIGHT, key, now, actions, touched)
         else:
             raise TypeError(f"cannot observe {type(obs).__name__}")
         self._after(now, touched, actions, full=False)
@@ -204,7 +209,7 @@ class Engine:
             if rule is None:
                 del self.state.deadlines[dkey]
                 continue
-            self._run(rule, rule.condition.source, input_key, now, actions, touched)
+            self._run_isolated(rule, rule.condition.source, input_key, now, actions, touched)
         for fp in list(self.state.alerts):
             self._update(fp, now, actions, touched, lambda s: refresh(s, now))
         self._retire_orphans(now, actions, touched)
@@ -326,6 +331,25 @@ class Engine:
         return None if dev is None else (dev.labels, ConditionInput(device=dev))
 
     # ---------------------------------------------------------------- evaluation
+
+    def _run_isolated(
+        self,
+        rule: Rule,
+        source: Source,
+        input_key: str,
+        now: float,
+        actions: list[Action],
+        touched: set[str],
+    ) -> None:
+        """``_run``, but a rule that raises (a bug in a condition kind, bad input data) only
+        loses its own verdict: the other rules, inputs and organizations are still judged,
+        and its deadline is retried ``FAILED_RETRY_S`` later instead of failing every tick.
+        ``_run`` stores the alert last, so a failure leaves no half-applied alert state."""
+        try:
+            self._run(rule, source, input_key, now, actions, touched)
+        except Exception:
+            log.exception("rule %s failed on input %r; retried later", rule.id, input_key)
+            self.state.deadlines[_deadline_key(rule.id, input_key)] = now + FAILED_RETRY_S
 
     def _run(
         self,

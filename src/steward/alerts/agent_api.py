@@ -113,7 +113,7 @@ def agent_check_results(request, body: ResultsIn):
         data["observed_at"] = item.observed_at.isoformat()
         try:
             result = CheckResult.from_dict(data)
-        except (ValueError, KeyError):
+        except (ValueError, KeyError, TypeError, OverflowError):  # malformed: only it is rejected
             unknown.append(item.check_id)
             continue
         results.record(check, result)

@@ -12,6 +12,7 @@ for "every enabled channel of the organization" (resolved when sending).
 
 from __future__ import annotations
 
+import logging
 import threading
 from datetime import datetime
 from typing import Any
@@ -40,6 +41,7 @@ from steward.alerting import (
 )
 from steward.alerts import models as m
 
+log = logging.getLogger("steward.alerts")
 ALL_CHANNELS = "*"
 # A check's or heartbeat's own rule makes one-alert groups: no need to batch its changes,
 # so its resolution is announced at once (group_interval 0); flapping is held by the
@@ -102,6 +104,46 @@ def _policy(pid: str, route: str, channel_ids: list[int], timing: GroupTiming, e
     return NotificationPolicy(pid, channels, timing, esc)
 
 
+def _rule(rule: m.AlertRule, escalations: dict[int, Any]) -> tuple[Any, ...]:
+    """The engine rule of ``rule`` and its notification policy (if it notifies)."""
+    rid = f"r{rule.pk}"
+    has_policy = rule.route != m.Route.NONE
+    built = Rule(
+        id=rid,
+        name=rule.name,
+        condition=Condition.from_dict(rule.condition),
+        severity=Severity(rule.severity),
+        scope=scope_matchers(rule.scope or {}),
+        labels=dict(rule.labels or {}),
+        annotations=dict(rule.annotations or {}),
+        group_by=tuple(rule.group_by or ("alertname", "site")),
+        policies=(rid,) if has_policy else (),
+        for_s=rule.for_s,
+        keep_firing_for_s=rule.keep_firing_for_s,
+    )
+    if not has_policy:
+        return (built,)
+    timing = GroupTiming(
+        rule.group_wait_s,
+        rule.group_interval_s,
+        rule.repeat_interval_s,
+        repeat_max_s=max(86400.0, rule.repeat_interval_s),
+    )
+    esc = f"e{rule.escalation_id}" if rule.escalation_id in escalations else None
+    ids = [c.pk for c in rule.channels.all()]
+    return (built, _policy(rid, rule.route, ids, timing, esc))
+
+
+def _usable(what: str, rows: Any, make: Any) -> list[Any]:
+    out = []
+    for row in rows:
+        try:
+            out.append(make(row))
+        except Exception:
+            log.exception("%s %s of org %s cannot be used", what, row.pk, row.organization_id)
+    return out
+
+
 def build(organization_id: int) -> EngineConfig:
     from steward.tenancy.models import Organization
 
@@ -120,33 +162,13 @@ def build(organization_id: int) -> EngineConfig:
     }
     qs = m.AlertRule.objects.filter(organization_id=organization_id, enabled=True)
     for rule in qs.prefetch_related("channels"):
-        rid = f"r{rule.pk}"
-        has_policy = rule.route != m.Route.NONE
-        if has_policy:
-            timing = GroupTiming(
-                rule.group_wait_s,
-                rule.group_interval_s,
-                rule.repeat_interval_s,
-                repeat_max_s=max(86400.0, rule.repeat_interval_s),
-            )
-            esc = f"e{rule.escalation_id}" if rule.escalation_id in escalations else None
-            ids = [c.pk for c in rule.channels.all()]
-            policies.append(_policy(rid, rule.route, ids, timing, esc))
-        rules.append(
-            Rule(
-                id=rid,
-                name=rule.name,
-                condition=Condition.from_dict(rule.condition),
-                severity=Severity(rule.severity),
-                scope=scope_matchers(rule.scope or {}),
-                labels=dict(rule.labels or {}),
-                annotations=dict(rule.annotations or {}),
-                group_by=tuple(rule.group_by or ("alertname", "site")),
-                policies=(rid,) if has_policy else (),
-                for_s=rule.for_s,
-                keep_firing_for_s=rule.keep_firing_for_s,
-            )
-        )
+        try:
+            built = _rule(rule, escalations)
+        except Exception:  # a row the engine rejects loses its rule, not the others
+            log.exception("alert rule %s of org %s cannot be used", rule.pk, organization_id)
+            continue
+        rules.append(built[0])
+        policies.extend(built[1:])
     checks = m.CheckDefinition.objects.filter(
         organization_id=organization_id, enabled=True, notify__isnull=False
     ).distinct()
@@ -184,19 +206,24 @@ def build(organization_id: int) -> EngineConfig:
             )
         )
     now = timezone.now()
-    silences = [
-        Silence(
+    # A silence or window that cannot be built is left out (logged): its alerts page
+    # rather than the whole organization going unevaluated.
+    silences = _usable(
+        "silence",
+        m.Silence.objects.filter(organization_id=organization_id, ends_at__gt=now),
+        lambda s: Silence(
             id=f"s{s.pk}",
             matchers=tuple(Matcher.parse(t) for t in s.matchers),
             starts_at=s.starts_at.timestamp(),
             ends_at=s.ends_at.timestamp(),
             author=s.author or "unknown",
             reason=s.reason,
-        )
-        for s in m.Silence.objects.filter(organization_id=organization_id, ends_at__gt=now)
-    ]
-    windows = [
-        MaintenanceWindow(
+        ),
+    )
+    windows = _usable(
+        "maintenance window",
+        m.MaintenanceWindow.objects.filter(organization_id=organization_id, enabled=True),
+        lambda w: MaintenanceWindow(
             id=f"w{w.pk}",
             matchers=tuple(Matcher.parse(t) for t in w.matchers),
             timezone=w.timezone,
@@ -204,15 +231,20 @@ def build(organization_id: int) -> EngineConfig:
             name=w.name,
             valid_from=_ts(w.valid_from),
             valid_until=_ts(w.valid_until),
-        )
-        for w in m.MaintenanceWindow.objects.filter(organization_id=organization_id, enabled=True)
-    ]
+        ),
+    )
     return EngineConfig(
         organization=org.slug,
         rules=tuple(rules),
         policies=tuple(policies),
-        escalations=tuple(_escalation(e, channel_ids, rotation_ids) for e in escalations.values()),
-        rotations=tuple(_rotation(r) for r in rotations),
+        escalations=tuple(
+            _usable(
+                "escalation policy",
+                escalations.values(),
+                lambda e: _escalation(e, channel_ids, rotation_ids),
+            )
+        ),
+        rotations=tuple(_usable("rotation", rotations, _rotation)),
         silences=tuple(silences),
         windows=tuple(windows),
     )

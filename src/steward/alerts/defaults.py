@@ -13,12 +13,15 @@ Metric names are the derived ones of ``steward.alerts.derive`` (ratios 0..1). Th
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from django.db import IntegrityError, transaction
 
 from steward.alerts import derive
 from steward.alerts.models import AlertRule, EngineState
+
+log = logging.getLogger("steward.alerts")
 
 DEVICE_TITLE = "{{ labels.device }}"
 
@@ -244,7 +247,10 @@ def ensure_all() -> int:
                 missing.append(org_id)
     count = 0
     for pk in missing:
-        count += len(ensure_default_rules(pk))
+        try:  # one organization's failure must not stop the others (nor the tick)
+            count += len(ensure_default_rules(pk))
+        except Exception:
+            log.exception("could not install the default alert rules of org %s", pk)
     return count
 
 

@@ -9,6 +9,7 @@ heartbeats whose state changes by itself (``next_eval_at`` = the pure verdict's
 
 from __future__ import annotations
 
+import logging
 from datetime import UTC, datetime
 
 from django.db import transaction
@@ -17,6 +18,8 @@ from django.utils import timezone
 from steward.alerts import hooks
 from steward.alerts.models import HeartbeatCheck, HeartbeatPing
 from steward.checks.heartbeat import HeartbeatState, Ping, PingKind, evaluate
+
+log = logging.getLogger("steward.alerts")
 
 
 def _pings(beat: HeartbeatCheck) -> list[Ping]:
@@ -29,6 +32,15 @@ def judge(beat: HeartbeatCheck, now: datetime | None = None) -> HeartbeatState:
     now = now or timezone.now()
     state = evaluate(beat.config(), _pings(beat), now)
     was_down = beat.status == "down"
+    if state.alert != was_down:
+        # The engine first: the stored status is what the engine was told, so a failed
+        # call leaves it as it was and the heartbeat is judged (and told) again at once.
+        try:
+            hooks.on_heartbeat_state(beat, state.alert, state.message, now.timestamp())
+        except Exception:
+            log.exception("alert evaluation of heartbeat %s failed; retried", beat.pk)
+            HeartbeatCheck.objects.filter(pk=beat.pk).update(next_eval_at=now)
+            return state
     HeartbeatCheck.objects.filter(pk=beat.pk).update(
         status=state.status.value,
         reason=state.reason.value,
@@ -37,8 +49,6 @@ def judge(beat: HeartbeatCheck, now: datetime | None = None) -> HeartbeatState:
         next_eval_at=state.changes_at,
     )
     beat.status = state.status.value
-    if state.alert != was_down:
-        hooks.on_heartbeat_state(beat, state.alert, state.message, now.timestamp())
     return state
 
 
@@ -70,6 +80,10 @@ def evaluate_due(now: datetime | None = None) -> int:
     due = HeartbeatCheck.objects.filter(enabled=True, next_eval_at__lte=now)
     count = 0
     for beat in list(due[:1000]):
-        judge(beat, now)
+        try:  # one broken heartbeat must not stop the others
+            judge(beat, now)
+        except Exception:
+            log.exception("heartbeat %s could not be judged", beat.pk)
+            continue
         count += 1
     return count

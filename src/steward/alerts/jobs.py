@@ -26,7 +26,10 @@ __all__ = ["dispatch_outbox", "evaluate_heartbeats", "run_due_checks", "tick"]
 
 
 def tick(now: float | None = None) -> int:
-    defaults.ensure_all()
+    try:
+        defaults.ensure_all()
+    except Exception:  # the organizations already set up still tick
+        log.exception("default alert rules could not be ensured")
     orgs = list(EngineState.objects.values_list("organization_id", flat=True))
     for org_id in orgs:
         try:

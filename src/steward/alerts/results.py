@@ -60,22 +60,15 @@ def record(
         if connection.features.has_select_for_update:
             qs = qs.select_for_update()
         status = qs.first() or CheckStatus.objects.create(definition=check)
-        new = advance(_previous(status), result.status, check.retries)
-        was = status.status
-        status.status = new.hard.label
-        status.current = new.current.label
-        status.soft = new.soft
-        status.attempt = new.attempt
-        status.message = result.message[:2000]
-        status.last_result = result.to_dict()
-        if result.state is not None:
-            status.state = result.state
-        status.last_run_at = observed
-        if was != status.status:
-            status.last_change_at = datetime.fromtimestamp(at, UTC)
-        status.save()
-        if check.run_requested_at is not None and observed >= check.run_requested_at:
-            CheckDefinition.objects.filter(pk=check.pk).update(run_requested_at=None)
+        # Counted already (an agent re-posting a batch whose answer it lost) or older than
+        # the stored state: advancing again would count one failure twice (a soft state
+        # turned hard, a page). Its point is still stored (series de-duplicate timestamps).
+        replayed = status.last_run_at is not None and observed <= status.last_run_at
+        if not replayed:
+            new, was = _advance(check, status, result, observed, at)
+    if replayed:
+        _store_series(check, result)
+        return status
     if (
         page
         and at - observed.timestamp() <= MAX_PAGE_AGE_S
@@ -91,6 +84,29 @@ def record(
             log.exception("alert evaluation of check %s failed", check.pk)
     _store_series(check, result)  # after paging: the fault -> page path comes first
     return status
+
+
+def _advance(
+    check: CheckDefinition, status: CheckStatus, result: CheckResult, observed: datetime, at: float
+):
+    """Advance and save ``status`` with ``result``; returns the new state and the old label."""
+    new = advance(_previous(status), result.status, check.retries)
+    was = status.status
+    status.status = new.hard.label
+    status.current = new.current.label
+    status.soft = new.soft
+    status.attempt = new.attempt
+    status.message = result.message[:2000]
+    status.last_result = result.to_dict()
+    if result.state is not None:
+        status.state = result.state
+    status.last_run_at = observed
+    if was != status.status:
+        status.last_change_at = datetime.fromtimestamp(at, UTC)
+    status.save()
+    if check.run_requested_at is not None and observed >= check.run_requested_at:
+        CheckDefinition.objects.filter(pk=check.pk).update(run_requested_at=None)
+    return new, was
 
 
 def _urgent(was: str, hard: int) -> bool:

@@ -252,7 +252,17 @@ def _drain(organization_id: int, wait: bool) -> list[Action]:
                     at = _pending_now.pop(organization_id, None)
                 if not batch:
                     break
-                actions.extend(_run_locked(organization_id, _observe_all(batch), at))
+                try:
+                    actions.extend(_run_batch(organization_id, batch, at))
+                except InputRejected:
+                    raise  # a lone bad input: dropped (logged by the caller)
+                except Exception:
+                    # Not evaluated (database error, lost races): inputs handed over by
+                    # callers that have returned are kept for the next round.
+                    with _cache_lock:
+                        _pending[organization_id] = batch + _pending.get(organization_id, [])
+                        _pending_now.setdefault(organization_id, at)
+                    raise
         finally:
             lock.release()
         with _cache_lock:
@@ -260,11 +270,39 @@ def _drain(organization_id: int, wait: bool) -> list[Action]:
                 return actions
 
 
+class InputRejected(Exception):
+    """The engine raised on an input of the batch (the round was discarded, not stored)."""
+
+
+def _run_batch(organization_id: int, batch: list[Observation], at: float | None) -> list[Action]:
+    """One round for ``batch``; if the engine rejects an input, the round is discarded
+    (its engine, possibly half-updated, is dropped with it) and the inputs are evaluated
+    one per round, so a bad one loses only itself, not the inputs coalesced with it from
+    other requests (which have already returned)."""
+    try:
+        return _run_locked(organization_id, _observe_all(batch), at)
+    except InputRejected:
+        if len(batch) == 1:
+            raise
+        log.warning("an input of org %s was rejected; evaluating its batch one by one",
+                    organization_id)  # fmt: skip
+    actions: list[Action] = []
+    for obs in batch:
+        try:
+            actions.extend(_run_locked(organization_id, _observe_all([obs]), at))
+        except InputRejected:
+            log.exception("alert evaluation rejected an input of org %s: %r", organization_id, obs)
+    return actions
+
+
 def _observe_all(batch: list[Observation]) -> Call:
     def call(engine: Engine, now: float) -> list[Action]:
         out: list[Action] = []
         for obs in batch:
-            out.extend(engine.observe(obs, now))
+            try:
+                out.extend(engine.observe(obs, now))
+            except Exception as exc:
+                raise InputRejected(f"{type(exc).__name__}: {exc}") from exc
         return out
 
     return call
