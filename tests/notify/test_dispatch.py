@@ -222,3 +222,96 @@ def test_a_failing_channel_gets_one_probe_per_run_and_others_go_on(world, receiv
         enqueue(broken, msg(f"b{i}"))
         enqueue(fine, msg(f"f{i}"))
     assert deliver_due() == {"failed": 1, "sent": 5}
+
+
+@pytest.mark.django_db
+def test_a_delivery_that_cannot_be_recorded_does_not_leave_the_others_unrecorded(
+    world, receiver, monkeypatch
+):
+    channels = [webhook(world, receiver.url("/ok"), name=f"hook-{i}") for i in range(3)]
+    for c in channels:
+        enqueue(c, msg(f"k{c.pk}"))
+    real, calls = health.record_success, []
+
+    def broken_once(channel, now):
+        calls.append(channel.pk)
+        if len(calls) == 1:
+            raise RuntimeError("database hiccup")
+        return real(channel, now)
+
+    monkeypatch.setattr(health, "record_success", broken_once)
+    deliver_due()
+    # Each one was sent once; none is left "sending" to be sent again when its lease ends.
+    assert list(Delivery.objects.values_list("status", flat=True)) == [Status.SENT] * 3
+    assert len(receiver.to("/ok")) == 3
+
+
+@pytest.mark.django_db
+def test_a_claimed_delivery_is_not_started_once_its_lease_could_run_out(
+    world, receiver, monkeypatch
+):
+    """Claimed deliveries wait for a pool thread; one started late could still be sending
+    when its lease expires, and another worker would then send it a second time."""
+    from steward.notify import dispatch
+
+    monkeypatch.setattr(dispatch, "POOL_SIZE", 1)
+    monkeypatch.setattr(dispatch, "LEASE", timedelta(seconds=61))  # 1 s to start a send
+    slow = webhook(world, receiver.url("/hang"), name="slow", timeout=1.5)
+    first, second = enqueue(slow, msg("k1")), enqueue(slow, msg("k2"))
+    try:
+        counts = deliver_due()
+    finally:
+        receiver.release.set()
+    assert len(receiver.to("/hang")) == 1  # the second was not started after 1.5 s
+    second.refresh_from_db()
+    first.refresh_from_db()
+    assert (first.status, first.attempts) == (Status.FAILED, 1)
+    assert (second.status, second.attempts, second.leased_by) == (Status.PENDING, 0, "")
+    assert counts == {"failed": 1, "deferred": 1}
+    assert claim(second.pk, "worker-b", timezone.now())  # due again at once
+
+
+@pytest.mark.django_db
+def test_a_hanging_channel_does_not_hold_the_other_channels_deliveries(world, receiver):
+    """Claimed in queue order, a hanging channel's backlog filled every pool thread and the
+    other channels' deliveries waited for its timeouts (up to 20 / 8 x 30 s)."""
+    from steward.notify import dispatch
+
+    hung = webhook(world, receiver.url("/hang"), name="hung", timeout=1.0)
+    fine = webhook(world, receiver.url("/ok"), name="fine")
+    for i in range(dispatch.POOL_SIZE + 1):
+        enqueue(hung, msg(f"h{i}"))
+    enqueue(fine, msg("f"))
+    try:
+        counts = deliver_due()
+    finally:
+        receiver.release.set()
+    assert counts == {"failed": dispatch.POOL_SIZE + 1, "sent": 1}
+    paths = [r.path for r in receiver.requests]
+    assert paths.index("/ok") < dispatch.POOL_SIZE  # started in the first wave
+
+
+@pytest.mark.django_db
+def test_a_failing_channel_whose_announcement_failed_is_announced_later(
+    world, receiver, monkeypatch
+):
+    """The episode was opened (stored) before the other channels were told: when telling
+    them failed, the channel stayed "failing" and nobody ever heard of it."""
+    broken = webhook(world, receiver.url("/bad"), name="broken")  # 400: dead at once
+    other = webhook(world, receiver.url("/ok"), name="other")
+    real, calls = health.enqueue, []
+
+    def enqueue_once_down(channel, message):
+        calls.append(channel.pk)
+        if len(calls) == 1:
+            raise RuntimeError("database hiccup")
+        return real(channel, message)
+
+    monkeypatch.setattr(health, "enqueue", enqueue_once_down)
+    enqueue(broken, msg("k1"))
+    deliver_due()
+    enqueue(broken, msg("k2"))
+    deliver_due()
+    announced = Delivery.objects.filter(event_kind="notify.channel_failing", channel=other)
+    assert announced.count() == 1
+    assert ChannelHealth.objects.get(channel=broken).state == "failing"

@@ -12,7 +12,10 @@ The network is touched only in the pool threads; the database only in the callin
 are bounded by their timeouts, and results are recorded as they complete, so a hanging
 endpoint delays nothing but its own deliveries. Per run, a channel gets at most
 ``PER_CHANNEL`` deliveries, and a failing channel only one (a probe), so one channel's
-backlog or outage cannot starve the others.
+backlog or outage cannot starve the others; the pool starts them one channel at a time in
+turn. A claimed delivery is only started while its lease still covers a whole send
+(``MAX_SEND``); one that waited longer is given back undone (``deferred``), so a lease never
+expires under a send that another worker would then repeat.
 """
 
 from __future__ import annotations
@@ -39,6 +42,11 @@ from steward.notify.queue import enqueue
 log = logging.getLogger("steward.notify")
 
 LEASE = timedelta(minutes=2)  # longer than any transport timeout (at most 60 s)
+# The longest a transport may take (its timeout's upper bound). A claimed delivery still
+# waiting in the pool is only started while its lease has that much left: started later,
+# its lease could expire mid-send and another worker would send it a second time.
+MAX_SEND = timedelta(seconds=60)
+DEFERRED = "deferred"
 POOL_SIZE = 8
 PER_CHANNEL = 20
 TEST_EVENT = "notify.test"
@@ -117,6 +125,27 @@ def attempt(channel: Channel, message: Message) -> Outcome:
     return Outcome(started, int((time.monotonic() - clock) * 1000), error)
 
 
+def attempt_by(channel: Channel, message: Message, start_by: float) -> Outcome | None:
+    """``attempt``, unless the monotonic clock is past ``start_by`` (``None``: not tried)."""
+    if time.monotonic() > start_by:
+        return None
+    return attempt(channel, message)
+
+
+def release(delivery: Delivery, me: str, now: datetime) -> str:
+    """Give back a claimed delivery that was not attempted: due again at once, its claim
+    not counted as an attempt."""
+    status = Status.FAILED if delivery.attempts > 1 else Status.PENDING
+    Delivery.objects.filter(pk=delivery.pk, status=Status.SENDING, leased_by=me).update(
+        status=status,
+        lease_until=None,
+        leased_by="",
+        attempts=models.F("attempts") - 1,
+        next_attempt_at=now,
+    )
+    return DEFERRED
+
+
 def record(
     delivery: Delivery,
     outcome: Outcome,
@@ -173,15 +202,37 @@ def deliver_due(
     """
     me = me or worker_id()
     clock: Callable[[], datetime] = (lambda: now) if now is not None else timezone.now
+    start_by = time.monotonic() + (LEASE - MAX_SEND).total_seconds()  # before the claim
     claimed = claim_due(limit, me, clock())
     counts: Counter[str] = Counter()
     if not claimed:
         return {}
     with ThreadPoolExecutor(min(POOL_SIZE, len(claimed)), "steward-deliver") as pool:
-        futures = {pool.submit(attempt, d.channel, d.message): d for d in claimed}
+        futures = {
+            pool.submit(attempt_by, d.channel, d.message, start_by): d
+            for d in _interleaved(claimed)
+        }
         for future in as_completed(futures):
-            counts[record(futures[future], future.result(), me, clock(), rng)] += 1
+            delivery, outcome = futures[future], future.result()
+            try:  # one delivery that cannot be recorded must not leave the others unrecorded
+                if outcome is None:
+                    counts[release(delivery, me, clock())] += 1
+                else:
+                    counts[record(delivery, outcome, me, clock(), rng)] += 1
+            except Exception:
+                log.exception("delivery %s: could not record its attempt", delivery.pk)
+                counts["error"] += 1
     return dict(counts)
+
+
+def _interleaved(deliveries: list[Delivery]) -> list[Delivery]:
+    """One delivery per channel in turn: the pool starts them in this order, so a hanging
+    channel's backlog cannot take every thread ahead of the other channels."""
+    queues: dict[int, list[Delivery]] = {}
+    for d in deliveries:
+        queues.setdefault(d.channel_id, []).append(d)
+    longest = max((len(q) for q in queues.values()), default=0)
+    return [q[i] for i in range(longest) for q in queues.values() if i < len(q)]
 
 
 def deliver(pk: int, now: datetime | None = None, me: str | None = None) -> str | None:

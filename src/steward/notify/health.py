@@ -20,7 +20,7 @@ from __future__ import annotations
 import logging
 from datetime import datetime
 
-from django.db import models
+from django.db import models, transaction
 from django.dispatch import Signal
 
 from steward.notify.message import Message, Severity
@@ -62,12 +62,15 @@ def record_failure(channel: Channel, now: datetime, error: str, dead: bool) -> b
         return False
     if not dead and health.consecutive_failures < FAILING_AFTER:
         return False
-    opened = ChannelHealth.objects.filter(pk=health.pk, state=HealthState.OK).update(
-        state=HealthState.FAILING, failing_since=now, episode=models.F("episode") + 1
-    )
-    if opened:
-        health.refresh_from_db()
-        on_channel_failing(channel, health)
+    # One transaction: if telling the others fails, the episode is not opened either, and
+    # the next failure opens (and announces) it; else the channel stayed "failing" unheard.
+    with transaction.atomic():
+        opened = ChannelHealth.objects.filter(pk=health.pk, state=HealthState.OK).update(
+            state=HealthState.FAILING, failing_since=now, episode=models.F("episode") + 1
+        )
+        if opened:
+            health.refresh_from_db()
+            on_channel_failing(channel, health)
     return bool(opened)
 
 
