@@ -20,7 +20,7 @@ from __future__ import annotations
 import logging
 from datetime import datetime
 
-from django.db import models, transaction
+from django.db import models
 from django.dispatch import Signal
 
 from steward.notify.message import Message, Severity
@@ -62,15 +62,22 @@ def record_failure(channel: Channel, now: datetime, error: str, dead: bool) -> b
         return False
     if not dead and health.consecutive_failures < FAILING_AFTER:
         return False
-    # One transaction: if telling the others fails, the episode is not opened either, and
-    # the next failure opens (and announces) it; else the channel stayed "failing" unheard.
-    with transaction.atomic():
-        opened = ChannelHealth.objects.filter(pk=health.pk, state=HealthState.OK).update(
-            state=HealthState.FAILING, failing_since=now, episode=models.F("episode") + 1
-        )
-        if opened:
-            health.refresh_from_db()
+    opened = ChannelHealth.objects.filter(pk=health.pk, state=HealthState.OK).update(
+        state=HealthState.FAILING, failing_since=now, episode=models.F("episode") + 1
+    )
+    if opened:
+        health.refresh_from_db()
+        try:
             on_channel_failing(channel, health)
+        except Exception:
+            # Nobody was told: the episode is closed again, so the next failure opens (and
+            # announces) it; else the channel stayed "failing" unheard. Not one transaction
+            # with the announcement: the alert engine it feeds commits (and caches) its own
+            # work, which an outer rollback would leave pointing at rows that are gone.
+            ChannelHealth.objects.filter(
+                pk=health.pk, state=HealthState.FAILING, episode=health.episode
+            ).update(state=HealthState.OK, failing_since=None)
+            raise
     return bool(opened)
 
 
