@@ -17,7 +17,7 @@ SQLite its id goes to the next series created.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -139,8 +139,11 @@ class Registry:
                 learned.append(Learned(org_id, digest, sid, key.text, items, bounds))
         return rows, new_rows
 
-    def learn(self, learned: Iterable[Learned]) -> None:
-        """Cache what ``register`` found, once its transaction has committed."""
+    def learn(
+        self, learned: Iterable[Learned], widened: Mapping[int, Sequence[int]] | None = None
+    ) -> None:
+        """Cache what ``register`` found, and the (first, last) times written to existing
+        series (``widened``), once their transaction has committed."""
         for entry in learned:
             cache = self.items_cache(entry.org_id)
             self._by_digest[(entry.org_id, entry.digest)] = entry.series_id
@@ -149,6 +152,9 @@ class Registry:
                 cache[items] = entry.series_id
             if entry.bounds is not None:
                 self.bounds[entry.series_id] = entry.bounds
+        for sid, (lo, hi) in (widened or {}).items():
+            old = self.bounds.get(sid)
+            self.bounds[sid] = (lo if old is None else min(old[0], lo), hi + BOUNDS_SLACK_MS)
 
     def _lookup(self, conn: Any, org_id: int, digests: list[bytes]) -> dict[bytes, int]:
         found: dict[bytes, int] = {}

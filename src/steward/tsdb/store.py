@@ -47,7 +47,7 @@ from steward.tsdb.backends import (
     expand_runs,
 )
 from steward.tsdb.codec import decode_many
-from steward.tsdb.registry import BOUNDS_SLACK_MS, Learned, Pending, Registry, add_error
+from steward.tsdb.registry import Learned, Pending, Registry, add_error
 from steward.tsdb.types import (
     DAY_MS,
     HOUR_MS,
@@ -479,11 +479,7 @@ class TimeSeriesStore:
                 # A new generation for every bucket written to (head.py): a batch
                 # usually holds one or two timestamps, so this is one or two rows.
                 b.touch_buckets(conn, {ts - ts % RAW_BUCKET_MS for ts in stamps})
-        self.registry.learn(learned)
-        bounds = self.registry.bounds
-        for sid, (lo, hi) in spans.items():
-            old = bounds.get(sid)
-            bounds[sid] = (lo if old is None else min(old[0], lo), hi + BOUNDS_SLACK_MS)
+        self.registry.learn(learned, spans)
 
     def _reject_time(
         self, result: AppendResult, sample: Sample, ts: int, oldest: int, newest: int
