@@ -43,6 +43,35 @@ def test_file_systems_compute_usage_and_levels():
     assert [r.level for r in rows] == ["ok", "critical", "unknown", "warning"]
 
 
+def test_file_system_usage_counts_root_reserved_space_as_used():
+    # As ``df`` reports a disk with 5 % reserved for root: used + free < total. The
+    # usage is what nobody but root can write any more (1 - free / total), the figure
+    # the device charts, the fleet ranking and the filesystem alerts use.
+    (fs,) = presenters.file_systems(
+        {
+            "partitions": [
+                {
+                    "device": "/dev/vda",
+                    "mountpoint": "/",
+                    "total_bytes": 1000,
+                    "used_bytes": 400,
+                    "free_bytes": 550,
+                }
+            ]
+        }
+    )
+    assert fs.percent_used == pytest.approx(45.0)
+    assert fs.reserved_bytes == 50
+    (tight,) = presenters.file_systems(
+        {
+            "partitions": [
+                {"mountpoint": "/", "total_bytes": 1000, "used_bytes": 400, "free_bytes": 595}
+            ]
+        }
+    )
+    assert tight.reserved_bytes is None  # under 1 %: not worth a mention
+
+
 @pytest.mark.parametrize(
     "inventory",
     [None, {}, {"partitions": None}, {"partitions": "x"}, {"partitions": [None, 3, "x"]}],

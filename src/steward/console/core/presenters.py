@@ -32,10 +32,33 @@ class FileSystem:
 
     @property
     def percent_used(self) -> float | None:
-        """Used share of the total in percent (0-100), or None when unknown."""
-        if not self.total_bytes or self.used_bytes is None:
+        """The share of the total that programs can no longer write, in percent (0-100),
+        or None when unknown.
+
+        ``1 - free / total`` (``free`` is what unprivileged users may still write), as
+        the device charts, the fleet ranking, the filesystem alert rules and Grafana's
+        node_exporter dashboards compute it, so the same disk shows one figure
+        everywhere: space reserved for root counts as used, since it is gone for
+        everyone else. Without ``free``, the used share of the total.
+        """
+        if not self.total_bytes:
             return None
-        return min(100.0, max(0.0, 100.0 * self.used_bytes / self.total_bytes))
+        if self.free_bytes is not None:
+            share = 1.0 - self.free_bytes / self.total_bytes
+        elif self.used_bytes is not None:
+            share = self.used_bytes / self.total_bytes
+        else:
+            return None
+        return min(100.0, max(0.0, 100.0 * share))
+
+    @property
+    def reserved_bytes(self) -> int | None:
+        """Space neither used nor free to users (root-reserved blocks, as in ``df``),
+        when it is worth a mention: at least 1 % of the total."""
+        if not self.total_bytes or self.used_bytes is None or self.free_bytes is None:
+            return None
+        reserved = self.total_bytes - self.used_bytes - self.free_bytes
+        return reserved if reserved >= self.total_bytes / 100 else None
 
     @property
     def level(self) -> str:
