@@ -84,3 +84,45 @@ def test_the_command_line() -> None:
     assert (args.agents, args.interval, args.duration) == (1000, 10.0, 120.0)
     assert duration("1.5h") == 5400
     assert "simulate" in build_parser().format_help()  # wired in steward/cli/main.py
+
+
+def test_a_long_backfill_keeps_heartbeating(tmp_path) -> None:
+    # Unit test (no server): a backfill of a day of 60 s rounds is 4 requests. On a busy
+    # server each may take many seconds; the host must keep heartbeating meanwhile, or it
+    # shows "offline" on the dashboard until its history is in.
+    import asyncio
+
+    from steward.simulate import runner as sim
+
+    simulation = sim.Simulation(Options("http://sim.invalid", 1, interval=60.0, state_dir=tmp_path))
+    now = [1_800_000_000.0]
+    simulation.clock = lambda: now[0]
+    posts: list[str] = []
+
+    async def post(path, body, credential):
+        posts.append(path)
+        if path == sim.METRICS_PATH:
+            now[0] += 30.0  # each history request takes 30 s
+            return {"accepted": 0}
+        return {"heartbeat_interval": 10}
+
+    simulation._post = post
+    host = sim.SimHost(0, "steward", "sim")
+    host.start(now[0] - 86_400)
+
+    every = asyncio.run(simulation._backfill(host, "cred", now[0], 10.0))
+
+    assert every == 10.0
+    assert posts.count(sim.METRICS_PATH) == 4
+    assert posts.count(sim.HEARTBEAT_PATH) == 4, posts  # one after each request
+    # ...and none while the server is quick (enrollment counted as the first).
+    posts.clear()
+
+    async def quick(path, body, credential):
+        posts.append(path)
+        return {"accepted": 0, "heartbeat_interval": 10}
+
+    simulation._post = quick
+    host.start(now[0] - 86_400)
+    asyncio.run(simulation._backfill(host, "cred", now[0], 10.0))
+    assert posts == [sim.METRICS_PATH] * 4

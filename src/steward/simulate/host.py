@@ -41,6 +41,17 @@ class Filesystem:
     growth_per_s: float  # fraction per second
     cleanup_chance: float  # per second
 
+    @property
+    def free_bytes(self) -> float:
+        """Bytes not used (``f_bfree``)."""
+        return self.size * (1 - self.used)
+
+    @property
+    def avail_bytes(self) -> float:
+        """What users may still write (``f_bavail``): ext4 reserves 5 % for root."""
+        reserved = self.size * 0.05 if self.fstype == "ext4" else 0.0
+        return max(self.free_bytes - reserved, 0.0)
+
 
 @dataclass
 class SimHost:
@@ -167,13 +178,9 @@ class SimHost:
             yield _key(name), round(value, 2)
         for fs in self.filesystems:
             labels = {"device": fs.device, "fstype": fs.fstype, "mountpoint": fs.mountpoint}
-            free_bytes = fs.size * (1 - fs.used)
             yield _key("node_filesystem_size_bytes", **labels), fs.size
-            yield _key("node_filesystem_free_bytes", **labels), round(free_bytes)
-            # ext4 reserves 5 % for root: what users may use is less than what is free.
-            reserved = fs.size * 0.05 if fs.fstype == "ext4" else 0.0
-            avail = round(max(free_bytes - reserved, 0))
-            yield _key("node_filesystem_avail_bytes", **labels), avail
+            yield _key("node_filesystem_free_bytes", **labels), round(fs.free_bytes)
+            yield _key("node_filesystem_avail_bytes", **labels), round(fs.avail_bytes)
         yield _key("node_boot_time_seconds"), self.boot_time
 
     def samples(self) -> Iterator[tuple[Series, float]]:
@@ -201,7 +208,8 @@ class SimHost:
             "partitions": [
                 {"device": f.device, "mountpoint": f.mountpoint, "fstype": f.fstype,
                  "total_bytes": int(f.size), "used_bytes": int(f.size * f.used),
-                 "free_bytes": int(f.size * (1 - f.used))}
+                 # What users may still write, as the agent reports it (psutil's free).
+                 "free_bytes": int(f.avail_bytes)}
                 for f in self.filesystems
             ],
             "network": [{"name": self.nic, "mac": "52:54:00:" + ":".join(

@@ -269,7 +269,7 @@ class Simulation:
             now = self.clock()
             host.start(now - opts.backfill)
             if opts.backfill:
-                await self._backfill(host, credential, now)
+                heartbeat_every = await self._backfill(host, credential, now, heartbeat_every)
             await self._live(host, credential, deadline, heartbeat_every)
         except Refused as exc:
             if exc.status in (401, 403):
@@ -288,11 +288,20 @@ class Simulation:
             "boot_time": datetime.fromtimestamp(host.boot_time or self.clock(), UTC).isoformat(),
         }
 
-    async def _backfill(self, host: SimHost, credential: str, until: float) -> None:
+    async def _backfill(
+        self, host: SimHost, credential: str, until: float, heartbeat_every: float
+    ) -> float:
+        """Send the history up to ``until``; returns the heartbeat interval in force.
+
+        A large backfill takes minutes on a busy server. Heartbeats go on meanwhile, as
+        a real agent's do while it replays its spool: without them every host in the
+        backfill turned "offline" on the dashboard until it was done.
+        """
         step = self.options.interval
         t = host.t
         rounds: dict[Series, list[list[float]]] = {}
         count = 0
+        next_heartbeat = self.clock() + heartbeat_every  # enrollment just counted as one
         while t + step <= until:
             t += step
             host.step(t)
@@ -301,8 +310,27 @@ class Simulation:
             if count >= MAX_ROUNDS_PER_POST:
                 await self._send(rounds, credential)
                 rounds, count = {}, 0
+                if self.clock() >= next_heartbeat:
+                    heartbeat_every = await self._heartbeat(host, credential, heartbeat_every)
+                    next_heartbeat = self.clock() + heartbeat_every
         if rounds:
             await self._send(rounds, credential)
+        return heartbeat_every
+
+    async def _heartbeat(self, host: SimHost, credential: str, every: float) -> float:
+        """One heartbeat (when they are on); returns the interval the server asks for."""
+        if not self.options.heartbeats:
+            return every
+        now = self.clock()
+        body = {"sent_at": now_iso(), "agent_version": AGENT_VERSION,
+                "uptime_seconds": max(now - host.boot_time, 0.0)}  # fmt: skip
+        try:
+            answer = await self._post(HEARTBEAT_PATH, body, credential)
+        except Refused as exc:
+            if exc.status in (401, 403):
+                raise
+            return every
+        return float(answer.get("heartbeat_interval") or every)
 
     async def _live(
         self, host: SimHost, credential: str, deadline: float | None, heartbeat_every: float
@@ -318,14 +346,7 @@ class Simulation:
                 await asyncio.sleep(delay)
             now = self.clock()
             if opts.heartbeats and now >= next_heartbeat:
-                body = {"sent_at": now_iso(), "agent_version": AGENT_VERSION,
-                        "uptime_seconds": max(now - host.boot_time, 0.0)}  # fmt: skip
-                try:
-                    answer = await self._post(HEARTBEAT_PATH, body, credential)
-                    heartbeat_every = float(answer.get("heartbeat_interval") or heartbeat_every)
-                except Refused as exc:
-                    if exc.status in (401, 403):
-                        raise
+                heartbeat_every = await self._heartbeat(host, credential, heartbeat_every)
                 next_heartbeat = now + heartbeat_every
             host.step(now)
             self._record(host, rounds, now)
