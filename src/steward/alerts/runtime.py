@@ -38,6 +38,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from django.db import connection, connections, transaction
+from django.db.models import F
 
 from steward.alerting import Action, Engine
 from steward.alerting.model import Observation
@@ -115,12 +116,29 @@ def run(organization_id: int, call: Call, now: float | None = None) -> list[Acti
 
 def _run_locked(organization_id: int, call: Call, now: float | None) -> list[Action]:
     state_row(organization_id)  # created (with the default pack) on first use
-    for attempt in range(MAX_RETRIES):
+    for attempt in range(MAX_RETRIES - 1):
         try:
             return _attempt(organization_id, call, now)
         except Conflict:
             log.info("engine state of org %s changed under us; retry %d", organization_id, attempt)
-    raise Conflict(f"engine state of organization {organization_id} kept changing")
+    # Optimistic rounds can lose every race when another process (the worker, another
+    # replica) keeps writing while this one is slow, e.g. a large state on a busy
+    # machine: seen with 200 simulated devices, where a round of heartbeats failed five
+    # times running. The last attempt holds the state row from its read to its write,
+    # so it cannot lose; the others wait for it as for any writer.
+    with transaction.atomic():
+        _lock_state_row(organization_id)
+        return _attempt(organization_id, call, now)
+
+
+def _lock_state_row(organization_id: int) -> None:
+    """Hold the organization's state row until the transaction ends: a row lock where
+    the database has them, else (SQLite) the write lock, taken by a no-op update."""
+    rows = EngineState.objects.filter(organization_id=organization_id)
+    if connection.features.has_select_for_update:
+        list(rows.select_for_update().values_list("pk", flat=True))
+    else:
+        rows.update(version=F("version"))
 
 
 def _attempt(organization_id: int, call: Call, now: float | None) -> list[Action]:
