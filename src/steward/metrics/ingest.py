@@ -13,6 +13,7 @@ import contextvars
 import functools
 import gc
 import re
+import struct
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -475,12 +476,32 @@ def _ingest_parsed(org: Organization, parsed: lineproto.ParseResult, fast: Any) 
 class RemoteWriteOutcome:
     series_rejected: int = 0
     first_error: str | None = None
+    stale_markers: int = 0  # staleness markers received (not stored, see below)
     result: AppendResult = field(default_factory=AppendResult)
+
+
+# Prometheus' staleness marker: a NaN with this exact bit pattern (value.StaleNaN), written
+# when a series disappears from a target. The store keeps NaN but not its payload, so a
+# stored marker would read back as an ordinary NaN *value* and turn ``sum(x)`` (and every
+# rate over the window) into NaN for the lookback period; it is not stored. The series
+# then ends when its lookback window no longer holds a sample (promql/SUPPORTED.md).
+STALE_NAN_BITS = 0x7FF0000000000002
+_STALE_NAN_BYTES = struct.pack("<Q", STALE_NAN_BITS)
+_pack_double = struct.Struct("<d").pack
+
+
+def is_stale_marker(value: float) -> bool:
+    return value != value and _pack_double(value) == _STALE_NAN_BYTES
 
 
 def _series_labels(org: Organization, pairs: list[tuple[str, str]]) -> dict[str, str]:
     labels: dict[str, str] = {}
+    seen: set[str] = set()
     for name, value in pairs:
+        if name in seen:
+            # Which value would win is arbitrary: refused, as Prometheus' receiver does.
+            raise ValueError(f"duplicate label name {name!r}")
+        seen.add(name)
         if not value:
             continue  # an empty value is the same as no label (Prometheus semantics)
         if name == METRIC_NAME:
@@ -531,6 +552,9 @@ def _ingest_remote_write(org: Organization, request: prompb.WriteRequest) -> Rem
                 outcome.first_error = f"timeseries {index}: {exc}"
             continue
         for ts, value in series.samples:
+            if value != value and is_stale_marker(value):
+                outcome.stale_markers += 1
+                continue
             add(Sample(labels, ts, value))
     outcome.result = append(org.pk, samples)
     if request.metadata:

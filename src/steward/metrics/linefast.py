@@ -12,7 +12,8 @@ the timestamp once per run of lines sharing it, with no tuple per sample.
 Exactness: a line takes the fast path only if it has the plain form the general parser
 would accept identically (``prefix fields timestamp``, no backslash, no quote, every
 field key known, every value a float that ``lineproto._number`` accepts as one, an
-unsigned ASCII timestamp); anything else — integers (``1i``), booleans, strings,
+unsigned ASCII timestamp; a body with a value that overflows to an infinity goes to the
+general parser whole); anything else — integers (``1i``), booleans, strings,
 escapes, missing timestamps, bad lines — goes to the general parser, so results and
 error messages are unchanged. A prefix enters the table only after the general path
 parsed it from a line without escapes, so the same text always maps to the same labels.
@@ -148,6 +149,13 @@ def split_known(
                         templates[prefix] = (_pattern(tuple(keys)), tuple(sids))
                     continue
         add_rest((number, line))
+    # A value too large for a double (``1e999``) parses to an infinity, which the general
+    # parser refuses: one sum in C finds any (a sum that overflows by itself errs on the
+    # safe side), and then every line takes the general path, which refuses those lines
+    # alone. Rare, so no check per value.
+    total = sum(values)
+    if total - total != 0.0:
+        return Columns(), list(enumerate(text.split("\n"), start=1)), 0
     return Columns(col_ids, values, runs), rest, fast
 
 

@@ -10,7 +10,8 @@ Follows the InfluxDB 1.x/2.x reference ("Line protocol", docs.influxdata.com):
   two backslashes are one.
 * Field values: float (``1``, ``-1.5``, ``1e3``), integer (``1i``), unsigned (``1u``),
   boolean (``t``/``T``/``true``/``True``/``TRUE`` and the ``f`` forms) or string.
-  NaN and infinities are not valid line protocol and are refused, as InfluxDB does.
+  NaN and infinities are not valid line protocol and are refused, as InfluxDB does, and
+  so is a float too large for a double (``1e999``), which would parse as an infinity.
 * Timestamp: an integer in the request's precision (``ns`` default); absent means the
   time the server received the request.
 * Lines starting with ``#`` are comments; blank lines are ignored.
@@ -264,6 +265,8 @@ def _number(raw: str) -> float:
             raise LineError(f"invalid field value {raw!r}") from None
         if "_" in raw or not raw.isascii():
             raise LineError(f"invalid field value {raw!r}")
+        if value - value != 0.0:  # overflowed to an infinity (1e999): InfluxDB refuses it
+            raise LineError(f"field value {raw!r} out of range")
         return value
     if last == "i" or last == "u":
         digits = raw[:-1]

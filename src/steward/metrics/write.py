@@ -56,7 +56,9 @@ def _line_protocol(request: HttpRequest, secret: str, org_ref: str, precision: s
     except UnicodeDecodeError as exc:
         raise ApiError(400, "invalid_request", f"the body is not UTF-8: {exc}") from None
     max_lines = ingest.option("metrics_write_max_lines")
-    if text.count("\n") >= max_lines:
+    # Lines, not line ends: a body of exactly ``max_lines`` lines each ending in "\n"
+    # (how Telegraf sends them) is within the limit.
+    if text.count("\n") + (not text.endswith("\n")) > max_lines:
         raise bodies.too_large(f"request of more than {max_lines} lines", max_lines)
     outcome = ingest.ingest_lines(org, text, precision)
     if outcome.first_error is not None:
