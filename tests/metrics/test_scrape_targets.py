@@ -242,6 +242,9 @@ def test_a_device_of_another_organization_cannot_be_attached(api, world):
     [
         ({"url": "ftp://x/metrics"}, "url: expected an http:// or https:// URL"),
         ({"url": "http://user:pw@x/metrics"}, "url: must not contain credentials"),
+        ({"url": "http://x:99999/metrics"}, "url: Port out of range"),
+        ({"url": "http://x:http/metrics"}, "url: Port could not be cast"),
+        ({"url": "http://[::1/metrics"}, "url: Invalid IPv6 URL"),
         (
             {"url": "http://x/", "interval_seconds": 10, "timeout_seconds": 20},
             "timeout_seconds: must not exceed interval_seconds",

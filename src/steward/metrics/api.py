@@ -69,7 +69,11 @@ class ScrapeTargetFilter(Schema):
 
 
 def _check_url(url: str) -> str:
-    parts = urlsplit(url.strip())
+    try:
+        parts = urlsplit(url.strip())
+        parts.port  # noqa: B018 - raises on a port out of range or not a number
+    except ValueError as exc:  # "http://[::1/x", "http://h:99999/": the caller's error
+        raise ApiError(422, "invalid_request", f"url: {exc}") from None
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ApiError(422, "invalid_request", "url: expected an http:// or https:// URL")
     if parts.username or parts.password:

@@ -56,16 +56,30 @@ class Scraped:
 
 
 def instance_of(url: str) -> str:
-    """``host:port`` of the URL, with the scheme's default port, as Prometheus labels it."""
-    parts = urlsplit(url)
+    """``host:port`` of the URL, with the scheme's default port, as Prometheus labels it.
+
+    A URL whose port does not parse (``:99999``) gets its authority as written: its
+    scrape fails and says why, and labelling it must not fail the other targets' batch.
+    """
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        return url.partition("//")[2].partition("/")[0].rpartition("@")[2] or url
     host = parts.hostname or ""
     if ":" in host:
         host = f"[{host}]"
-    port = parts.port or (443 if parts.scheme == "https" else 80)
+    port = port or (443 if parts.scheme == "https" else 80)
     return f"{host}:{port}"
 
 
 def fetch(client: httpx.Client, url: str, timeout: float, max_bytes: int) -> str:
+    """The body of ``url``; ``timeout`` bounds the whole scrape, as Prometheus'
+    ``scrape_timeout`` does. httpx's timeout is per network operation: a target that
+    sends a few bytes every few seconds would never trip it, and the job waits for every
+    target, so the deadline is also checked between chunks (the scrape then ends at most
+    one read timeout after the deadline)."""
+    deadline = time.monotonic() + timeout
     try:
         with client.stream("GET", url, timeout=timeout) as response:
             if response.status_code != 200:
@@ -76,11 +90,13 @@ def fetch(client: httpx.Client, url: str, timeout: float, max_bytes: int) -> str
                 size += len(chunk)
                 if size > max_bytes:
                     raise ScrapeError(f"response larger than {max_bytes} bytes")
+                if time.monotonic() > deadline:
+                    raise ScrapeError(f"timed out after {timeout:g} s")
                 chunks.append(chunk)
             encoding = response.encoding or "utf-8"
     except httpx.TimeoutException:
         raise ScrapeError(f"timed out after {timeout:g} s") from None
-    except httpx.HTTPError as exc:
+    except (httpx.HTTPError, httpx.InvalidURL) as exc:
         raise ScrapeError(f"{type(exc).__name__}: {exc}") from None
     try:
         return b"".join(chunks).decode(encoding)
@@ -132,6 +148,7 @@ def scrape_one(client: httpx.Client, url: str, timeout: float, max_bytes: int) -
         log.exception("scrape of %s failed", url)
         scraped.error = f"internal error: {type(exc).__name__}: {exc}"[:1000]
         scraped.samples.clear()
+        scraped.metadata.clear()
     scraped.duration = time.perf_counter() - started
     return scraped
 
@@ -201,7 +218,13 @@ def scrape_due_targets() -> int:
     by_org: dict[int, list[Sample]] = defaultdict(list)
     metadata: dict[int, list[SeriesMetadata]] = defaultdict(list)
     for target, scraped in zip(targets, results, strict=True):
-        by_org[target.organization_id].extend(samples_of(target, scraped))
+        try:
+            samples = samples_of(target, scraped)
+        except Exception as exc:  # one target's bug must not lose every target's batch
+            log.exception("labelling the samples of %s failed", target.url)
+            scraped.error = f"internal error: {type(exc).__name__}: {exc}"[:1000]
+            continue
+        by_org[target.organization_id].extend(samples)
         metadata[target.organization_id].extend(scraped.metadata)
     errors: dict[int, str] = {}
     for org_id, samples in by_org.items():
