@@ -60,6 +60,11 @@ QUERIES = [
     'http_requests_total{instance!~"h1|h3"}',
     '{__name__=~"http_.*", method="POST"}',
     "http_requests_total offset 10m",
+    # POSIX classes (RE2), which Python's re does not know
+    'up{instance=~"[[:alpha:]][[:digit:]]"}',
+    'http_requests_total{method=~"[^[:lower:]]+", instance!~"h[[:digit:]]"}',
+    '{__name__=~"[[:lower:]_]+", instance="h1"}',
+    'up{instance=~"[]h]1"}',
     # counters
     "rate(http_requests_total[5m])",
     "rate(http_requests_total[1m])",
@@ -150,6 +155,10 @@ QUERIES = [
     "hour() + minute() / 60",
     "day_of_week(vector(time())) + days_in_month() + month() + year() + day_of_month()",
     "sqrt(node_memory_MemFree_bytes) + ln(node_memory_MemFree_bytes)",
+    # atan2 is the one arithmetic operator that keeps the metric name
+    "temperature_celsius atan2 temperature_celsius",
+    "up atan2 0.5",
+    "0.5 atan2 up",
     # multi-line, single quotes, comments
     "sum by (instance) (\n  rate(http_requests_total{method='GET'}[5m])\n)\n  * 60  # per minute",
 ]
@@ -157,6 +166,9 @@ QUERIES = [
 FAILING = [
     "http_requests_total + on(instance) http_requests_total",
     "node_cpu_seconds_total / on(instance) machine_info",
+    # k that does not convert to int64 (also where the vector is empty)
+    "topk(NaN, up)",
+    "bottomk(Inf, nonexistent_metric)",
 ]
 
 

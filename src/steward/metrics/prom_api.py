@@ -16,6 +16,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import logging
 import math
 import re
 from collections.abc import Callable
@@ -38,6 +39,8 @@ from steward.promql.engine import parse
 from steward.promql.selectors import matchers_of
 from steward.tenancy.scoping import Principal
 from steward.tsdb.types import LABEL_NAME_RE, Matcher
+
+log = logging.getLogger("steward.metrics.prom_api")
 
 # Grafana enables features by the version it reads here; our grammar is Prometheus 2.45's
 # (the parser's), so that is the version we claim.
@@ -183,6 +186,10 @@ def prometheus_view(view: Callable[..., Any]) -> View:
             if exc.execution:
                 return _error(exc.message, "execution", 422)
             return _error(exc.message, "bad_data", 400)
+        except Exception:
+            # Prometheus' errorInternal: Grafana shows a JSON error, not an HTML page.
+            log.exception("Prometheus API %s failed", request.path)
+            return _error("internal server error (see the server log)", "internal", 500)
 
     return wrapper
 
@@ -210,7 +217,9 @@ def parse_time(text: str, name: str) -> int:
         pass
     else:
         if math.isfinite(seconds):
-            return round(seconds * 1000)
+            ms = round(seconds * 1000)
+            if MIN_TIME_MS <= ms <= MAX_TIME_MS:  # Prometheus' time range (int64 ns)
+                return ms
     if text in _BOUNDARY_TIMES:
         return _BOUNDARY_TIMES[text]
     try:
@@ -233,6 +242,11 @@ def parse_duration(text: str, name: str) -> int:
         pass
     else:
         if math.isfinite(seconds):
+            if abs(seconds) * 1e9 > 2**63 - 1:
+                raise ApiError(
+                    f'invalid parameter "{name}": cannot parse "{text}" to a valid duration. '
+                    "It overflows int64"
+                )
             return round(seconds * 1000)
     try:
         return round(pp.parse_duration(text).total_seconds() * 1000)

@@ -36,6 +36,8 @@ COMPARISON: dict[str, Arith] = {
     "<=": np.less_equal,
 }
 SET_OPERATORS = {"and", "or", "unless"}
+# Prometheus' ``shouldDropMetricName``: arithmetic drops the metric name, except atan2.
+DROPS_NAME = frozenset({"+", "-", "*", "/", "%", "^"})
 
 
 @dataclass
@@ -76,11 +78,12 @@ def scalar_scalar(op: str, lhs: Scalar, rhs: Scalar) -> Scalar:
 
 def vector_scalar(op: str, vec: Vector, scalar: Scalar, swap: bool, m: Matching) -> Vector:
     """``vector op scalar`` (or ``scalar op vector`` when ``swap``): comparisons filter and
-    keep the vector's value; arithmetic and ``bool`` drop the metric name."""
+    keep the vector's value; arithmetic (but atan2) and ``bool`` drop the metric name."""
     s = scalar.values[None, :]
     value, keep = _apply(op, s, vec.values) if swap else _apply(op, vec.values, s)
     if keep is None:
-        return Vector(vec.labels, value, vec.present).without_name()
+        out = Vector(vec.labels, value, vec.present)
+        return out.without_name() if op in DROPS_NAME else out
     if m.return_bool:
         return Vector(vec.labels, keep.astype(np.float64), vec.present).without_name()
     return Vector(vec.labels, vec.values, vec.present & keep)
@@ -145,7 +148,7 @@ def _result_labels(
     many: dict[str, str], one: dict[str, str], op: str, m: Matching
 ) -> dict[str, str]:
     out = dict(many)
-    if op in ARITHMETIC or m.return_bool:
+    if op in DROPS_NAME or m.return_bool:
         out.pop(METRIC_NAME, None)
     if m.card == "one-to-one":
         if m.on:

@@ -17,7 +17,7 @@ from steward.promql import aggregations, binops, functions
 from steward.promql import range_functions as rf
 from steward.promql.errors import QueryError, UnsupportedQuery
 from steward.promql.result import Result, ResultType, Series
-from steward.promql.selectors import Fetcher, duration_ms, matchers_of
+from steward.promql.selectors import Fetcher, duration_of, matchers_of
 from steward.promql.values import RangeWindows, Scalar, String, Value, Vector, label_key
 from steward.tsdb.types import Store
 
@@ -77,7 +77,7 @@ class Evaluator:
         if isinstance(node, pp.VectorSelector):
             return self.fetcher.instant(node, self.lookback_ms)
         if isinstance(node, pp.MatrixSelector):
-            return self.fetcher.windows(node.vector_selector, duration_ms(node.range))
+            return self.fetcher.windows(node.vector_selector, duration_of(node, "range"))
         if isinstance(node, pp.UnaryExpr):
             value = self.eval(node.expr)
             if isinstance(value, Scalar):
@@ -147,6 +147,8 @@ class Evaluator:
         param = None
         if node.param is not None:
             param = self._scalar(self.eval(node.param)).values
+            if op in aggregations.SELECTING:
+                _check_k(param)
         by, names = True, []
         if node.modifier is not None:
             by = node.modifier.type == pp.AggModifierType.By
@@ -225,6 +227,16 @@ class Evaluator:
         else:
             present = self._windows(value).count > 0
         return functions.absent(present, labels)
+
+
+def _check_k(k: np.ndarray) -> None:
+    """``topk``/``bottomk``'s k must convert to int64 at every step (Prometheus'
+    ``convertibleToInt64``): NaN, infinities and larger values are an execution error."""
+    bad = ~((k >= -(2.0**63)) & (k <= 2.0**63))  # NaN compares false
+    if bad.any():
+        v = float(k[int(np.flatnonzero(bad)[0])])
+        text = "NaN" if v != v else ("+Inf" if v == np.inf else "-Inf" if v == -np.inf else repr(v))
+        raise QueryError(f"Scalar value {text} overflows int64", execution=True)
 
 
 def _steps(start_ms: int, end_ms: int, step_ms: int) -> np.ndarray:

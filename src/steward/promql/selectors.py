@@ -12,6 +12,7 @@ ends included (Prometheus 3.0 made the start exclusive; see ``LEFT_OPEN``).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Collection, Sequence
 from datetime import timedelta
 from typing import Protocol, runtime_checkable
@@ -19,7 +20,7 @@ from typing import Protocol, runtime_checkable
 import numpy as np
 import promql_parser as pp
 
-from steward.promql.errors import UnsupportedQuery
+from steward.promql.errors import QueryError, UnsupportedQuery
 from steward.promql.values import RangeWindows, Vector
 from steward.tsdb import reads
 from steward.tsdb.reads import SeriesColumns
@@ -58,10 +59,28 @@ _OPS = {
 }
 
 
+# Prometheus' durations are int64 nanoseconds (~292 years); longer ones do not parse.
+MAX_DURATION_MS = (2**63 - 1) // 1_000_000
+
+
 def duration_ms(delta: timedelta | None) -> int:
     if delta is None:
         return 0
-    return round(delta.total_seconds() * 1000)
+    ms = round(delta.total_seconds() * 1000)
+    if abs(ms) > MAX_DURATION_MS:
+        raise QueryError("duration out of range")
+    return ms
+
+
+def duration_of(node: object, attribute: str) -> int:
+    """``duration_ms`` of a node's ``range``/``offset``. The parser hands a duration
+    beyond ``timedelta``'s range (``x[1000000000y]``) over as a ValueError on reading
+    the attribute: that is the query's fault (400), not a crash (500)."""
+    try:
+        delta = getattr(node, attribute)
+    except (ValueError, OverflowError):
+        raise QueryError("duration out of range") from None
+    return duration_ms(delta)
 
 
 def matchers_of(node: pp.VectorSelector) -> list[Matcher]:
@@ -70,10 +89,108 @@ def matchers_of(node: pp.VectorSelector) -> list[Matcher]:
         raise UnsupportedQuery("@ modifier", str(node.at))
     if node.matchers.or_matchers:
         raise UnsupportedQuery("'or' inside label matchers")
-    matchers = [Matcher(m.name, _OPS[str(m.op)], m.value) for m in node.matchers.matchers]
+    matchers = []
+    for m in node.matchers.matchers:
+        op = _OPS[str(m.op)]
+        value = m.value
+        if op in (MatchOp.RE, MatchOp.NRE):
+            value = _python_regex(Matcher(m.name, op, value))
+        matchers.append(Matcher(m.name, op, value))
     if node.name:
         matchers.insert(0, Matcher(METRIC_NAME, MatchOp.EQ, node.name))
     return matchers
+
+
+# RE2's (and Rust's) POSIX classes, valid inside a bracket expression (``[[:alpha:]_]``),
+# as the Python ranges they stand for. Python's ``re`` reads ``[[:alpha:]]`` as a set of
+# the characters "[:alph" followed by "]": no error, a wrong answer.
+_POSIX_CLASSES = {
+    "alnum": "0-9A-Za-z",
+    "alpha": "A-Za-z",
+    "ascii": "\\x00-\\x7f",
+    "blank": "\\t ",
+    "cntrl": "\\x00-\\x1f\\x7f",
+    "digit": "0-9",
+    "graph": "!-~",
+    "lower": "a-z",
+    "print": " -~",
+    "punct": "!-/:-@\\[-`{-~",
+    "space": "\\t\\n\\v\\f\\r ",
+    "upper": "A-Z",
+    "word": "0-9A-Za-z_",
+    "xdigit": "0-9A-Fa-f",
+}
+_POSIX_CLASS = re.compile(r"\[:(\^?)([a-z]+):\]")
+
+
+def _python_regex(m: Matcher) -> str:
+    """The matcher's pattern for Python's ``re`` (which the stores match with).
+
+    The parser checked the pattern with Rust's regex crate, which (like Prometheus' RE2)
+    also knows ``\\p{L}``, ``\\z``, ``(?U)`` and POSIX classes. POSIX classes are
+    translated; a pattern ``re`` still cannot compile is the query's fault (400), not the
+    server's (500).
+    """
+    value = m.value
+    if "[:" in value:
+        value = _translate_posix(m, value)
+    try:
+        re.compile(value)
+    except re.error as exc:
+        raise QueryError(
+            f"{_describe(m)}: {exc} (not supported by Steward's regular expressions)"
+        ) from None
+    return value
+
+
+def _describe(m: Matcher) -> str:
+    op = "=~" if m.op is MatchOp.RE else "!~"
+    return f'invalid regular expression in matcher {m.name}{op}"{m.value}"'
+
+
+def _translate_posix(m: Matcher, value: str) -> str:
+    out: list[str] = []
+    i, n = 0, len(value)
+    in_class = False
+    while i < n:
+        c = value[i]
+        if c == "\\":
+            out.append(value[i : i + 2])
+            i += 2
+            continue
+        if not in_class:
+            if c == "[":
+                in_class = True
+                out.append(c)
+                i += 1
+                if value.startswith("^", i):
+                    out.append("^")
+                    i += 1
+                if value.startswith("]", i):  # a leading ']' is a literal
+                    out.append("\\]")
+                    i += 1
+                continue
+            out.append(c)
+            i += 1
+            continue
+        found = _POSIX_CLASS.match(value, i) if c == "[" else None
+        if found is not None:
+            negated, name = found.groups()
+            if name not in _POSIX_CLASSES or negated:
+                raise QueryError(
+                    f"{_describe(m)}: POSIX class [:{negated}{name}:] is not supported"
+                )
+            out.append(_POSIX_CLASSES[name])
+            i = found.end()
+            continue
+        if c == "[":
+            out.append("\\[")  # a literal inside a class (Python would warn of nesting)
+        else:
+            out.append(c)
+            if c == "]":
+                in_class = False
+        i += 1
+    return "".join(out)
 
 
 class Fetcher:
@@ -95,7 +212,7 @@ class Fetcher:
 
     def windows(self, node: pp.VectorSelector, range_ms: int) -> RangeWindows:
         """Every step's window ``[t - offset - range_ms, t - offset]`` of the selector."""
-        offset = duration_ms(node.offset)
+        offset = duration_of(node, "offset")
         ends = self.steps - offset
         starts = ends - range_ms
         first, last = int(starts.min()), int(ends.max())
