@@ -280,3 +280,34 @@ def test_the_agents_two_encodings_of_a_batch_read_the_same_on_the_server():
     as_points, as_columns = (agent.batch_samples(b, added) for b in batches)
     assert isinstance(batches[1].families[0], agent_batch.ColumnFamily)
     assert sorted(as_columns, key=repr) == sorted(as_points, key=repr)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_history_older_than_the_rules_can_use_is_stored_but_not_judged(
+    world, credential, real_store
+):
+    # A spool replayed after a long outage (or a simulator's backfill): an hour-old
+    # "last value" of 250 must not fire "Queue too long" now, as if it were current; it
+    # is stored all the same. A recent batch reaches the rules as before.
+    yamlio.apply(RULE, world.acme.pk)
+    hour_ago = int(time.time() * 1000) - 3_600_000
+    old = {
+        "batch_id": "h-1",
+        "sent_at": datetime.now(UTC).isoformat(),
+        "timestamps": [hour_ago, hour_ago + 10_000],
+        "families": [
+            {"name": "app_queue_depth", "series": [{"labels": {}, "values": [250.0, 260.0]}]}
+        ],
+    }
+    for _ in range(2):  # the second time its series is known: the rows path
+        old["batch_id"] += "x"
+        response = post(credential, old)
+        assert response.status_code == 200, response.content
+    assert not Alert.objects.filter(organization=world.acme).exists()
+    matcher = Matcher("__name__", MatchOp.EQ, "app_queue_depth")
+    (stored,) = real_store.select([world.acme.pk], [matcher], hour_ago, hour_ago + 10_000)
+    assert list(stored.values) == [250.0, 260.0]
+
+    fresh = {**old, "batch_id": "h-2", "timestamps": recent(2)}
+    assert post(credential, fresh).status_code == 200
+    assert Alert.objects.filter(organization=world.acme).exists()

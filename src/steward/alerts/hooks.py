@@ -57,9 +57,21 @@ def _wanted(organization_id: int, source: Source) -> frozenset[str]:
         runtime.state_row(organization_id)
         version = rows.values_list("config_version", flat=True).first()
     cfg = config.get(organization_id, version or 0)
-    names = frozenset(r.condition.input_name() for r in cfg.rules if r.condition.source is source)
+    rules = [r for r in cfg.rules if r.condition.source is source]
+    names = frozenset(r.condition.input_name() for r in rules)
+    _history_cache[key] = max((r.condition.history_s() for r in rules), default=0.0)
     _wanted_cache[key] = (now, names)
     return names
+
+
+_history_cache: dict[tuple[int, Source], float] = {}
+
+
+def metric_history_s(organization_id: int) -> float:
+    """The longest window, in seconds, that any metric rule of the organization reads
+    (0: rules that read only the last value). Cached with ``wanted_metrics``."""
+    wanted_metrics(organization_id)
+    return _history_cache.get((organization_id, Source.METRIC), 0.0)
 
 
 def forget(organization_id: int | None = None) -> None:
@@ -67,6 +79,7 @@ def forget(organization_id: int | None = None) -> None:
     for key in list(_wanted_cache):
         if organization_id is None or key[0] == organization_id:
             _wanted_cache.pop(key, None)
+            _history_cache.pop(key, None)
 
 
 def wanted_metrics(organization_id: int) -> frozenset[str]:
