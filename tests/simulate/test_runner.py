@@ -126,3 +126,41 @@ def test_a_long_backfill_keeps_heartbeating(tmp_path) -> None:
     host.start(now[0] - 86_400)
     asyncio.run(simulation._backfill(host, "cred", now[0], 10.0))
     assert posts == [sim.METRICS_PATH] * 4
+
+
+def test_a_backfill_request_that_times_out_is_tried_again_not_the_end_of_the_host(
+    tmp_path, monkeypatch
+) -> None:
+    # A busy server answered one history request too late: the simulated host stopped
+    # for good (198 of 200 in a 1-day backfill). It now retries, as the agent's spool does.
+    import asyncio
+
+    from steward.simulate import runner as sim
+
+    monkeypatch.setattr(sim, "HISTORY_BACKOFF_S", 0.0)
+    simulation = sim.Simulation(
+        Options("http://sim.invalid", 1, interval=60.0, state_dir=tmp_path, heartbeats=False)
+    )
+    answers = iter(
+        [sim.Refused(0, "ReadTimeout"), sim.Refused(503, ""), {"accepted": 1}]
+        + [{"accepted": 1}] * 3
+        + [sim.Refused(422, "invalid_batch")]
+    )
+    posts: list[str] = []
+
+    async def post(path, body, credential):
+        posts.append(path)
+        answer = next(answers)
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+    simulation._post = post
+    host = sim.SimHost(0, "steward", "sim")
+    now = simulation.clock()
+    host.start(now - 86_400 * 5 / 4)  # 5 requests of 360 rounds
+
+    asyncio.run(simulation._backfill(host, "cred", now, 10.0))
+
+    # the first request took three tries; the last was refused (4xx) and dropped
+    assert posts == [sim.METRICS_PATH] * 7

@@ -46,6 +46,8 @@ from steward.agent.protocol import (
 from steward.simulate.host import Series, SimHost
 
 AGENT_VERSION = f"{__version__}+sim"
+HISTORY_TRIES = 5  # attempts per request of backfill before it is dropped
+HISTORY_BACKOFF_S = 1.0  # then 2, 4 and 8 s
 MAX_ROUNDS_PER_POST = 360  # backfill: 1 h of 10 s rounds per request (~150 KiB gzip'd)
 
 
@@ -308,14 +310,32 @@ class Simulation:
             self._record(host, rounds, t)
             count += 1
             if count >= MAX_ROUNDS_PER_POST:
-                await self._send(rounds, credential)
+                await self._send_history(rounds, credential)
                 rounds, count = {}, 0
                 if self.clock() >= next_heartbeat:
                     heartbeat_every = await self._heartbeat(host, credential, heartbeat_every)
                     next_heartbeat = self.clock() + heartbeat_every
         if rounds:
-            await self._send(rounds, credential)
+            await self._send_history(rounds, credential)
         return heartbeat_every
+
+    async def _send_history(self, rounds: dict[Series, list[list[float]]], credential: str) -> None:
+        """Send one request of history, trying again after a timeout, a lost connection
+        or a 5xx/429 (backing off, up to ``HISTORY_TRIES`` times), as the agent retries
+        its spool: one slow answer from a busy server used to stop the simulated host
+        for good. A refusal (4xx) drops the request, as the agent drops a refused batch;
+        401/403 stop the host."""
+        for attempt in range(HISTORY_TRIES):
+            try:
+                await self._send(rounds, credential)
+                return
+            except Refused as exc:
+                if exc.status in (401, 403):
+                    raise
+                if 400 <= exc.status < 500 and exc.status != 429:
+                    return
+                if attempt + 1 < HISTORY_TRIES:
+                    await asyncio.sleep(HISTORY_BACKOFF_S * 2**attempt)
 
     async def _heartbeat(self, host: SimHost, credential: str, every: float) -> float:
         """One heartbeat (when they are on); returns the interval the server asks for."""
