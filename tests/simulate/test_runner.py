@@ -164,3 +164,34 @@ def test_a_backfill_request_that_times_out_is_tried_again_not_the_end_of_the_hos
 
     # the first request took three tries; the last was refused (4xx) and dropped
     assert posts == [sim.METRICS_PATH] * 7
+
+
+def test_heartbeats_do_not_wait_behind_metrics_requests(tmp_path) -> None:
+    # Every metrics connection busy with history (a backfill on a busy server): a
+    # heartbeat still goes out at once, on a connection of its own.
+    import asyncio
+
+    import httpx
+
+    from steward.simulate import runner as sim
+
+    async def scenario() -> list[str]:
+        simulation = sim.Simulation(
+            Options("http://sim.invalid", 1, state_dir=tmp_path, concurrency=4)
+        )
+        sent: list[str] = []
+
+        class Http:
+            async def post(self, path, content, headers):
+                sent.append(path)
+                return httpx.Response(200, json={"heartbeat_interval": 10})
+
+        simulation._http = Http()
+        for _ in range(4):  # every metrics connection, held by slow batches
+            await simulation._slots.acquire()
+        await asyncio.wait_for(
+            simulation._post(sim.HEARTBEAT_PATH, {"sent_at": "x"}, "cred"), timeout=2
+        )
+        return sent
+
+    assert asyncio.run(scenario()) == [sim.HEARTBEAT_PATH]

@@ -184,6 +184,13 @@ class Simulation:
         self._token_factory = token_factory  # creates an enrollment token on first need
         self._token_lock = asyncio.Lock()
         self._slots = asyncio.Semaphore(max(options.concurrency, 1))
+        # Heartbeats, inventories and enrollments have their own few connections: behind
+        # hundreds of hosts' history requests (a backfill on a busy server) they waited
+        # minutes for a slot, and their hosts showed offline. Each real agent has its own.
+        # A quarter as many as for metrics; none below 4 (then they share: a concurrency of
+        # 1 stays one request at a time).
+        self._light = options.concurrency // 4 if options.concurrency >= 4 else 0
+        self._light_slots = asyncio.Semaphore(self._light) if self._light else self._slots
         self._enroll_slots = asyncio.Semaphore(4)
         self._http: httpx.AsyncClient | None = None
 
@@ -199,7 +206,7 @@ class Simulation:
         if path == METRICS_PATH:
             raw = gzip.compress(raw, compresslevel=1)
             headers["Content-Encoding"] = "gzip"
-        async with self._slots:
+        async with self._slots if path == METRICS_PATH else self._light_slots:
             self.stats.requests += 1
             try:
                 response = await self._http.post(path, content=raw, headers=headers)
@@ -398,9 +405,8 @@ class Simulation:
     async def run(self) -> Stats:
         opts = self.options
         deadline = None if opts.duration is None else self.clock() + opts.duration
-        limits = httpx.Limits(
-            max_connections=opts.concurrency, max_keepalive_connections=opts.concurrency
-        )
+        connections = max(opts.concurrency, 1) + self._light
+        limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
         timeout = httpx.Timeout(30.0, pool=None)  # waiting for a slot is not a failure
         hosts = [SimHost(i, opts.seed, opts.prefix) for i in range(opts.agents)]
         async with httpx.AsyncClient(
