@@ -378,3 +378,33 @@ def test_the_real_smartctl_scan_output_is_accepted() -> None:
     assert not ExitStatus(returncode).no_data
     for entry in parse_scan(document):
         assert entry.name.startswith("/dev/") and entry.type
+
+
+def test_one_device_with_garbled_output_does_not_cost_the_others_their_refresh(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    fake = FakeSmartctl()
+
+    def runner(args: Sequence[str]) -> tuple[int, str]:
+        if args[-1] == "/dev/sdd":  # smartctl died mid-document behind a flaky bridge
+            return 4, fixture("hdd_crc_errors.json")[:300]
+        return fake(args)
+
+    collector = SmartCollector(runner)
+    with caplog.at_level(logging.WARNING, logger="steward.agent"):
+        collector.refresh()
+        collector.refresh()
+    exit_statuses = by_name(collector.collect(), "smartctl_device_smartctl_exit_status")
+    assert set(exit_statuses) == {(p.removeprefix("/dev/"),) for p in BY_DEVICE} - {("sdd",)}
+    bad = [r for r in caplog.records if "sdd" in r.getMessage()]
+    assert len(bad) == 1 and bad[0].levelno == logging.WARNING
+
+
+def test_an_attribute_row_smartctl_could_not_decode_is_left_out_not_the_disk() -> None:
+    doc = json.loads(fixture("hdd_healthy.json"))
+    doc["ata_smart_attributes"]["table"][0]["raw"] = {"value": "0/0", "string": "0/0"}
+    parsed = parse_device(doc, "sdb")
+    ids = [a.id for a in parsed.attributes]
+    assert doc["ata_smart_attributes"]["table"][0]["id"] not in ids
+    assert len(ids) == len(doc["ata_smart_attributes"]["table"]) - 1
+    assert parsed.smart_passed is True

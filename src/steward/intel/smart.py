@@ -184,6 +184,9 @@ class DiskSnapshot:
     )
     names: dict[int, str] = field(default_factory=dict)  # attribute id -> smartctl's name
     nvme: dict[str, float] = field(default_factory=dict)
+    # SAS/SCSI: grown_defects (the grown defect list), uncorrected (read + write + verify
+    # errors the drive could not correct), endurance_used (SSDs: percent of rated life)
+    scsi: dict[str, float] = field(default_factory=dict)
     has_data: bool = True
     unavailable_reason: str = ""
 
@@ -230,7 +233,7 @@ def snapshot_from_json(document: Mapping[str, Any]) -> DiskSnapshot:
     device = document.get("device", {})
     snap = DiskSnapshot(
         device=str(device.get("name", "")).removeprefix("/dev/"),
-        model=str(document.get("model_name", "")),
+        model=str(document.get("model_name") or document.get("scsi_model_name") or ""),
         serial=str(document.get("serial_number", "")),
         exit_status=status,
     )
@@ -270,10 +273,39 @@ def snapshot_from_json(document: Mapping[str, Any]) -> DiskSnapshot:
             value = _num(log.get(key))
             if value is not None:
                 snap.nvme[key] = value
-    if not snap.attributes and not snap.nvme and snap.smart_passed is None:
+    snap.scsi = _scsi_fields(document)
+    if not snap.attributes and not snap.nvme and not snap.scsi and snap.smart_passed is None:
         snap.has_data = False
-        snap.unavailable_reason = "the device reports no SMART data"
+        notes = [
+            str(m.get("string", ""))
+            for m in meta.get("messages", [])
+            if isinstance(m, dict) and m.get("severity") in ("error", "warning")
+        ]
+        snap.unavailable_reason = "; ".join(
+            ["the device reports no SMART data", *(n for n in notes if n)]
+        )
     return snap
+
+
+def _scsi_fields(document: Mapping[str, Any]) -> dict[str, float]:
+    """The SAS/SCSI health fields of a smartctl 7.x document (``-a`` on a SCSI disk)."""
+    out: dict[str, float] = {}
+    defects = _num(document.get("scsi_grown_defect_list"))
+    if defects is not None:
+        out["grown_defects"] = defects
+    log = document.get("scsi_error_counter_log")
+    if isinstance(log, dict):
+        totals = [
+            _num(log[kind].get("total_uncorrected_errors"))
+            for kind in ("read", "write", "verify")
+            if isinstance(log.get(kind), dict)
+        ]
+        if any(t is not None for t in totals):
+            out["uncorrected"] = sum(t for t in totals if t is not None)
+    used = _num(document.get("scsi_percentage_used_endurance_indicator"))
+    if used is not None:
+        out["endurance_used"] = used
+    return out
 
 
 _TYPES = {"value": 0, "worst": 1, "thresh": 2, "raw": 3}
@@ -326,6 +358,11 @@ def snapshot_from_metrics(series: Iterable[tuple[str, Mapping[str, str], float]]
         snap.unavailable_reason = (
             f"smartctl exit status {snap.exit_status}" if seen else "no SMART metrics"
         )
+    elif not snap.attributes and not snap.nvme and not snap.scsi and snap.smart_passed is None:
+        # Identity only (a virtual disk, a USB bridge that passes no SMART commands): as
+        # snapshot_from_json says for the same document, there is nothing to judge.
+        snap.has_data = False
+        snap.unavailable_reason = "the device reports no SMART data"
     return snap
 
 
@@ -381,7 +418,12 @@ def _current_findings(snap: DiskSnapshot, baselines: Baselines, now: float | Non
     found: list[Finding] = []
     add = found.append
     status = snap.exit_status
-    if snap.smart_passed is False or status & EXIT_DISK_FAILING:
+    # On NVMe, smartctl's "FAILED" (and exit bit 3) only restates a non-zero critical-warning
+    # byte, whichever bit: the bits are scored on their own below (a drive that is merely
+    # hot is not failing), so the verdict is not counted twice.
+    nvme_warning = snap.nvme.get("critical_warning")
+    verdict_from_bits = nvme_warning is not None and int(nvme_warning) != 0
+    if (snap.smart_passed is False or status & EXIT_DISK_FAILING) and not verdict_from_bits:
         add(Finding("smart_failed", "SMART overall-health self-assessment FAILED", 0.9))
     for attribute_id, (value, _worst, thresh, _raw) in sorted(snap.attributes.items()):
         if value is not None and thresh and value <= thresh:
@@ -481,6 +523,39 @@ def _current_findings(snap: DiskSnapshot, baselines: Baselines, now: float | Non
     if snap.rotational and snap.temperature is not None and snap.temperature >= HOT_HDD_CELSIUS:
         add(Finding("hot", f"running hot: {snap.temperature:g} °C", 0.1))
     found.extend(_nvme_findings(snap.nvme))
+    found.extend(_scsi_findings(snap.scsi))
+    return found
+
+
+def _scsi_findings(scsi: Mapping[str, float]) -> list[Finding]:
+    """SAS/SCSI: grown defects are the remapped blocks (ATA's reallocated sectors), and
+    uncorrected errors the reads and writes the drive gave up on (ATA's 187)."""
+    found: list[Finding] = []
+    defects = scsi.get("grown_defects")
+    if defects:
+        found.append(
+            Finding(
+                "scsi_grown_defects",
+                _plural(defects, "grown defect") + " (remapped blocks)",
+                round(_sector_weight(defects, 0.35), 4),
+            )
+        )
+    uncorrected = scsi.get("uncorrected")
+    if uncorrected:
+        found.append(
+            Finding(
+                "scsi_uncorrected",
+                _plural(uncorrected, "uncorrected read/write/verify error"),
+                round(_sector_weight(uncorrected, 0.35), 4),
+            )
+        )
+    used = scsi.get("endurance_used")
+    if used is not None and used >= 100:
+        found.append(
+            Finding("scsi_worn_out", f"percentage used {used:g} %: past the rated endurance", 0.35)
+        )
+    elif used is not None and used >= 90:
+        found.append(Finding("scsi_wearing", f"percentage used {used:g} %", 0.12))
     return found
 
 

@@ -196,6 +196,25 @@ def _int(value: Any) -> int | None:
     return int(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
 
 
+def _attribute(row: Any) -> Attribute | None:
+    """One attribute-table row, or None when a field is not a number (a row smartctl could
+    not decode is left out; the rest of the disk is still reported)."""
+    if not isinstance(row, dict):
+        return None
+    raw = row.get("raw", {})
+    numbers = [
+        _int(row.get("id")),
+        _int(row.get("value", 0)),
+        _int(row.get("worst", 0)),
+        _int(row.get("thresh", 0)),
+        _int(raw.get("value", 0) if isinstance(raw, dict) else None),
+    ]
+    if any(n is None for n in numbers):
+        return None
+    id_, value, worst, thresh, raw_value = (int(n) for n in numbers if n is not None)
+    return Attribute(id_, str(row.get("name", "")), value, worst, thresh, raw_value)
+
+
 def parse_device(document: dict[str, Any], label: str, returncode: int = 0) -> DeviceReport:
     """One device's ``smartctl --json -a`` document as a typed report."""
     status = exit_status(document, returncode)
@@ -215,16 +234,9 @@ def parse_device(document: dict[str, Any], label: str, returncode: int = 0) -> D
     power_on = document.get("power_on_time", {})
     hours, minutes = _int(power_on.get("hours")), _int(power_on.get("minutes")) or 0
     attributes = tuple(
-        Attribute(
-            id=int(row["id"]),
-            name=str(row.get("name", "")),
-            value=int(row.get("value", 0)),
-            worst=int(row.get("worst", 0)),
-            thresh=int(row.get("thresh", 0)),
-            raw=int(row.get("raw", {}).get("value", 0)),
-        )
+        attribute
         for row in document.get("ata_smart_attributes", {}).get("table", [])
-        if isinstance(row, dict) and _int(row.get("id")) is not None
+        if (attribute := _attribute(row)) is not None
     )
     log = document.get("nvme_smart_health_information_log")
     nvme = None
@@ -400,8 +412,15 @@ class SmartCollector:
             previous = dict(self._by_device)
         found: dict[str, list[Sample]] = {}
         for entry in entries:
-            samples = self._read(entry)
-            if samples is None:  # asleep: SMART data cannot change while spun down
+            try:
+                samples = self._read(entry)
+            except (SmartctlError, ValueError, TypeError, AttributeError, KeyError) as error:
+                # One device whose output smartctl garbled (a crashing USB bridge, a
+                # truncated document) must not cost every other disk its refresh.
+                self._say_once(f"bad:{entry.label}", logging.WARNING,
+                               "cannot read SMART data of %s: %s", entry.name, error)  # fmt: skip
+                samples = None
+            if samples is None:  # asleep (SMART data cannot change while spun down) or unreadable
                 samples = previous.get(entry.label, [])
             found[entry.label] = samples
         with self._lock:
