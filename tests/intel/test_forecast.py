@@ -79,3 +79,39 @@ def test_too_few_points_and_bad_input() -> None:
     assert time_to_threshold([0.0, 1.0], [1.0, 2.0], 5.0).status is ForecastStatus.INSUFFICIENT_DATA
     with pytest.raises(ValueError):
         time_to_threshold([0.0, 0.0, 1.0], [1.0, 2.0, 3.0], 5.0)
+
+
+def test_growth_in_hourly_bursts_is_a_trend_not_a_series_of_steps() -> None:
+    # 5-minute points of a disk a job fills by 0.5 % once an hour: 11 of 12 differences are
+    # 0, so the MAD of the differences is 0; each burst must not restart the segment.
+    ts = [i * STEP for i in range(int(3 * DAY / STEP))]
+    ys = [40.0 + 0.5 * int(t // HOUR) for t in ts]
+    fc = time_to_threshold(ts, ys, 90.0)
+    assert fc.status is ForecastStatus.CROSSING
+    assert fc.segment_start == 0.0 and fc.points_used == len(ts)
+    truth = (90.0 - 40.0) / 0.5 * HOUR - ts[-1]
+    assert fc.lower is not None and fc.upper is not None
+    assert fc.lower <= fc.seconds <= fc.upper
+    assert fc.seconds == pytest.approx(truth, rel=0.05)
+
+
+def test_a_single_step_in_a_flat_series_still_cuts_the_segment() -> None:
+    ts = [i * STEP for i in range(int(3 * DAY / STEP))]
+    ys = [40.0 if t < 2 * DAY else 55.0 for t in ts]  # one big copy, then flat
+    fc = time_to_threshold(ts, ys, 90.0)
+    assert fc.segment_start == 2 * DAY
+    assert fc.status is ForecastStatus.NO_TREND
+
+
+def test_a_gap_in_the_samples_is_not_a_step() -> None:
+    # Two days of steady growth, the agent down for 12 hours, then 40 minutes of samples:
+    # the growth made during the outage shows as one big difference across the gap.
+    ts, ys = series(lambda t: 40.0 + 4.0 * t / DAY, 2, 0.05, seed=3)
+    rng = random.Random(4)
+    late = [2.5 * DAY + i * STEP for i in range(8)]
+    ts += late
+    ys += [40.0 + 4.0 * t / DAY + rng.gauss(0.0, 0.05) for t in late]
+    fc = time_to_threshold(ts, ys, 90.0)
+    assert fc.segment_start == 0.0
+    assert fc.status is ForecastStatus.CROSSING
+    assert fc.seconds == pytest.approx((90.0 - 40.0) / 4.0 * DAY - ts[-1], rel=0.05)

@@ -67,6 +67,13 @@ def _device(labels: dict[str, str]) -> int | None:
 def _resample(series: SeriesData, step_ms: int) -> tuple[list[float], list[float]]:
     """Bucket averages (NaN and infinities skipped: the fit refuses them, and the whole
     organization's run with it) at each bucket's last sample time, in seconds."""
+    buckets = _buckets(series, step_ms)
+    keys = sorted(buckets)
+    return [buckets[k][0] for k in keys], [buckets[k][1] for k in keys]
+
+
+def _buckets(series: SeriesData, step_ms: int) -> dict[int, tuple[float, float]]:
+    """Bucket number -> (last sample time in seconds, average of its finite values)."""
     sums: dict[int, list[float]] = {}
     ts = series.timestamps
     vs = series.values
@@ -79,8 +86,35 @@ def _resample(series: SeriesData, step_ms: int) -> tuple[list[float], list[float
         slot[0] += v
         slot[1] += 1.0
         slot[2] = t
-    keys = sorted(sums)
-    return [sums[k][2] / 1000.0 for k in keys], [sums[k][0] / sums[k][1] for k in keys]
+    return {k: (v[2] / 1000.0, v[0] / v[1]) for k, v in sums.items()}
+
+
+def _free_at_current_size(
+    series: SeriesData, step_ms: int, size_series: SeriesData | None
+) -> tuple[list[float], list[float], float | None]:
+    """Free bytes as they would have been at the filesystem's current size, and that size.
+
+    A filesystem that was grown (or shrunk) shows a jump in free space that is not a
+    clean-up: the forecaster would take it for one and, after a few clean-ups, follow the
+    levels reached at the old size.  Free space is ``size - used``; keeping ``used`` and
+    putting in today's size makes the resize vanish from the history.
+    """
+    free = _buckets(series, step_ms)
+    keys = sorted(free)
+    ts, values = [free[k][0] for k in keys], [free[k][1] for k in keys]
+    sizes = {} if size_series is None else _buckets(size_series, step_ms)
+    current = None if size_series is None else _last(size_series)
+    if not sizes or current is None:
+        return ts, values, current
+    known = sorted(sizes)
+    adjusted = []
+    j, size = 0, sizes[known[0]][1]  # before the first size sample: the earliest size
+    for key, value in zip(keys, values, strict=True):
+        while j < len(known) and known[j] <= key:
+            size = sizes[known[j]][1]
+            j += 1
+        adjusted.append(value + (current - size))
+    return ts, adjusted, current
 
 
 def _last(series: SeriesData) -> float | None:
@@ -108,7 +142,13 @@ def _reason(kind: str, what: str, fc: Any, current: float | None, capacity: floa
     if fc.status == ForecastStatus.BEYOND_HORIZON:
         return f"{free}{of} free, falling too slowly to run out within the forecast horizon"
     if fc.status == ForecastStatus.INSUFFICIENT_DATA:
-        return f"{fc.points_used} points since the last clean-up or step; a forecast needs more"
+        if fc.model == "cycle peaks":  # points_used counts the clean-ups, not samples
+            return (
+                f"{fc.points_used} clean-ups in the last {window}; a trend of the levels "
+                "before each clean-up needs 3"
+            )
+        points = "1 point" if fc.points_used == 1 else f"{fc.points_used} points"
+        return f"{points} since the last clean-up or step; a forecast needs more"
     return f"{free}{of} free, no significant downward trend over the last {window}"
 
 
@@ -119,12 +159,13 @@ def forecast_organization(store: Store, org_id: int, now_ms: int) -> ForecastRes
     real_fs = Matcher("fstype", MatchOp.NRE, PSEUDO_FS)
     fs_start = now_ms - FS_WINDOW_MS
     mem_start = now_ms - MEM_WINDOW_MS
-    inputs: list[tuple[int, str, str, dict[str, str], SeriesData, float | None, int]] = []
+    inputs: list[
+        tuple[int, str, str, dict[str, str], SeriesData, SeriesData | float | None, int]
+    ] = []
+    # Over the whole window (not only the latest value): a resize must not read as a clean-up.
     sizes = {
-        (_device(s.labels), s.labels.get("mountpoint", "")): _last(s)
-        for s in _select(
-            store, org_id, "node_filesystem_size_bytes", now_ms - HOUR_MS, now_ms, real_fs
-        )
+        (_device(s.labels), s.labels.get("mountpoint", "")): s
+        for s in _select(store, org_id, "node_filesystem_size_bytes", fs_start, now_ms, real_fs)
     }
     for s in _select(store, org_id, "node_filesystem_avail_bytes", fs_start, now_ms, real_fs):
         device_id = _device(s.labels)
@@ -173,10 +214,15 @@ def forecast_organization(store: Store, org_id: int, now_ms: int) -> ForecastRes
     computed_at = timezone.now()
     new: list[Forecast] = []
     changed: list[Forecast] = []
-    for device_id, resource, kind, labels, series, capacity, step in inputs:
+    for device_id, resource, kind, labels, series, size, step in inputs:
         if device_id not in known:
             continue
-        ts, values = _resample(series, step)
+        if kind == ResourceKind.FILESYSTEM:
+            size_series = size if isinstance(size, SeriesData) else None
+            ts, values, capacity = _free_at_current_size(series, step, size_series)
+        else:
+            ts, values = _resample(series, step)
+            capacity = size if isinstance(size, float | int) else None
         if not ts:
             continue
         fc = time_to_threshold(ts, values, 0.0, confidence=CONFIDENCE, direction=-1)

@@ -6,7 +6,9 @@ Method
    as one-sample jumps far outside the spread of ordinary first differences.  A difference is
    a break when it is more than :data:`BREAK_MADS` robust standard deviations (1.4826 * MAD) of
    all differences away from their median; only the samples after the last break are used,
-   because the trend before a clean-up says nothing about the level after it.
+   because the trend before a clean-up says nothing about the level after it.  Across a gap
+   in the samples the usual difference is scaled by the gap's length, and where the MAD is 0
+   (growth in bursts, flat in between) the typical burst sets the spread.
 2. **Fit.** Ordinary least squares of value on time over that segment, linear and quadratic.
    The quadratic model is used only when its curvature is positive (accelerating growth) and
    significant (|t| > :data:`CURVE_T`).  Standard errors are inflated for autocorrelated
@@ -97,7 +99,7 @@ def time_to_threshold(
             raise ValueError(f"timestamps must increase (index {i})")
 
     t_now = ts[-1] if ts else 0.0
-    start, drops = _segment(ys)
+    start, drops = _segment(ts, ys)
     ts, ys = ts[start:], ys[start:]
     seg_start = ts[0] if ts else math.nan
     model = "linear"
@@ -158,23 +160,42 @@ def time_to_threshold(
     )
 
 
-def _segment(ys: list[float]) -> tuple[int, list[int]]:
+def _segment(ts: list[float], ys: list[float]) -> tuple[int, list[int]]:
     """Start of the last segment without a step up, and the clean-ups (drops) inside it.
 
     A step up restarts the segment.  One drop also does (the level after a single clean-up
     is what counts); with two or more drops the segment keeps them and they are returned as
     indexes of the first sample after each drop.
+
+    Across a gap longer than the usual interval (an agent that was down) the typical change
+    is scaled by the gap's length, so the growth accumulated during the gap is not a step.
+    When more than half of the differences are equal (growth in bursts: a series that is
+    flat between writes), the MAD is 0 and the typical burst sets the spread instead.
     """
     if len(ys) < 4:
         return 0, []
+    gaps = [b - a for a, b in itertools.pairwise(ts)]
+    usual = _median(gaps)
+    # Intervals in units of the usual one; shorter ones (a last, partial bucket) count as 1.
+    widths = [max(g / usual, 1.0) if usual > 0 else 1.0 for g in gaps]
     diffs = [b - a for a, b in itertools.pairwise(ys)]
-    med = _median(diffs)
-    mad = 1.4826 * _median([abs(d - med) for d in diffs])
+    rate = _median([d / w for d, w in zip(diffs, widths, strict=True)])
+    devs = [d - rate * w for d, w in zip(diffs, widths, strict=True)]
+    med = _median(devs)
+    absdev = [abs(d - med) for d in devs]
+    mad = 1.4826 * _median(absdev)
+    if mad == 0.0:
+        # Most intervals show no change: growth comes in bursts (a log flushed hourly).
+        # Three or more moves are the usual change and set the scale; one or two moves in a
+        # flat series are steps, measured against the mean absolute deviation.
+        moves = [a for a in absdev if a > 0.0]
+        mean_dev = sum(absdev) / len(absdev)
+        mad = 1.4826 * _median(moves) if len(moves) >= 3 else 1.2533 * mean_dev
     spread = max(ys) - min(ys)
     limit = BREAK_MADS * mad + 1e-9 * spread + 1e-12
     drops: list[int] = []
     for i in range(len(diffs) - 1, -1, -1):
-        dev = diffs[i] - med
+        dev = devs[i] - med
         if dev > limit:
             start = i + 1
             break
