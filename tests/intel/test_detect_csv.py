@@ -75,3 +75,61 @@ def test_the_cli_handler_prints_the_error_and_exits_2(
     args = parser.parse_args([str(good), "--output", str(out)])
     assert args.func(args) == 0
     assert out.read_text().startswith("timestamp,anomaly_score\n")
+
+
+def cli(*argv: str) -> int:
+    parser = argparse.ArgumentParser()
+    configure_parser(parser)
+    args = parser.parse_args(list(argv))
+    return int(args.func(args))
+
+
+def test_a_byte_order_mark_and_crlf_line_ends_are_read(tmp_path: Path) -> None:
+    # What spreadsheet programs save as "CSV UTF-8" on Windows.
+    path = tmp_path / "excel.csv"
+    path.write_bytes(b"\xef\xbb\xbf" + GOOD.replace("\n", "\r\n").encode())
+    out = io.StringIO()
+    assert detect_csv(path, out) == 36
+    assert out.getvalue().splitlines()[1].startswith("2014-04-01 00:00:00,")
+
+
+def test_the_output_may_not_be_the_input_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = write(tmp_path, GOOD)
+    assert cli(str(path), "--output", str(tmp_path / "." / "in.csv")) == 2
+    assert "is the input file" in capsys.readouterr().err
+    assert path.read_text() == GOOD  # not emptied
+
+
+def test_text_that_is_not_utf8_names_its_line_and_exits_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "latin1.csv"
+    rows = GOOD.splitlines(keepends=True)
+    path.write_bytes("".join(rows[:30]).encode() + b"2014-04-01 02:30:00,1\xe9\n")
+    with pytest.raises(CsvFormatError) as err:
+        detect_csv(path, io.StringIO())
+    assert err.value.line_number == 31
+    assert cli(str(path)) == 2
+    assert "line 31: not UTF-8" in capsys.readouterr().err
+
+
+def test_an_unclosed_quote_is_a_format_error_not_a_crash(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # The unclosed quote swallows the rest of the file into one field, past csv's limit.
+    text = GOOD + '"2014-04-01 03:00:00,1\n' + "2014-04-01 03:05:00,1\n" * 9000
+    path = write(tmp_path, text)
+    with pytest.raises(CsvFormatError) as err:
+        detect_csv(path, io.StringIO())
+    assert "unreadable CSV" in err.value.message
+    assert cli(str(path)) == 2
+    assert "steward detect:" in capsys.readouterr().err
+
+
+def test_lines_that_are_blank_but_for_spaces_or_commas_are_skipped(tmp_path: Path) -> None:
+    rows = GOOD.splitlines(keepends=True)
+    text = "".join([rows[0], rows[1], "\n", "   \n", rows[2], ",\n", rows[3], " , \n"])
+    out = io.StringIO()
+    assert detect_csv(write(tmp_path, text), out) == 3

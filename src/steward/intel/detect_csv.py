@@ -4,6 +4,7 @@ The input needs a header whose first two columns are ``timestamp`` and ``value``
 scored by one :class:`~steward.intel.detector.StreamDetector` in file order and written as
 ``timestamp,anomaly_score`` (the timestamp text is copied unchanged).  Timestamps are ISO 8601
 (``2014-04-01 00:00:00``; naive means UTC) or epoch seconds, and must strictly increase.
+The input is UTF-8 (a byte-order mark, as spreadsheet programs write, is allowed).
 """
 
 from __future__ import annotations
@@ -12,14 +13,15 @@ import argparse
 import csv
 import datetime as dt
 import math
+import os
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 from steward.intel.detector import StreamDetector
 
-__all__ = ["CsvFormatError", "configure_parser", "detect_csv", "func"]
+__all__ = ["CsvFormatError", "SameFileError", "configure_parser", "detect_csv", "func"]
 
 
 class CsvFormatError(ValueError):
@@ -53,6 +55,13 @@ def _parse_time(text: str, line: int) -> float:
 def _rows(fh: IO[str]) -> Iterator[tuple[int, str, float, float]]:
     """Yield (line number, timestamp text, epoch seconds, value) of each data row."""
     reader = csv.reader(fh)
+    try:
+        yield from _checked_rows(reader)
+    except csv.Error as exc:  # an unclosed quote runs into the field size limit
+        raise CsvFormatError(reader.line_num, f"unreadable CSV ({exc})") from None
+
+
+def _checked_rows(reader: Any) -> Iterator[tuple[int, str, float, float]]:
     header = next(reader, None)
     if header is None or [h.strip().lower() for h in header[:2]] != ["timestamp", "value"]:
         raise CsvFormatError(1, "missing header 'timestamp,value'")
@@ -60,7 +69,7 @@ def _rows(fh: IO[str]) -> Iterator[tuple[int, str, float, float]]:
     previous = -math.inf
     for row in reader:
         line = reader.line_num
-        if not row:
+        if not any(cell.strip() for cell in row):  # a blank line, spaces or ",," included
             continue
         if len(row) != width:
             raise CsvFormatError(line, f"expected {width} columns, got {len(row)}")
@@ -81,13 +90,42 @@ def detect_csv(input_path: str | Path, output: str | Path | IO[str]) -> int:
     """Score ``input_path`` into ``output`` (a path or a text stream); return the row count.
 
     Rows are written as they are scored, so on a :class:`CsvFormatError` the output holds the
-    rows before the bad line.
+    rows before the bad line.  An output path naming the input file is refused
+    (:class:`SameFileError`): opening it for writing would empty the input before it is read.
     """
-    with open(input_path, newline="") as src:
-        if isinstance(output, str | Path):
-            with open(output, "w", newline="") as dst:
-                return _detect(src, dst)
-        return _detect(src, output)
+    try:
+        with open(input_path, encoding="utf-8-sig", newline="") as src:
+            if isinstance(output, str | Path):
+                if _same_file(input_path, output):
+                    raise SameFileError(f"the output {str(output)!r} is the input file")
+                with open(output, "w", encoding="utf-8", newline="") as dst:
+                    return _detect(src, dst)
+            return _detect(src, output)
+    except UnicodeDecodeError:
+        # Text is decoded in blocks, so the reader's line count is not where the bad byte is.
+        line, byte = _first_bad_line(input_path)
+        raise CsvFormatError(line, f"not UTF-8 text (byte 0x{byte:02x})") from None
+
+
+def _first_bad_line(path: str | Path) -> tuple[int, int]:
+    with open(path, "rb") as fh:
+        for number, raw in enumerate(fh, start=1):
+            try:
+                raw.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                return number, raw[exc.start]
+    return 1, 0  # not reached: the text decoder failed on some line
+
+
+class SameFileError(ValueError):
+    """``--output`` names the input file."""
+
+
+def _same_file(a: str | Path, b: str | Path) -> bool:
+    try:
+        return os.path.samefile(a, b)
+    except OSError:  # the output does not exist yet
+        return False
 
 
 def _detect(src: IO[str], dst: IO[str]) -> int:
@@ -116,6 +154,9 @@ def func(args: argparse.Namespace) -> int:
         detect_csv(args.input, args.output if args.output else sys.stdout)
     except CsvFormatError as exc:
         print(f"steward detect: {args.input}: {exc}", file=sys.stderr)
+        return 2
+    except SameFileError as exc:
+        print(f"steward detect: {exc}; write the scores to another file", file=sys.stderr)
         return 2
     except OSError as exc:
         print(f"steward detect: {exc}", file=sys.stderr)
