@@ -214,6 +214,31 @@ def test_nvme_samples() -> None:
     assert list(info) == [("nvme1", "INTEL SSDPEKNW010T8", "BTNH9876543210AB", "002C", "nvme", "0")]
 
 
+def test_sas_samples_follow_smartctl_exporter_names() -> None:
+    samples = samples_of(report("sas_hdd_grown_defects.json", "sdh"))
+    flat = {n: v for n, labels, v in samples if labels == ("sdh",)}
+    assert flat["smartctl_scsi_grown_defect_list"] == 212
+    assert flat["smartctl_read_total_uncorrected_errors"] == 3
+    assert flat["smartctl_write_total_uncorrected_errors"] == 0
+    assert flat["smartctl_verify_total_uncorrected_errors"] == 1
+    assert "smartctl_scsi_percentage_used_endurance_indicator" not in flat  # an HDD
+    assert not by_name(samples, "smartctl_device_attribute")
+    info = by_name(samples, "smartctl_device_info")
+    assert list(info) == [
+        ("sdh", "SEAGATE ST4000NM0023", "Z1Z3QRST0000C521EFGH", "GS0F", "scsi", "1")
+    ]
+
+
+def test_a_sas_ssd_reports_its_endurance_and_ata_nvme_disks_no_scsi_series() -> None:
+    doc = json.loads(fixture("sas_hdd_healthy.json"))
+    doc["scsi_percentage_used_endurance_indicator"] = 7
+    samples = samples_of(parse_device(doc, "sdg"))
+    assert by_name(samples, "smartctl_scsi_percentage_used_endurance_indicator") == {("sdg",): 7}
+    for name in ("hdd_healthy.json", "nvme_healthy.json", "qemu_no_smart.json"):
+        assert report(name).scsi is None, name
+        assert not [n for n, _, _ in samples_of(report(name)) if "scsi" in n or "uncorrected" in n]
+
+
 # --- the collector ----------------------------------------------------------------------
 
 

@@ -37,3 +37,17 @@ def test_a_disk_that_cannot_be_assessed_is_skipped_and_logged(store, world, capl
         "nvme0": "ok",
     }
     assert "sdx" in caplog.text
+
+
+def test_a_sas_disk_with_grown_defects_is_critical_through_the_stored_series(store, world):
+    # The agent sends smartctl_exporter's SAS families (smartctl_scsi_grown_defect_list,
+    # smartctl_read_total_uncorrected_errors, ...), named without "device_": the job read
+    # only smartctl_device_* and rated a disk with 212 grown defects "ok".
+    send(store, world, "sas_hdd_grown_defects.json", "sdh")
+    send(store, world, "sas_hdd_healthy.json", "sdi")
+    verdicts = {
+        v.disk: v.health for v in disk_health.assess_organization(store, world.acme.pk, NOW_MS)
+    }
+    assert verdicts["sdh"].level.value == "critical"
+    assert any("grown defects" in reason for reason in verdicts["sdh"].reasons)
+    assert verdicts["sdi"].level.value == "ok"

@@ -77,22 +77,8 @@ def test_each_recorded_disk_gets_its_level(name: str, level: Level) -> None:
         assert health.reasons
 
 
-# The agent has no metric families yet for the SAS/SCSI health fields (grown defect list,
-# uncorrected error counters): the server cannot see what the document shows.
-SCSI_NOT_IN_METRICS = pytest.mark.xfail(
-    strict=True, reason="no smartctl_* families for SCSI grown defects / uncorrected errors"
-)
-
-
 @pytest.mark.parametrize(
-    "name",
-    [
-        pytest.param(p.name, marks=SCSI_NOT_IN_METRICS)
-        if p.name == "sas_hdd_grown_defects.json"
-        else p.name
-        for p in sorted(FIXTURES.glob("*.json"))
-        if "scan" not in p.name
-    ],
+    "name", [p.name for p in sorted(FIXTURES.glob("*.json")) if "scan" not in p.name]
 )
 def test_the_stored_metrics_give_the_same_verdict_as_the_document(name: str) -> None:
     doc = load(name)
@@ -337,6 +323,23 @@ def test_sas_grown_defects_and_uncorrected_errors_are_scored() -> None:
         "4 uncorrected read/write/verify errors",
     ]
     assert health.model == "SEAGATE ST4000NM0023"
+
+
+def test_the_server_sees_sas_grown_defects_uncorrected_errors_and_endurance() -> None:
+    metrics = as_metrics(load("sas_hdd_grown_defects.json"))
+    health = assess_metrics(metrics)
+    assert health.level == Level.CRITICAL
+    assert health.reasons == [
+        "212 grown defects (remapped blocks)",
+        "4 uncorrected read/write/verify errors",  # read 3 + write 0 + verify 1
+    ]
+    # A series given twice (two points of one bucket) is not counted twice.
+    assert assess_metrics([*metrics, *metrics]).reasons == health.reasons
+    worn = [
+        *as_metrics(load("sas_hdd_healthy.json")),
+        ("smartctl_scsi_percentage_used_endurance_indicator", {"device": "sdg"}, 101.0),
+    ]
+    assert assess_metrics(worn).reasons == ["percentage used 101 %: past the rated endurance"]
 
 
 def test_a_healthy_sas_disk_is_ok_despite_its_corrected_error_counts() -> None:

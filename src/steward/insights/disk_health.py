@@ -25,7 +25,13 @@ from steward.tsdb.types import DAY_MS, DEVICE_LABEL, METRIC_NAME, MINUTE_MS, Mat
 LATEST_WINDOW_MS = 30 * MINUTE_MS
 HISTORY_WINDOW_MS = 8 * DAY_MS
 BUCKET_S = 6 * 3600.0  # one history point per 6 hours is plenty to see a week's growth
-SMART_SERIES = Matcher(METRIC_NAME, MatchOp.RE, "smartctl_device_.*")
+# Every family the agent sends per disk: smartctl_exporter's ``smartctl_device_*`` and its
+# SAS/SCSI ones, which it names without ``device_``.
+SMART_SERIES = Matcher(
+    METRIC_NAME,
+    MatchOp.RE,
+    "smartctl_(device_.*|scsi_.*|(read|write|verify)_total_uncorrected_errors)",
+)
 # Only the counters whose growth is scored (see steward.intel.smart._GROWTH): ~7 series a
 # disk instead of ~120, so a week of history stays cheap.
 HISTORY_SERIES = (

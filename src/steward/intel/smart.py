@@ -320,6 +320,15 @@ _NVME_METRICS = {
         "num_err_log_entries",
     )
 }
+# SAS/SCSI, smartctl_exporter's names. The read, write and verify uncorrected counters add
+# up to ``uncorrected``, as in _scsi_fields.
+_SCSI_METRICS = {
+    "smartctl_scsi_grown_defect_list": "grown_defects",
+    "smartctl_scsi_percentage_used_endurance_indicator": "endurance_used",
+}
+_SCSI_UNCORRECTED = frozenset(
+    f"smartctl_{operation}_total_uncorrected_errors" for operation in ("read", "write", "verify")
+)
 
 
 def snapshot_from_metrics(series: Iterable[tuple[str, Mapping[str, str], float]]) -> DiskSnapshot:
@@ -327,6 +336,7 @@ def snapshot_from_metrics(series: Iterable[tuple[str, Mapping[str, str], float]]
     ``(metric name, labels, value)`` (the agent's families: docs/disk-health.md)."""
     snap = DiskSnapshot()
     rows: dict[int, list[float | None]] = {}
+    uncorrected: dict[str, float] = {}  # by metric name: a repeated series counts once
     seen = False
     for name, labels, value in series:
         seen = True
@@ -352,7 +362,13 @@ def snapshot_from_metrics(series: Iterable[tuple[str, Mapping[str, str], float]]
                 rows.setdefault(int(attribute_id), [None] * 4)[kind] = value
         elif name in _NVME_METRICS:
             snap.nvme[_NVME_METRICS[name]] = value
+        elif name in _SCSI_METRICS:
+            snap.scsi[_SCSI_METRICS[name]] = value
+        elif name in _SCSI_UNCORRECTED:
+            uncorrected[name] = value
     snap.attributes = {k: (r[0], r[1], r[2], r[3]) for k, r in rows.items()}
+    if uncorrected:
+        snap.scsi["uncorrected"] = sum(uncorrected.values())
     if not seen or (snap.exit_status & EXIT_NO_DATA):
         snap.has_data = False
         snap.unavailable_reason = (

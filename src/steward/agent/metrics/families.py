@@ -141,6 +141,17 @@ _SMART = (
      ("device",)),
     ("smartctl_device_num_err_log_entries", "", "NVMe error information log entries.",
      ("device",)),
+    # SAS/SCSI: smartctl_exporter's names (not under smartctl_device_)
+    ("smartctl_scsi_grown_defect_list", "", "SCSI grown defect list: blocks remapped in use.",
+     ("device",)),
+    ("smartctl_read_total_uncorrected_errors", "", "SCSI reads the drive could not correct.",
+     ("device",)),
+    ("smartctl_write_total_uncorrected_errors", "", "SCSI writes the drive could not correct.",
+     ("device",)),
+    ("smartctl_verify_total_uncorrected_errors", "",
+     "SCSI verifies the drive could not correct.", ("device",)),
+    ("smartctl_scsi_percentage_used_endurance_indicator", "",
+     "SCSI SSD endurance used, percent (may pass 100).", ("device",)),
 )  # fmt: skip
 
 FAMILIES: Final[tuple[Family, ...]] = (

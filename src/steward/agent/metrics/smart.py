@@ -13,6 +13,9 @@ bounded: one series per attribute that the drive's own attribute table lists (ab
 and per value kind (raw, value, worst, thresh). Raw values are smartctl's ``raw.value``,
 a number; for a few attributes vendors pack several counters into it (Seagate's 188,
 temperatures' min/max), which the server-side scoring knows (``steward.intel.smart``).
+SAS/SCSI disks add their grown defect list, the read, write and verify errors they could
+not correct, and (SSDs) the endurance used, under smartctl_exporter's names
+(``smartctl_scsi_grown_defect_list``, ``smartctl_read_total_uncorrected_errors``, ...).
 
 Where smartctl is absent the collector reports nothing and says so once in the log; where
 it lacks the privileges to open disks (it needs root, or CAP_SYS_RAWIO and CAP_SYS_ADMIN),
@@ -126,6 +129,17 @@ class NvmeHealth:
 
 
 @dataclass(frozen=True, slots=True)
+class ScsiHealth:
+    """The SAS/SCSI health fields of ``smartctl -a`` (log pages the drive supports)."""
+
+    grown_defect_list: int | None  # blocks remapped since the factory (ATA's attribute 5)
+    read_uncorrected: int | None  # scsi_error_counter_log.<op>.total_uncorrected_errors
+    write_uncorrected: int | None
+    verify_uncorrected: int | None
+    percentage_used: int | None  # SSDs: scsi_percentage_used_endurance_indicator
+
+
+@dataclass(frozen=True, slots=True)
 class DeviceReport:
     """What one ``smartctl -a`` said about one device."""
 
@@ -141,6 +155,7 @@ class DeviceReport:
     power_on_seconds: float | None = None
     attributes: tuple[Attribute, ...] = ()
     nvme: NvmeHealth | None = None
+    scsi: ScsiHealth | None = None
     messages: tuple[str, ...] = field(default=())
 
     @property
@@ -249,6 +264,7 @@ def parse_device(document: dict[str, Any], label: str, returncode: int = 0) -> D
             media_errors=_int(log.get("media_errors")),
             num_err_log_entries=_int(log.get("num_err_log_entries")),
         )
+    scsi = _scsi_health(document)
     return DeviceReport(
         device=label,
         exit_status=status,
@@ -262,8 +278,30 @@ def parse_device(document: dict[str, Any], label: str, returncode: int = 0) -> D
         power_on_seconds=None if hours is None else hours * 3600 + minutes * 60,
         attributes=attributes,
         nvme=nvme,
+        scsi=scsi,
         messages=notes,
     )
+
+
+def _scsi_health(document: dict[str, Any]) -> ScsiHealth | None:
+    """The SAS/SCSI health fields, or None when the document has none (ATA, NVMe)."""
+    log = document.get("scsi_error_counter_log")
+    log = log if isinstance(log, dict) else {}
+
+    def uncorrected(operation: str) -> int | None:
+        counters = log.get(operation)
+        if not isinstance(counters, dict):
+            return None
+        return _int(counters.get("total_uncorrected_errors"))
+
+    health = ScsiHealth(
+        grown_defect_list=_int(document.get("scsi_grown_defect_list")),
+        read_uncorrected=uncorrected("read"),
+        write_uncorrected=uncorrected("write"),
+        verify_uncorrected=uncorrected("verify"),
+        percentage_used=_int(document.get("scsi_percentage_used_endurance_indicator")),
+    )
+    return None if health == ScsiHealth(None, None, None, None, None) else health
 
 
 def samples_of(report: DeviceReport) -> list[Sample]:
@@ -302,6 +340,16 @@ def samples_of(report: DeviceReport) -> list[Sample]:
             ("smartctl_device_percentage_used", report.nvme.percentage_used),
             ("smartctl_device_media_errors", report.nvme.media_errors),
             ("smartctl_device_num_err_log_entries", report.nvme.num_err_log_entries),
+        ):
+            if value is not None:
+                samples.append((name, (dev,), value))
+    if report.scsi is not None:
+        for name, value in (
+            ("smartctl_scsi_grown_defect_list", report.scsi.grown_defect_list),
+            ("smartctl_read_total_uncorrected_errors", report.scsi.read_uncorrected),
+            ("smartctl_write_total_uncorrected_errors", report.scsi.write_uncorrected),
+            ("smartctl_verify_total_uncorrected_errors", report.scsi.verify_uncorrected),
+            ("smartctl_scsi_percentage_used_endurance_indicator", report.scsi.percentage_used),
         ):
             if value is not None:
                 samples.append((name, (dev,), value))
