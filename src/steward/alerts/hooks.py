@@ -192,7 +192,16 @@ def on_device_status(device: Any, online: bool = True, at: float | None = None) 
         if at is None:
             seen = device.last_seen.timestamp() if device.last_seen else time.time()
             at = time.time() if online else seen
-        runtime.observe(device.organization_id, [Heartbeat(dict(info.labels), at, True)])
+        beat = [Heartbeat(dict(info.labels), at, True)]
+        if online:
+            # Contact, on a heartbeat request: nothing urgent (it at most resolves an
+            # offline alert), and Django runs sync views on one thread, so a round per
+            # heartbeat could never coalesce: with 200 devices the rounds queued behind
+            # each other, heartbeats answered late and devices went offline. The feeder
+            # makes one round of all contacts within FEED_DELAY_S.
+            runtime.observe_soon(device.organization_id, beat)
+        else:
+            runtime.observe(device.organization_id, beat)
     except Exception:
         log.exception("alert evaluation of device %s status failed", getattr(device, "pk", device))
 
