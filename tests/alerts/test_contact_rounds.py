@@ -47,6 +47,7 @@ def test_heartbeats_resolve_offline_alerts_in_one_round_for_all(world, fresh_eng
 
     monkeypatch.setattr(runtime, "_run_batch", counting)
     monkeypatch.setattr(runtime, "_feeder", ParkedFeeder())
+    monkeypatch.setattr(runtime, "feed_inline", lambda: False)  # as on a database file
     for d in devices:
         answer = Client().post(
             "/api/v1/agent/heartbeat",

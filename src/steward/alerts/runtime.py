@@ -205,11 +205,13 @@ def observe_soon(
     """Feed inputs that change nothing urgent within about ``FEED_DELAY_S`` (one round for all).
 
     Inside a transaction (tests, a caller's atomic block) this is ``observe``: the caller
-    sees the result, as before.
+    sees the result, as before. So it is on an in-memory SQLite database (the test suite's):
+    its tables are locked per connection without waiting, so the feeder's round would fail
+    ("database table is locked") beside a live test server's requests.
     """
     if not observations:
         return
-    if connection.in_atomic_block:
+    if connection.in_atomic_block or feed_inline():
         observe(organization_id, observations, now)
         return
     global _feeder
@@ -220,6 +222,11 @@ def observe_soon(
             _feeder = threading.Thread(target=_feed_loop, name="alerts-feeder", daemon=True)
             _feeder.start()
     _soon_event.set()
+
+
+def feed_inline() -> bool:
+    """Whether non-urgent inputs must be evaluated by the caller (see ``observe_soon``)."""
+    return connection.vendor == "sqlite" and connection.is_in_memory_db()
 
 
 def _feed_loop() -> None:
