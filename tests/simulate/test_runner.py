@@ -86,46 +86,54 @@ def test_the_command_line() -> None:
     assert "simulate" in build_parser().format_help()  # wired in steward/cli/main.py
 
 
-def test_a_long_backfill_keeps_heartbeating(tmp_path) -> None:
-    # Unit test (no server): a backfill of a day of 60 s rounds is 4 requests. On a busy
-    # server each may take many seconds; the host must keep heartbeating meanwhile, or it
-    # shows "offline" on the dashboard until its history is in.
+def test_heartbeats_go_on_while_history_requests_are_slow(tmp_path) -> None:
+    # Unit test (no server): a backfill of a day of 60 s rounds is 4 requests; on a busy
+    # server each may wait long for its turn. Heartbeats come from a task of their own,
+    # as the agent's do, so the host does not show offline meanwhile.
     import asyncio
 
     from steward.simulate import runner as sim
 
-    simulation = sim.Simulation(Options("http://sim.invalid", 1, interval=60.0, state_dir=tmp_path))
-    now = [1_800_000_000.0]
-    simulation.clock = lambda: now[0]
+    simulation = sim.Simulation(
+        Options("http://sim.invalid", 1, interval=60.0, backfill=86_400.0, state_dir=tmp_path)
+    )
     posts: list[str] = []
 
     async def post(path, body, credential):
         posts.append(path)
         if path == sim.METRICS_PATH:
-            now[0] += 30.0  # each history request takes 30 s
+            await asyncio.sleep(0.2)  # each history request takes a while
             return {"accepted": 0}
-        return {"heartbeat_interval": 10}
+        return {"heartbeat_interval": 0.05}
 
     simulation._post = post
     host = sim.SimHost(0, "steward", "sim")
-    host.start(now[0] - 86_400)
 
-    every = asyncio.run(simulation._backfill(host, "cred", now[0], 10.0))
+    asyncio.run(simulation._run(host, "cred", simulation.clock(), 10.0))
 
-    assert every == 10.0
     assert posts.count(sim.METRICS_PATH) == 4
-    assert posts.count(sim.HEARTBEAT_PATH) == 4, posts  # one after each request
-    # ...and none while the server is quick (enrollment counted as the first).
-    posts.clear()
+    during = posts[: len(posts) - 1 - posts[::-1].index(sim.METRICS_PATH)]
+    assert during.count(sim.HEARTBEAT_PATH) >= 8, posts  # ~16 in the 0.8 s it took
 
-    async def quick(path, body, credential):
+
+def test_no_heartbeats_when_they_are_off(tmp_path) -> None:
+    import asyncio
+
+    from steward.simulate import runner as sim
+
+    simulation = sim.Simulation(
+        Options("http://sim.invalid", 1, interval=60.0, backfill=3_600.0, state_dir=tmp_path,
+                heartbeats=False)
+    )  # fmt: skip
+    posts: list[str] = []
+
+    async def post(path, body, credential):
         posts.append(path)
-        return {"accepted": 0, "heartbeat_interval": 10}
+        return {"accepted": 0}
 
-    simulation._post = quick
-    host.start(now[0] - 86_400)
-    asyncio.run(simulation._backfill(host, "cred", now[0], 10.0))
-    assert posts == [sim.METRICS_PATH] * 4
+    simulation._post = post
+    asyncio.run(simulation._run(sim.SimHost(0, "steward", "sim"), "cred", simulation.clock(), 10.0))
+    assert posts == [sim.METRICS_PATH]
 
 
 def test_a_backfill_request_that_times_out_is_tried_again_not_the_end_of_the_host(
@@ -160,7 +168,7 @@ def test_a_backfill_request_that_times_out_is_tried_again_not_the_end_of_the_hos
     now = simulation.clock()
     host.start(now - 86_400 * 5 / 4)  # 5 requests of 360 rounds
 
-    asyncio.run(simulation._backfill(host, "cred", now, 10.0))
+    asyncio.run(simulation._backfill(host, "cred", now))
 
     # the first request took three tries; the last was refused (4xx) and dropped
     assert posts == [sim.METRICS_PATH] * 7

@@ -18,6 +18,7 @@ machine next to the server they load:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gzip
 import hashlib
 import json
@@ -275,11 +276,7 @@ class Simulation:
                 entry = await self._enroll(host)  # deleted on the server: enroll again
                 credential = entry["credential"]
                 await self._post(INVENTORY_PATH, self._inventory(host), credential)
-            now = self.clock()
-            host.start(now - opts.backfill)
-            if opts.backfill:
-                heartbeat_every = await self._backfill(host, credential, now, heartbeat_every)
-            await self._live(host, credential, deadline, heartbeat_every)
+            await self._run(host, credential, deadline, heartbeat_every)
         except Refused as exc:
             if exc.status in (401, 403):
                 self.stats.stopped += 1  # revoked, or refused enrollment: a real agent stops
@@ -297,20 +294,50 @@ class Simulation:
             "boot_time": datetime.fromtimestamp(host.boot_time or self.clock(), UTC).isoformat(),
         }
 
-    async def _backfill(
-        self, host: SimHost, credential: str, until: float, heartbeat_every: float
-    ) -> float:
-        """Send the history up to ``until``; returns the heartbeat interval in force.
+    async def _run(
+        self, host: SimHost, credential: str, deadline: float | None, heartbeat_every: float
+    ) -> None:
+        """History (``--backfill``), then live rounds until ``deadline``; heartbeats all
+        along, from a task of their own, as the agent sends them apart from its metrics.
 
-        A large backfill takes minutes on a busy server. Heartbeats go on meanwhile, as
-        a real agent's do while it replays its spool: without them every host in the
-        backfill turned "offline" on the dashboard until it was done.
+        With heartbeats between metrics requests, a backfill on a busy server (each
+        request queued behind hundreds of hosts' others) left minutes between them, and
+        every host in it showed offline until its history was in.
         """
+        now = self.clock()
+        host.start(now - self.options.backfill)
+        stop = asyncio.Event()
+        beats = None
+        if self.options.heartbeats:
+            beats = asyncio.create_task(self._heartbeats(host, credential, heartbeat_every, stop))
+        try:
+            if self.options.backfill:
+                await self._backfill(host, credential, now)
+            await self._live(host, credential, deadline)
+        finally:
+            stop.set()  # not cancel(): a request cut off mid-way would linger on the server
+            if beats is not None:
+                await beats
+
+    async def _heartbeats(
+        self, host: SimHost, credential: str, every: float, stop: asyncio.Event
+    ) -> None:
+        """Heartbeats at the interval the server asks for, until ``stop`` (or refused:
+        401/403 also stop the metrics, which end the host)."""
+        while not stop.is_set():
+            try:
+                every = await self._heartbeat(host, credential, every)
+            except Refused:
+                return
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=every)
+
+    async def _backfill(self, host: SimHost, credential: str, until: float) -> None:
+        """Send the history up to ``until``, ``MAX_ROUNDS_PER_POST`` rounds a request."""
         step = self.options.interval
         t = host.t
         rounds: dict[Series, list[list[float]]] = {}
         count = 0
-        next_heartbeat = self.clock() + heartbeat_every  # enrollment just counted as one
         while t + step <= until:
             t += step
             host.step(t)
@@ -319,12 +346,8 @@ class Simulation:
             if count >= MAX_ROUNDS_PER_POST:
                 await self._send_history(rounds, credential)
                 rounds, count = {}, 0
-                if self.clock() >= next_heartbeat:
-                    heartbeat_every = await self._heartbeat(host, credential, heartbeat_every)
-                    next_heartbeat = self.clock() + heartbeat_every
         if rounds:
             await self._send_history(rounds, credential)
-        return heartbeat_every
 
     async def _send_history(self, rounds: dict[Series, list[list[float]]], credential: str) -> None:
         """Send one request of history, trying again after a timeout, a lost connection
@@ -345,9 +368,7 @@ class Simulation:
                     await asyncio.sleep(HISTORY_BACKOFF_S * 2**attempt)
 
     async def _heartbeat(self, host: SimHost, credential: str, every: float) -> float:
-        """One heartbeat (when they are on); returns the interval the server asks for."""
-        if not self.options.heartbeats:
-            return every
+        """One heartbeat; returns the interval the server asks for."""
         now = self.clock()
         body = {"sent_at": now_iso(), "agent_version": AGENT_VERSION,
                 "uptime_seconds": max(now - host.boot_time, 0.0)}  # fmt: skip
@@ -359,22 +380,16 @@ class Simulation:
             return every
         return float(answer.get("heartbeat_interval") or every)
 
-    async def _live(
-        self, host: SimHost, credential: str, deadline: float | None, heartbeat_every: float
-    ) -> None:
+    async def _live(self, host: SimHost, credential: str, deadline: float | None) -> None:
         opts = self.options
         rounds: dict[Series, list[list[float]]] = {}
         pending = 0
         next_tick = self.clock()
-        next_heartbeat = next_tick
         while deadline is None or next_tick < deadline:
             delay = next_tick - self.clock()
             if delay > 0:
                 await asyncio.sleep(delay)
             now = self.clock()
-            if opts.heartbeats and now >= next_heartbeat:
-                heartbeat_every = await self._heartbeat(host, credential, heartbeat_every)
-                next_heartbeat = now + heartbeat_every
             host.step(now)
             self._record(host, rounds, now)
             pending += 1
