@@ -819,9 +819,11 @@ class PostgresBackend(Backend):
         # leaves an idle transaction open between calls.
         conn = psycopg.connect(self.url, autocommit=True)
         conn.execute(f'SET search_path TO "{self.schema}"')
+        # ``n``: the rows' COPY order, so that insert_raw inserts the first of two equal
+        # (series, ts) rows first (ORDER BY alone is no stable sort): the first wins.
         conn.execute(
-            "CREATE TEMP TABLE raw_in (series_id BIGINT, ts BIGINT, value DOUBLE PRECISION) "
-            "ON COMMIT DELETE ROWS"
+            "CREATE TEMP TABLE raw_in (series_id BIGINT, ts BIGINT, value DOUBLE PRECISION, "
+            "n BIGINT GENERATED ALWAYS AS IDENTITY) ON COMMIT DELETE ROWS"
         )
         return conn
 
@@ -930,6 +932,9 @@ class PostgresBackend(Backend):
         # COPY into a per-connection temporary table, then one INSERT ... SELECT that
         # skips stored rows: far fewer round trips and parse steps than executemany.
         # raw_in is created per connection (see _connect) and emptied at every commit.
+        # Ordered by n last: of two rows with the same (series, ts) in one call the first
+        # is inserted first and wins, as on SQLite (PostgreSQL's sort is not stable, and
+        # without n the later row won about as often).
         cur = conn.cursor()
         with cur.copy("COPY raw_in (series_id, ts, value) FROM STDIN (FORMAT BINARY)") as copy:
             copy.set_types(["int8", "int8", "float8"])
@@ -938,7 +943,7 @@ class PostgresBackend(Backend):
         cur.execute(
             "INSERT INTO raw (bucket, series_id, ts, value) "
             f"SELECT ts - ts % {RAW_BUCKET_MS}, series_id, ts, value FROM raw_in "
-            "ORDER BY 1, 2, 3 ON CONFLICT DO NOTHING"
+            "ORDER BY 1, 2, 3, n ON CONFLICT DO NOTHING"
         )
         return int(cur.rowcount)
 
