@@ -11,9 +11,27 @@ from collections.abc import Callable
 
 import numpy as np
 
+from steward.promql.selectors import RollupWindows
 from steward.promql.values import RangeWindows, window_reduce
+from steward.tsdb.types import RollupField
 
 Out = tuple[np.ndarray, np.ndarray]
+
+# On a rollup tier (``RollupWindows``: one point per bucket, at its end) each function
+# reads the bucket field that answers it: ``max_over_time`` the maxima, ``count_over_time``
+# the counts, ``rate`` the lasts (the samples a counter really had) with the resets inside
+# a bucket counted too. The VALUE field in ``vs`` (a gauge's average) would give the
+# maximum of averages, the number of buckets, and a counter without metadata averaged.
+
+
+def _field(w: RangeWindows, which: RollupField) -> np.ndarray | None:
+    return w.field(which) if isinstance(w, RollupWindows) else None
+
+
+def _lasts(w: RangeWindows) -> np.ndarray:
+    """The samples' values, or on a rollup tier each bucket's last sample."""
+    lasts = _field(w, RollupField.LAST)
+    return w.vs if lasts is None else lasts
 
 
 def _at(arr: np.ndarray, idx: np.ndarray) -> np.ndarray:
@@ -42,6 +60,54 @@ def _pairs(w: RangeWindows) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _reset_sums(w: RangeWindows) -> np.ndarray | None:
+    """``_vs_reset_sums`` of the windows; on a rollup tier ``_bucket_reset_sums``."""
+    if isinstance(w, RollupWindows):
+        return _bucket_reset_sums(w)
+    return _vs_reset_sums(w)
+
+
+def _bucket_reset_sums(w: RollupWindows) -> np.ndarray | None:
+    """``_vs_reset_sums`` over rollup buckets, counting the resets inside a bucket too.
+
+    A counter's bucket whose maximum exceeds its last sample was reset inside the
+    bucket, after the maximum: the bucket is read as the samples (max, last) and the
+    increase up to the maximum counts, as the raw samples' would (with only the lasts, a
+    reset inside a bucket lost everything the counter gained in it before the reset, and
+    all of it when the counter then rose above the previous bucket's last). Exact for
+    one reset per bucket; a bucket's first point in a window (its last) opens it, so the
+    resets inside that bucket lie before the window.
+    """
+    lasts, maxs = w.field(RollupField.LAST), w.field(RollupField.MAX)
+    if lasts.size < 2:
+        return None
+    prev = np.empty_like(lasts)
+    prev[0] = lasts[0]
+    prev[1:] = lasts[:-1]
+    inside = maxs > lasts
+    amounts = np.where(inside, maxs, 0.0)
+    before = np.where(inside, maxs, lasts) < prev  # a reset between the buckets
+    amounts += np.where(before, prev, 0.0)
+    amounts[w.starts[:-1][w.starts[:-1] < amounts.size]] = 0.0  # no bucket before
+    at = np.flatnonzero(amounts)
+    return _window_sums(w, at, amounts[at])
+
+
+def _window_sums(w: RangeWindows, at: np.ndarray, amounts: np.ndarray) -> np.ndarray | None:
+    """Per window [lo, hi), the sum of ``amounts`` at the flat indices ``at`` (sorted)
+    with lo < index < hi; None when no window has one."""
+    if not at.size:
+        return None
+    first = np.searchsorted(at, np.minimum(w.lo + 1, w.hi))
+    last = np.searchsorted(at, w.hi)
+    hit = last > first
+    if not hit.any():
+        return None
+    out = np.zeros(w.lo.shape)
+    out[hit] = window_reduce(np.add, amounts, first[hit], last[hit], 0.0)
+    return out
+
+
+def _vs_reset_sums(w: RangeWindows) -> np.ndarray | None:
     """Per window, the sum of the values just before each counter reset in it; None when
     no window has a reset (the common case: spares a pass over every window).
 
@@ -56,16 +122,7 @@ def _reset_sums(w: RangeWindows) -> np.ndarray | None:
     at = np.flatnonzero(vs[1:] < vs[:-1]) + 1
     # A drop from one series' last sample to the next one's first is no reset.
     at = at[np.isin(at, w.starts, assume_unique=True, invert=True)]
-    if not at.size:
-        return None
-    first = np.searchsorted(at, np.minimum(w.lo + 1, w.hi))
-    last = np.searchsorted(at, w.hi)
-    hit = last > first
-    if not hit.any():
-        return None
-    out = np.zeros(w.lo.shape)
-    out[hit] = window_reduce(np.add, vs[at - 1], first[hit], last[hit], 0.0)
-    return out
+    return _window_sums(w, at, vs[at - 1])
 
 
 def extrapolated_rate(w: RangeWindows, is_counter: bool, is_rate: bool) -> Out:
@@ -81,7 +138,8 @@ def extrapolated_rate(w: RangeWindows, is_counter: bool, is_rate: bool) -> Out:
     n = w.count
     ok = n >= 2
     last_i = w.hi - 1
-    first_v, result = _at(w.vs, w.lo), _at(w.vs, last_i)
+    vs = _lasts(w)
+    first_v, result = _at(vs, w.lo), _at(vs, last_i)
     first_t, last_t = _at(w.ts, w.lo), _at(w.ts, last_i)
     result -= first_v  # last - first
     resets = _reset_sums(w) if is_counter else None
@@ -133,7 +191,8 @@ def delta(w: RangeWindows) -> Out:
 def _instant_value(w: RangeWindows, is_rate: bool) -> Out:
     """``instantValue`` (irate, idelta): the last two samples of the window."""
     ok = w.count >= 2
-    last_v, prev_v = _at(w.vs, w.hi - 1), _at(w.vs, w.hi - 2)
+    vs = _lasts(w)
+    last_v, prev_v = _at(vs, w.hi - 1), _at(vs, w.hi - 2)
     last_t, prev_t = _at(w.ts, w.hi - 1), _at(w.ts, w.hi - 2)
     if is_rate:
         result = np.where(last_v < prev_v, last_v, last_v - prev_v)  # a counter reset
@@ -152,32 +211,52 @@ def idelta(w: RangeWindows) -> Out:
     return _instant_value(w, False)
 
 
+def _reduce(
+    w: RangeWindows, ufunc: np.ufunc, which: RollupField, empty: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """``ufunc`` over each window's samples, or on a rollup tier over the field ``which``
+    of the buckets inside the window (not the one ending on its start: ``lo_open``); and
+    whether the window has any."""
+    if isinstance(w, RollupWindows):
+        lo = w.lo_open
+        return window_reduce(ufunc, w.field(which), lo, w.hi, empty), w.hi > lo
+    return window_reduce(ufunc, w.vs, w.lo, w.hi, empty), w.count > 0
+
+
 def sum_over_time(w: RangeWindows) -> Out:
-    return window_reduce(np.add, w.vs, w.lo, w.hi, 0.0), w.count > 0
+    return _reduce(w, np.add, RollupField.SUM, 0.0)
 
 
-def count_over_time(w: RangeWindows) -> Out:
+def _count(w: RangeWindows) -> Out:
+    if isinstance(w, RollupWindows):
+        return _reduce(w, np.add, RollupField.COUNT, 0.0)
     return w.count.astype(np.float64), w.count > 0
 
 
+def count_over_time(w: RangeWindows) -> Out:
+    return _count(w)
+
+
 def avg_over_time(w: RangeWindows) -> Out:
-    n = w.count
+    sums, ok = _reduce(w, np.add, RollupField.SUM, 0.0)
     with np.errstate(all="ignore"):
-        return window_reduce(np.add, w.vs, w.lo, w.hi, 0.0) / n, n > 0
+        return sums / _count(w)[0], ok
 
 
 def min_over_time(w: RangeWindows) -> Out:
     # fmin ignores NaN unless every value is NaN, as Prometheus' `cur < min || IsNaN(min)`.
-    return window_reduce(np.fmin, w.vs, w.lo, w.hi, np.nan), w.count > 0
+    return _reduce(w, np.fmin, RollupField.MIN, np.nan)
 
 
 def max_over_time(w: RangeWindows) -> Out:
-    return window_reduce(np.fmax, w.vs, w.lo, w.hi, np.nan), w.count > 0
+    return _reduce(w, np.fmax, RollupField.MAX, np.nan)
 
 
 def last_over_time(w: RangeWindows) -> Out:
-    ok = w.count > 0
-    return _at(w.vs, w.hi - 1), ok
+    # On a rollup tier a bucket ending on the window's start has its last sample before
+    # the window: alone in it, there is no last sample in the window.
+    ok = w.hi > w.lo_open if isinstance(w, RollupWindows) else w.count > 0
+    return _at(_lasts(w), w.hi - 1), ok
 
 
 def present_over_time(w: RangeWindows) -> Out:
@@ -193,6 +272,18 @@ def changes(w: RangeWindows) -> Out:
 
 
 def resets(w: RangeWindows) -> Out:
+    if isinstance(w, RollupWindows):
+        # A bucket's last below its maximum: a reset inside it; below the previous
+        # bucket's last (or its maximum, reset inside, below that): one between them.
+        lasts, maxs = w.field(RollupField.LAST), w.field(RollupField.MAX)
+        inside = maxs > lasts
+        prev = np.empty_like(lasts)
+        if lasts.size:
+            prev[0] = lasts[0]
+            prev[1:] = lasts[:-1]
+        counts = inside.astype(np.float64) + _pair_flags(w, np.where(inside, maxs, lasts) < prev)
+        counts[w.starts[:-1][w.starts[:-1] < counts.size]] = 0.0
+        return window_reduce(np.add, counts, np.minimum(w.lo + 1, w.hi), w.hi, 0.0), w.count > 0
     cur, prev = _pairs(w)
     flags = _pair_flags(w, cur < prev)
     return window_reduce(np.add, flags, np.minimum(w.lo + 1, w.hi), w.hi, 0.0), w.count > 0

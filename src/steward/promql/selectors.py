@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Collection, Sequence
+from dataclasses import dataclass
+from dataclasses import field as dc_field
 from datetime import timedelta
 from typing import Protocol, runtime_checkable
 
@@ -24,8 +26,9 @@ from steward.promql.errors import QueryError, UnsupportedQuery
 from steward.promql.values import RangeWindows, Vector
 from steward.tsdb import reads
 from steward.tsdb.reads import SeriesColumns
+from steward.tsdb.rollup import FIELDS
 from steward.tsdb.store import TimeSeriesStore
-from steward.tsdb.types import METRIC_NAME, Matcher, MatchOp, Store
+from steward.tsdb.types import METRIC_NAME, Matcher, MatchOp, RollupField, Store, Tier
 
 # Prometheus 3.0 excludes a sample lying exactly on the window's start (left-open); 2.x
 # includes it. True switches to 3.x behaviour.
@@ -210,14 +213,33 @@ class Fetcher:
             return self.store.select_columns(self.org_ids, matchers, start_ms, end_ms)
         return SeriesColumns.of(self.store.select(self.org_ids, matchers, start_ms, end_ms))
 
+    def select_fields(
+        self, matchers: list[Matcher], start_ms: int, end_ms: int
+    ) -> tuple[SeriesColumns, list[np.ndarray] | None]:
+        """``select``, plus every bucket field (min, max, sum, count, last: ``FIELDS``)
+        when the real store answers from a rollup tier; None for raw samples."""
+        store = self.store
+        if isinstance(store, TimeSeriesStore) and end_ms >= start_ms:
+            tier = store.pick_tier(start_ms, end_ms)
+            if tier is not Tier.RAW:
+                got = reads.select_rollup_columns(
+                    store, self.org_ids, matchers, start_ms, end_ms, tier
+                )
+                return got.columns, got.fields
+        return self.select(matchers, start_ms, end_ms), None
+
     def windows(self, node: pp.VectorSelector, range_ms: int) -> RangeWindows:
-        """Every step's window ``[t - offset - range_ms, t - offset]`` of the selector."""
+        """Every step's window ``[t - offset - range_ms, t - offset]`` of the selector.
+
+        From a rollup tier the windows are ``RollupWindows``: one point per bucket at its
+        end, the VALUE field in ``vs`` and every field alongside, for the range functions
+        that need the field matching them (``range_functions``)."""
         offset = duration_of(node, "offset")
         ends = self.steps - offset
         starts = ends - range_ms
         first, last = int(starts.min()), int(ends.max())
-        data = self.select(matchers_of(node), first, last)
-        return windows_of(data, starts, ends, range_ms)
+        data, fields = self.select_fields(matchers_of(node), first, last)
+        return windows_of(data, starts, ends, range_ms, fields)
 
     def instant(self, node: pp.VectorSelector, lookback_ms: int) -> Vector:
         """The newest sample of each series within the lookback window, per step."""
@@ -228,14 +250,34 @@ class Fetcher:
         return Vector(w.labels, values, present)
 
 
+@dataclass
+class RollupWindows(RangeWindows):
+    """Windows over rollup buckets (one point per bucket, at its end): ``vs`` holds the
+    VALUE field (a counter's last, a gauge's average), ``fields`` the bucket columns of
+    ``rollup.FIELDS`` (min, max, sum, count, last), aligned with ``ts``."""
+
+    fields: list[np.ndarray] = dc_field(default_factory=list)
+    # ``lo`` without a bucket ending exactly on the window's start (see windows_of): the
+    # first bucket of the window's aggregates.
+    lo_open: np.ndarray = dc_field(default_factory=lambda: np.zeros((0, 0), np.int64))
+
+    def field(self, which: RollupField) -> np.ndarray:
+        return self.fields[FIELDS.index(which)]
+
+
 def windows_of(
-    data: SeriesColumns, starts: np.ndarray, ends: np.ndarray, range_ms: int
+    data: SeriesColumns,
+    starts: np.ndarray,
+    ends: np.ndarray,
+    range_ms: int,
+    fields: list[np.ndarray] | None = None,
 ) -> RangeWindows:
     """The windows ``[starts[i], ends[i]]`` (ms) of every series for every step ``i``.
 
     All series are searched at once: series ``s`` owns the key space ``[s * span, (s + 1)
     * span)``, so one sorted key array holds every sample and one ``searchsorted`` finds
-    every window bound.
+    every window bound. ``fields``: rollup bucket columns aligned with the samples
+    (``Fetcher.select_fields``), making the result ``RollupWindows``.
     """
     base = int(starts.min())
     span = int(ends.max()) - base + 1
@@ -248,6 +290,8 @@ def windows_of(
         keep = (ts_all >= base) & (ts_all < base + span)
         owner = np.repeat(np.arange(len(sizes)), sizes)
         ts_all, vs_all = ts_all[keep], vs_all[keep]
+        if fields is not None:
+            fields = [f[keep] for f in fields]
         sizes = np.bincount(owner[keep], minlength=len(sizes)).astype(np.int64)
     if not sizes.all():
         labels = [ls for ls, size in zip(labels, sizes.tolist(), strict=True) if size]
@@ -266,17 +310,17 @@ def windows_of(
         hi = np.searchsorted(keys, row[:, None] + (ends - base)[None, :], "right")
     else:
         lo, hi = _shared_search(keys, row, starts - base, ends - base, LEFT_OPEN)
-    return RangeWindows(
-        labels=labels,
-        ts=ts_all,
-        vs=vs_all,
-        starts=offsets,
-        lo=lo,
-        hi=hi,
-        range_start=starts,
-        range_end=ends,
-        range_ms=range_ms,
-    )
+    if fields is not None:
+        # A bucket's point stands for the samples of [end - step, end): the one ending
+        # on a window's start holds none of the window's samples (all are before it).
+        # Aggregates over the buckets (max_over_time...) leave it out, or a 5m window at
+        # a whole minute would read 6 one-minute buckets; functions of the values at
+        # times (rate: the last sample by the bucket's end) keep it, as a sample there.
+        lo_open = lo if LEFT_OPEN else lo + _on(keys, lo, row[:, None] + (starts - base)[None, :])
+        return RollupWindows(
+            labels, ts_all, vs_all, offsets, lo, hi, starts, ends, range_ms, fields, lo_open
+        )
+    return RangeWindows(labels, ts_all, vs_all, offsets, lo, hi, starts, ends, range_ms)
 
 
 def _shared_search(

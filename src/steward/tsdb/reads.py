@@ -33,6 +33,7 @@ from steward.tsdb.labels import compile_matchers
 from steward.tsdb.registry import BOUNDS_SLACK_MS
 from steward.tsdb.rollup import (
     CHUNK_SPAN,
+    FIELDS,
     STEP,
     Buckets,
     aggregate,
@@ -653,19 +654,88 @@ def select(
                     values = raw_field_values(got[1], field)
                     out.append(SeriesData(dict(c.labels), got[0].tolist(), values.tolist()))
             return out
-        buckets = _rollup_buckets(store, conn, tier, ids, start_ms, end_ms)
-        keys = {(c.org_id, c.labels.get(METRIC_NAME, "")) for c in found if c.sid in buckets}
-        types = store.metric_types(conn, keys) if field is RollupField.VALUE else {}
+        got = _select_buckets(store, conn, found, start_ms, end_ms, tier, field)
     step = STEP[tier]
+    return [
+        SeriesData(
+            dict(c.labels), (bk.starts + step).tolist(), field_values(bk, field, kind).tolist()
+        )
+        for c, bk, kind in got
+    ]
+
+
+def _select_buckets(
+    store: TimeSeriesStore,
+    conn: Any,
+    found: list[Candidate],
+    start_ms: int,
+    end_ms: int,
+    tier: Tier,
+    field: RollupField,
+) -> list[tuple[Candidate, Buckets, MetricType]]:
+    """The buckets of ``found`` whose end is in [start, end] on a rollup tier, with each
+    series' metric type (read only for ``RollupField.VALUE``), in ``found``'s order."""
+    buckets = _rollup_buckets(store, conn, tier, [c.sid for c in found], start_ms, end_ms)
+    keys = {(c.org_id, c.labels.get(METRIC_NAME, "")) for c in found if c.sid in buckets}
+    types = store.metric_types(conn, keys) if field is RollupField.VALUE else {}
     out = []
     for c in found:
         bk = buckets.get(c.sid)
-        if bk is None:
-            continue
-        kind = _metric_type(types.get((c.org_id, c.labels.get(METRIC_NAME, ""))))
-        values = field_values(bk, field, kind)
-        out.append(SeriesData(dict(c.labels), (bk.starts + step).tolist(), values.tolist()))
+        if bk is not None:
+            kind = _metric_type(types.get((c.org_id, c.labels.get(METRIC_NAME, ""))))
+            out.append((c, bk, kind))
     return out
+
+
+class RollupColumns(NamedTuple):
+    """``select_columns`` on a rollup tier with every field of every bucket: ``columns``
+    holds the VALUE field (what ``select`` gives), ``fields`` the columns of ``FIELDS``
+    (min, max, sum, count, last), aligned with ``columns.timestamps``. A range function
+    reads the field that answers it (``max_over_time`` the maxima, ``rate`` the lasts):
+    the VALUE field of a gauge is the bucket's average, whose maximum is not the
+    maximum of the samples."""
+
+    columns: SeriesColumns
+    fields: list[Float64Array]
+
+
+def select_rollup_columns(
+    store: TimeSeriesStore,
+    org_ids: Collection[int] | None,
+    matchers: Sequence[Matcher],
+    start_ms: int,
+    end_ms: int,
+    tier: Tier,
+) -> RollupColumns:
+    """``select(tier, RollupField.VALUE)`` as flat arrays, with every bucket field."""
+    empty = RollupColumns(SeriesColumns.of([]), [np.zeros(0, np.float64) for _ in FIELDS])
+    if tier is Tier.RAW:
+        raise ValueError("select_rollup_columns reads a rollup tier")
+    if end_ms < start_ms:
+        return empty
+    step = STEP[tier]
+    b = store.backend
+    conn = b.conn()
+    with b.read(conn):
+        since = start_ms - step
+        found = [
+            c for c in candidates(store, conn, org_ids, matchers) if _in_range(c, since, end_ms)
+        ]
+        if not found:
+            return empty
+        got = _select_buckets(store, conn, found, start_ms, end_ms, tier, RollupField.VALUE)
+    if not got:
+        return empty
+    offsets = np.zeros(len(got) + 1, dtype=np.int64)
+    np.cumsum([len(bk.starts) for _, bk, _ in got], out=offsets[1:])
+    columns = SeriesColumns(
+        [dict(c.labels) for c, _, _ in got],
+        np.concatenate([bk.starts for _, bk, _ in got]) + step,
+        np.concatenate([field_values(bk, RollupField.VALUE, kind) for _, bk, kind in got]),
+        offsets,
+    )
+    fields = [np.concatenate([bk.columns[i] for _, bk, _ in got]) for i in range(len(FIELDS))]
+    return RollupColumns(columns, fields)
 
 
 def select_columns(
