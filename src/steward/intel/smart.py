@@ -565,14 +565,18 @@ def _scsi_findings(scsi: Mapping[str, float]) -> list[Finding]:
                 round(_sector_weight(uncorrected, 0.35), 4),
             )
         )
-    used = scsi.get("endurance_used")
-    if used is not None and used >= 100:
-        found.append(
-            Finding("scsi_worn_out", f"percentage used {used:g} %: past the rated endurance", 0.35)
-        )
-    elif used is not None and used >= 90:
-        found.append(Finding("scsi_wearing", f"percentage used {used:g} %", 0.12))
+    found.extend(_endurance_findings("scsi", scsi.get("endurance_used")))
     return found
+
+
+def _endurance_findings(kind: str, used: float | None) -> list[Finding]:
+    """A solid-state disk's rated endurance used, in percent (NVMe, SCSI): past it or near."""
+    if used is not None and used >= 100:
+        text = f"percentage used {used:g} %: past the rated endurance"
+        return [Finding(f"{kind}_worn_out", text, 0.35)]
+    if used is not None and used >= 90:
+        return [Finding(f"{kind}_wearing", f"percentage used {used:g} %", 0.12)]
+    return []
 
 
 def _nvme_findings(nvme: Mapping[str, float]) -> list[Finding]:
@@ -601,13 +605,7 @@ def _nvme_findings(nvme: Mapping[str, float]) -> list[Finding]:
                 0.15,
             )
         )
-    used = nvme.get("percentage_used")
-    if used is not None and used >= 100:
-        found.append(
-            Finding("nvme_worn_out", f"percentage used {used:g} %: past the rated endurance", 0.35)
-        )
-    elif used is not None and used >= 90:
-        found.append(Finding("nvme_wearing", f"percentage used {used:g} %", 0.12))
+    found.extend(_endurance_findings("nvme", nvme.get("percentage_used")))
     return found
 
 
