@@ -433,3 +433,13 @@ def test_an_attribute_row_smartctl_could_not_decode_is_left_out_not_the_disk() -
     assert doc["ata_smart_attributes"]["table"][0]["id"] not in ids
     assert len(ids) == len(doc["ata_smart_attributes"]["table"]) - 1
     assert parsed.smart_passed is True
+
+
+def test_a_non_finite_number_in_a_document_is_left_out_not_a_crash() -> None:
+    # Python's json reads "Infinity"; int() of it raised OverflowError, which the refresh
+    # does not catch, so every disk lost its refresh.
+    doc = json.loads(fixture("hdd_healthy.json"))
+    doc["power_on_time"] = {"hours": float("inf")}
+    doc["ata_smart_attributes"]["table"][0]["raw"]["value"] = float("nan")
+    parsed = parse_device(doc, "sdb")
+    assert parsed.smart_passed is True

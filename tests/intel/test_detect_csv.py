@@ -133,3 +133,32 @@ def test_lines_that_are_blank_but_for_spaces_or_commas_are_skipped(tmp_path: Pat
     text = "".join([rows[0], rows[1], "\n", "   \n", rows[2], ",\n", rows[3], " , \n"])
     out = io.StringIO()
     assert detect_csv(write(tmp_path, text), out) == 3
+
+
+def test_epoch_seconds_milliseconds_and_iso_times_score_alike(tmp_path: Path) -> None:
+    # Epoch milliseconds (as many exporters write them) were read as seconds: the daily
+    # pattern then ran 1,000 times too slowly and the scores differed from the same data
+    # with ISO times.
+    import datetime as dt
+    import math
+
+    start = dt.datetime(2014, 4, 1, tzinfo=dt.UTC)
+    stamps = [start + dt.timedelta(minutes=5 * i) for i in range(3 * 288)]
+    values = [
+        50 + 20 * math.sin(2 * math.pi * i / 288) + (60 if i == 700 else 0) for i in range(864)
+    ]
+
+    def scores(render) -> list[str]:
+        text = "timestamp,value\n" + "".join(
+            f"{render(t)},{v}\n" for t, v in zip(stamps, values, strict=True)
+        )
+        out = io.StringIO()
+        path = tmp_path / "series.csv"
+        path.write_text(text)
+        detect_csv(path, out)
+        return [line.split(",")[1] for line in out.getvalue().splitlines()[1:]]
+
+    iso = scores(lambda t: t.isoformat())
+    assert scores(lambda t: str(int(t.timestamp()))) == iso
+    assert scores(lambda t: str(int(t.timestamp() * 1000))) == iso
+    assert max(map(float, iso)) == float(iso[700])  # the spike is the most anomalous row

@@ -27,6 +27,7 @@ from __future__ import annotations
 import enum
 import json
 import logging
+import math
 import os
 import shutil
 import subprocess
@@ -208,7 +209,13 @@ def parse_scan(document: dict[str, Any]) -> list[ScanEntry]:
 
 
 def _int(value: Any) -> int | None:
-    return int(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+    """An integer field, or None for anything else (a bool, a string, a non-finite float:
+    ``int(inf)`` would raise and stop the refresh of every disk)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return int(value)
 
 
 def _attribute(row: Any) -> Attribute | None:
