@@ -3,8 +3,8 @@
 The input needs a header whose first two columns are ``timestamp`` and ``value``; each row is
 scored by one :class:`~steward.intel.detector.StreamDetector` in file order and written as
 ``timestamp,anomaly_score`` (the timestamp text is copied unchanged).  Timestamps are ISO 8601
-(``2014-04-01 00:00:00``; naive means UTC) or epoch seconds (epoch milliseconds, numbers of 1e11 or more, are read as such),
-and must strictly increase.
+(``2014-04-01 00:00:00``; naive means UTC) or epoch seconds, and must strictly increase;
+epoch numbers of 1e11 or more are read as milliseconds.
 The input is UTF-8 (a byte-order mark, as spreadsheet programs write, is allowed).
 """
 
