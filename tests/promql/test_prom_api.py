@@ -169,6 +169,45 @@ def test_time_accepts_rfc3339(client, world, store):
     assert data["result"] == [1_700_000_000.5, "1700000000.5"]
 
 
+@pytest.mark.parametrize(
+    ("text", "ms"),
+    [
+        ("1796016000", 1_796_016_000_000),
+        ("1796016000.5", 1_796_016_000_500),
+        ("2026-11-30T05:00:00Z", 1_796_014_800_000),
+        ("2026-11-30T05:00:00.123+01:00", 1_796_011_200_123),
+        ("2026-11-30T05:00:00.123456789Z", 1_796_014_800_123),
+        ("2026-11-30T05:00:00,5Z", 1_796_014_800_500),  # Go accepts a comma too
+    ],
+)
+def test_time_accepts_unix_seconds_and_rfc3339(text, ms):
+    assert prom_api.parse_time(text, "time") == ms
+
+
+# Each of these is a 400 from Prometheus 2.42 (checked against the real server): its
+# parseTime takes a Go float or time.RFC3339Nano and nothing else from ISO 8601.
+@pytest.mark.parametrize(
+    "text",
+    [
+        "2026-11-30",  # date only
+        "2026-11-30T05:00:00",  # no offset
+        "2026-11-30T05:00Z",  # no seconds
+        "2026-11-30 05:00:00Z",  # space for T
+        "2026-11-30t05:00:00z",  # lower case
+        "20261130T050000Z",  # ISO 8601 basic format
+        "2026-11-30T05:00:00+0100",  # offset without a colon
+        "2026-11-30T05:00:00+01",
+        "2026-11-30T05:00:00.123456789123Z",  # beyond nanoseconds
+    ],
+)
+def test_time_rejects_what_is_not_rfc3339(client, world, store, text):
+    response = get(client, "query", bearer(world.owner), query="time()", time=text)
+    assert response.status_code == 400
+    body = response.json()
+    assert (body["status"], body["errorType"]) == ("error", "bad_data")
+    assert f'cannot parse "{text}" to a valid timestamp' in body["error"]
+
+
 def test_grafana_style_post_query_range(client, world, store):
     secret = token_of(bearer(world.owner))
     response = post_form(
@@ -302,6 +341,8 @@ def test_buildinfo_reports_a_prometheus_version(client, world, store):
         (1e21, "1000000000000000000000"),
         (1.5e-7, "0.00000015"),
         (-2.5, "-2.5"),
+        (-0.0, "-0"),  # Prometheus answers "-0" for `-0` and `0 * -1`
+        (0.0, "0"),
         (float("inf"), "+Inf"),
         (float("-inf"), "-Inf"),
         (float("nan"), "NaN"),

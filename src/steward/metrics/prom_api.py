@@ -77,7 +77,7 @@ def format_value(value: float) -> str:
         text = format(Decimal(text), "f")
     if text.endswith(".0"):
         text = text[:-2]
-    return "0" if text == "-0" else text
+    return text  # negative zero stays "-0", as Go (and so Prometheus) prints it
 
 
 def _point(ts_ms: int, value: float) -> list[Any]:
@@ -206,7 +206,13 @@ def _params(request: HttpRequest, name: str) -> list[str]:
     return request.POST.getlist(name) + request.GET.getlist(name)
 
 
-_FRACTION = re.compile(r"(\.\d{6})\d+")
+_FRACTION = re.compile(r"([.,]\d{6})\d+")
+# Go's time.RFC3339Nano as time.Parse reads it: date, "T", time with seconds, at most nine
+# fraction digits (after "." or ","), and "Z" or a "+hh:mm" offset. datetime.fromisoformat
+# alone also takes a bare date, no offset, "hh:mm", basic format, ...: Prometheus does not.
+_RFC3339 = re.compile(
+    r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:[.,]\d{1,9})?(?:Z|[+-]\d{2}:\d{2})", re.ASCII
+)
 
 
 def parse_time(text: str, name: str) -> int:
@@ -223,14 +229,14 @@ def parse_time(text: str, name: str) -> int:
     if text in _BOUNDARY_TIMES:
         return _BOUNDARY_TIMES[text]
     try:
+        if not _RFC3339.fullmatch(text):
+            raise ValueError(text)
         # datetime keeps microseconds: drop digits beyond them (RFC 3339 allows nanoseconds).
         parsed = datetime.fromisoformat(_FRACTION.sub(r"\1", text))
     except ValueError:
         raise ApiError(
             f'invalid parameter "{name}": cannot parse "{text}" to a valid timestamp'
         ) from None
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=UTC)
     return round(parsed.timestamp() * 1000)
 
 
