@@ -42,6 +42,8 @@ class Exporter(BaseHTTPRequestHandler):
             threading.Event().wait(3)
         status = 404 if self.path == "/missing" else self.status
         body = b"not { valid" if self.path == "/garbage" else self.body
+        if self.path == "/bom":  # as some Windows exporters send it
+            body = b"\xef\xbb\xbf" + body
         self.send_response(status)
         self.send_header("Content-Type", "text/plain; version=0.0.4")
         self.send_header("Content-Length", str(len(body)))
@@ -97,6 +99,19 @@ def test_a_due_target_is_scraped_and_its_samples_stored(world, exporter, metrics
     meta = metrics_store.meta[world.acme.pk]
     assert meta["http_requests_total"].type == "counter"
     assert meta["process_resident_memory_bytes"].help == "Resident memory size in bytes."
+
+
+def test_a_body_starting_with_a_utf8_byte_order_mark_is_parsed(world, exporter, metrics_store):
+    t = target(world, f"{exporter}/bom")
+    assert jobs.scrape_due_targets() == 1
+    t.refresh_from_db()
+    assert t.last_error == "" and t.last_samples == 7
+    # The first line is a HELP comment: with the mark left on it, it would not be one.
+    meta = metrics_store.meta[world.acme.pk]
+    assert meta["http_requests_total"].help == "Requests served."
+    assert meta["http_requests_total"].type == "counter"
+    [(_, points)] = metrics_store.find("http_requests_total", code="200")
+    assert list(points.values()) == [1027.0]
 
 
 def test_a_target_that_is_not_due_is_left_alone(world, exporter, metrics_store):

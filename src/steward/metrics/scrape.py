@@ -99,9 +99,12 @@ def fetch(client: httpx.Client, url: str, timeout: float, max_bytes: int) -> str
     except (httpx.HTTPError, httpx.InvalidURL) as exc:
         raise ScrapeError(f"{type(exc).__name__}: {exc}") from None
     try:
-        return b"".join(chunks).decode(encoding)
+        text = b"".join(chunks).decode(encoding)
     except (LookupError, UnicodeDecodeError) as exc:
         raise ScrapeError(f"response is not text: {exc}") from None
+    # Some Windows exporters start the body with a UTF-8 byte-order mark, which the "utf-8"
+    # codec keeps as U+FEFF; the parser would then read the first line as a metric name.
+    return text.removeprefix("\ufeff")
 
 
 def _sample_type(family_type: str, sample_name: str) -> MetricType:
