@@ -131,6 +131,42 @@ def test_a_refreshed_device_map_starts_a_new_table(world, real_store):
     assert sorted(len(v) for v in points(real_store, "mem_used").values()) == [1, 1]
 
 
+def test_a_crlf_body_is_stored_and_refused_exactly_like_its_lf_twin(world, tmp_path):
+    # Windows senders end lines with CRLF; the general parser strips the CR.
+    teach = f"cpu,host=nas idle=1,user=2 {T_S}\nmem,host=nas used=1 {T_S}"
+    lines = [
+        f"cpu,host=nas idle=2,user=3 {T_S + 10}",  # known prefix, its template
+        f"cpu,host=nas user=4,idle=5 {T_S + 20}",  # known prefix, other order
+        f"mem,host=nas used=2 {T_S + 10}",
+        f"cpu,host=nas idle=abc {T_S + 30}",  # refused: the error names line 4
+        f"cpu,host=nas count=2i {T_S + 30}",  # integer: general path
+        f"disk,host=nas free=7 {T_S + 10}",  # new series: general path
+        "",
+        "cpu,host=nas idle=6 bad",
+        f"mem,host=nas used=3 {T_S + 20}",
+        f"cpu,host=nas idle=7,user=8 {T_S + 40}   ",  # trailing blanks: general path
+    ]
+    answers = []
+    for eol in ("\n", "\r\n"):
+        store = open_store(tmp_path / f"{len(eol)}.sqlite3", clock=lambda: T_MS + 60_000)
+        set_store_for_tests(store)
+        ingest.line_series.clear()
+        try:
+            assert write(world, teach.replace("\n", eol)).status_code == 204
+            response = write(world, eol.join(lines) + eol)
+            stored = {n: points(store, n) for n in ("cpu_idle", "cpu_user", "mem_used")}
+            stored |= {n: points(store, n) for n in ("cpu_count", "disk_free")}
+            answers.append((response.status_code, response.json(), stored))
+        finally:
+            ingest.line_series.clear()
+            store.close()
+    lf, crlf = answers
+    assert crlf == lf
+    assert lf[1]["detail"] == "line 4: invalid field value 'abc'"
+    assert (lf[1]["accepted"], lf[1]["rejected"]) == (7, 2)
+    assert lf[2]["cpu_idle"] and lf[2]["disk_free"]
+
+
 # --- split_known, pure ------------------------------------------------------------------
 
 
@@ -164,7 +200,8 @@ KNOWN = {"m,host=a": {"x": 1, "y": 2}}
         'm,host=a x="s" 5',  # string
         "m,host=a x=1",  # no timestamp: the server's clock
         "m,host=a x=1 -5",  # negative timestamp
-        "m,host=a x=1 5\r",  # CRLF
+        "m,host=a x=1 5\r\r",  # more than a CRLF's CR
+        "m,host=a x=1 \r",
         "m,host=a z=1 5",  # unknown field
         "m,host=a x=\u0661 5",  # non-ASCII digit (ARABIC-INDIC ONE)
         "m,host=a x=. 5",
@@ -178,6 +215,21 @@ KNOWN = {"m,host=a": {"x": 1, "y": 2}}
 def test_split_known_leaves_anything_unusual_to_the_general_parser(line):
     rows, rest, fast = split(line, KNOWN, 1, 1)
     assert (rows, rest, fast) == ([], [(1, line)], 0)
+
+
+def test_split_known_takes_crlf_lines_as_it_takes_lf_lines():
+    body = "m,host=a x=1.5,y=-2e3 7000000\nbad\nm,host=a y=.5 8000000\nm,host=a x=1i 9000000\n"
+    lf_templates: linefast.Templates = {}
+    crlf_templates: linefast.Templates = {}
+    for _ in range(2):  # first the loop, then the template each pass learned
+        lf = split(body, KNOWN, 1, 1_000_000, lf_templates)
+        crlf = split(body.replace("\n", "\r\n"), KNOWN, 1, 1_000_000, crlf_templates)
+        assert crlf_templates == lf_templates
+        assert crlf[0] == lf[0] == [(1, 7, 1.5), (2, 7, -2000.0), (2, 8, 0.5)]
+        assert crlf[2] == lf[2] == 2  # the same lines took the fast path
+        # The rest keeps its CRs for the general parser, which strips them.
+        assert crlf[1] == [(n, f"{text}\r") for n, text in lf[1][:-1]] + [(5, "")]
+        assert lf[1] == [(2, "bad"), (4, "m,host=a x=1i 9000000"), (5, "")]
 
 
 def test_split_known_converts_precision_and_keeps_line_numbers():

@@ -10,7 +10,8 @@ a dict lookup per field and a float per value, and goes to the store as
 the timestamp once per run of lines sharing it, with no tuple per sample.
 
 Exactness: a line takes the fast path only if it has the plain form the general parser
-would accept identically (``prefix fields timestamp``, no backslash, no quote, every
+would accept identically (``prefix fields timestamp``, optionally ending in the CR of
+a CRLF line end, which the general parser strips too; no backslash, no quote, every
 field key known, every value a float that ``lineproto._number`` accepts as one, an
 unsigned ASCII timestamp; a body with a value that overflows to an infinity goes to the
 general parser whole); anything else — integers (``1i``), booleans, strings,
@@ -92,11 +93,14 @@ def split_known(
         if len(parts) == 3:
             prefix, fields, stamp = parts
             if stamp != last_stamp:
-                if not (stamp.isdigit() and stamp.isascii()):
+                # A CRLF body leaves its CR on the stamp; the general parser strips it
+                # (``lineproto.parse_lines``), so the line means the same without it.
+                digits = stamp[:-1] if stamp[-1:] == "\r" else stamp
+                if not (digits.isdigit() and digits.isascii()):
                     add_rest((number, line))
                     continue
                 last_stamp = stamp
-                ts = int(stamp) * mul // div
+                ts = int(digits) * mul // div
             # A template implies the prefix is in ``known`` (both are filled below).
             template = get_template(prefix)
             if template is not None:
