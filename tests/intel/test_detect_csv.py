@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 import io
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -162,3 +164,22 @@ def test_epoch_seconds_milliseconds_and_iso_times_score_alike(tmp_path: Path) ->
     assert scores(lambda t: str(int(t.timestamp()))) == iso
     assert scores(lambda t: str(int(t.timestamp() * 1000))) == iso
     assert max(map(float, iso)) == float(iso[700])  # the spike is the most anomalous row
+
+
+def test_a_reader_that_stops_early_ends_it_quietly(tmp_path: Path) -> None:
+    # `steward detect big.csv | head -1`: the scores overflow the pipe (64 KiB), so the
+    # command is still writing when the reader closes its end.
+    rows = "".join(f"{1_700_000_000 + 60 * i},{10 + i % 7}\n" for i in range(20_000))
+    source = write(tmp_path, "timestamp,value\n" + rows)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "steward", "detect", str(source)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert process.stdout is not None and process.stderr is not None
+    assert process.stdout.readline() == b"timestamp,anomaly_score\n"
+    process.stdout.close()
+    stderr = process.stderr.read().decode()
+    process.stderr.close()
+    # 141 = 128 + SIGPIPE: what the shell reports for a Unix tool the signal ended.
+    assert (process.wait(timeout=60), stderr) == (141, "")
