@@ -108,6 +108,7 @@ def test_heartbeats_go_on_while_history_requests_are_slow(tmp_path) -> None:
 
     simulation._post = post
     host = sim.SimHost(0, "steward", "sim")
+    host.start(simulation.clock() - 86_400.0)  # as ``_agent`` does before ``_run``
 
     asyncio.run(simulation._run(host, "cred", simulation.clock(), 10.0))
 
@@ -132,7 +133,9 @@ def test_no_heartbeats_when_they_are_off(tmp_path) -> None:
         return {"accepted": 0}
 
     simulation._post = post
-    asyncio.run(simulation._run(sim.SimHost(0, "steward", "sim"), "cred", simulation.clock(), 10.0))
+    host = sim.SimHost(0, "steward", "sim")
+    host.start(simulation.clock() - 3_600.0)
+    asyncio.run(simulation._run(host, "cred", simulation.clock(), 10.0))
     assert posts == [sim.METRICS_PATH]
 
 
@@ -203,3 +206,47 @@ def test_heartbeats_do_not_wait_behind_metrics_requests(tmp_path) -> None:
         return sent
 
     assert asyncio.run(scenario()) == [sim.HEARTBEAT_PATH]
+
+
+def test_a_backfilled_host_booted_before_its_history(tmp_path) -> None:
+    # `--backfill 1d` sent a day of history, yet the inventory (the device page's
+    # "Booted") said the host booted when the simulation started: it was sent before the
+    # host was placed in time. Boot time, uptime and history must tell one story.
+    import asyncio
+    from datetime import datetime
+
+    from steward.simulate import runner as sim
+
+    simulation = sim.Simulation(
+        Options("http://sim.invalid", 1, token="t", interval=60.0, backfill=86_400.0,
+                state_dir=tmp_path)
+    )  # fmt: skip
+    bodies: dict[str, list[dict]] = {}
+
+    async def post(path, body, credential):
+        bodies.setdefault(path, []).append(body)
+        await asyncio.sleep(0)  # a request takes a while: the heartbeat task gets its turn
+        if path == sim.ENROLL_PATH:
+            return {"device_id": 1, "credential": "cred", "heartbeat_interval": 10}
+        return {"accepted": 0, "heartbeat_interval": 10}
+
+    simulation._post = post
+    started = simulation.clock()
+    asyncio.run(simulation._agent(sim.SimHost(0, "steward", "sim"), deadline=started))
+
+    [inventory] = bodies[sim.INVENTORY_PATH]
+    booted = datetime.fromisoformat(inventory["boot_time"]).timestamp()
+    points = [
+        (ts / 1000, value, series["labels"])
+        for batch in bodies[sim.METRICS_PATH]
+        for family in batch["families"]
+        if family["name"] == "node_boot_time_seconds"
+        for series in family["series"]
+        for ts, value in series["points"]
+    ]
+    first = min(t for t, _, _ in points)
+    assert first < started - 86_000  # a day of history ...
+    assert booted < first  # ... after the boot the inventory reports
+    assert {value for _, value, _ in points} == {booted}  # one boot, the same everywhere
+    [heartbeat, *_] = bodies[sim.HEARTBEAT_PATH]
+    assert heartbeat["uptime_seconds"] > started - first > 0

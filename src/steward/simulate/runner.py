@@ -261,6 +261,9 @@ class Simulation:
         # Spread everything an agent does over the interval: no thundering herd.
         offset = random.Random(host.index).uniform(0, opts.interval)  # noqa: S311
         await asyncio.sleep(min(offset, 2.0) if entry is None else offset)
+        # In time before the server hears of the host: its inventory reports when it
+        # booted, which must lie before the history (``--backfill``) it sends next.
+        host.start(self.clock() - opts.backfill)
         try:
             if entry is None:
                 entry = await self._enroll(host)
@@ -291,21 +294,21 @@ class Simulation:
             **host.inventory(),
             "sent_at": now_iso(),
             "agent_version": AGENT_VERSION,
-            "boot_time": datetime.fromtimestamp(host.boot_time or self.clock(), UTC).isoformat(),
+            "boot_time": datetime.fromtimestamp(host.boot_time, UTC).isoformat(),
         }
 
     async def _run(
         self, host: SimHost, credential: str, deadline: float | None, heartbeat_every: float
     ) -> None:
-        """History (``--backfill``), then live rounds until ``deadline``; heartbeats all
-        along, from a task of their own, as the agent sends them apart from its metrics.
+        """History (``--backfill``, from where ``host.start`` placed the host), then live
+        rounds until ``deadline``; heartbeats all along, from a task of their own, as the
+        agent sends them apart from its metrics.
 
         With heartbeats between metrics requests, a backfill on a busy server (each
         request queued behind hundreds of hosts' others) left minutes between them, and
         every host in it showed offline until its history was in.
         """
         now = self.clock()
-        host.start(now - self.options.backfill)
         stop = asyncio.Event()
         beats = None
         if self.options.heartbeats:
