@@ -18,5 +18,6 @@ def _fresh_alert_caches():
     runtime.forget()
     labels.forget()
     yield
+    runtime.settle()  # the feeder's rounds belong to this test's database, not the next's
     runtime.forget()
     labels.forget()

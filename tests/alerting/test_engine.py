@@ -6,6 +6,8 @@ import json
 from dataclasses import dataclass
 from typing import ClassVar
 
+import pytest
+
 from steward.alerting import (
     Absence,
     CheckFailing,
@@ -385,3 +387,58 @@ def test_a_rule_that_raises_on_arrival_does_not_stop_the_other_rules(clock):
     engine.observe(Heartbeat(device(1), clock.now, False), clock.now)  # going away
     state = engine.state.alerts
     assert [a.rule_id for a in state.values() if a.status.value == "firing"] == ["offline"]
+
+
+def test_next_wakeup_given_now_includes_the_end_of_a_silence(clock):
+    silence = Silence("s1", (Matcher.parse('device="d01"'),), clock.now - 60, clock.now + 300, "a")
+    engine = Engine(config(CPU, silences=(silence,)))
+    assert engine.next_wakeup() is None  # nothing due by the state alone
+    assert engine.next_wakeup(clock.now) == clock.now + 300
+    assert engine.next_wakeup(clock.now + 300) is None
+
+
+def test_series_and_devices_round_trip_and_bad_points_are_a_state_error(clock):
+    from steward.alerting import StateError
+
+    engine = Engine(config(CPU, OFFLINE))
+    engine.observe(Sample("cpu", device(1), clock.now, 95.5), clock.now)
+    engine.observe(Heartbeat(device(2), clock.now), clock.now)
+    data = json.loads(json.dumps(engine.to_dict()))
+    again = Engine.from_dict(config(CPU, OFFLINE), data)
+    assert again.to_dict() == engine.to_dict()
+    (buffer,) = again.state.series.values()
+    assert buffer.points == [(clock.now, 95.5)] and isinstance(buffer.points[0], tuple)
+    (key,) = data["series"]
+    data["series"][key]["points"] = [[clock.now]]
+    with pytest.raises(StateError):
+        Engine.from_dict(config(CPU, OFFLINE), data)
+    data["series"][key] = ["not", "an", "object"]
+    with pytest.raises(StateError):
+        Engine.from_dict(config(CPU, OFFLINE), data)
+
+
+def test_the_inhibition_index_agrees_with_a_pass_over_every_source():
+    import random
+
+    from steward.alerting import AlertState, AlertStatus
+    from steward.alerting.noise import Inhibitors, inhibited_by
+
+    rng = random.Random(7)
+    site_rule = InhibitRule(
+        source=(Matcher.parse('alertname="SiteDown"'),), equal=("site",), name="site"
+    )
+    rules = (DEVICE_OFFLINE_INHIBITION, site_rule)
+    alerts = []
+    for i in range(300):
+        kind = rng.choice(["device_offline", "threshold", "check"])
+        labels = {
+            **device(rng.randrange(40), site=rng.choice(["paris", "lyon", "nice"])),
+            "alertkind": kind,
+            "alertname": rng.choice(["SiteDown", "HighCPU", "Disk"]),
+        }
+        status = rng.choice([AlertStatus.FIRING, AlertStatus.FIRING, AlertStatus.RESOLVED])
+        alerts.append(AlertState(fingerprint=f"fp{i}", rule_id="r", labels=labels, status=status))
+    index = Inhibitors(rules, alerts)
+    for target in alerts:
+        expected = inhibited_by(target, alerts, rules) is not None
+        assert (index.inhibitor(target) is not None) is expected, target.labels

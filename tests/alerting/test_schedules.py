@@ -169,3 +169,27 @@ def test_a_late_check_returns_every_overdue_step_on_schedule():
 def test_acknowledged_escalation_has_nothing_due():
     due, state = escalation_due(POLICY, EscalationState(started_at=0), 10_000, acknowledged=True)
     assert due == [] and state == EscalationState(started_at=0)
+
+
+def test_next_change_is_the_nearest_silence_or_window_boundary():
+    from steward.alerting.silences import next_change
+
+    start = utc("2025-01-04T12:00")  # a Saturday
+    silence = Silence("s1", (Matcher.parse('site="paris"'),), start + 600, start + 7200, "a")
+    window = MaintenanceWindow(
+        "w1", (Matcher.parse('site="paris"'),), "Europe/Berlin",
+        (WeeklySlot((SUNDAY,), "01:00", "05:00"),),
+    )  # fmt: skip
+    assert next_change(start, [silence]) == start + 600
+    assert next_change(start + 600, [silence]) == start + 7200
+    assert next_change(start + 7200, [silence]) is None
+    # Sunday 01:00 in Berlin (UTC+1 in January) is Sunday 00:00 UTC, then 04:00 UTC.
+    assert next_change(start, windows=[window]) == utc("2025-01-05T00:00")
+    assert next_change(utc("2025-01-05T02:00"), windows=[window]) == utc("2025-01-05T04:00")
+    assert next_change(start, [silence], [window]) == start + 600
+    ended = MaintenanceWindow(
+        "w2", window.matchers, "UTC", window.slots, valid_until=start - 1
+    )  # fmt: skip
+    assert next_change(start, windows=[ended]) is None
+    later = MaintenanceWindow("w3", window.matchers, "UTC", window.slots, valid_from=start + 60)
+    assert next_change(start, windows=[later]) == start + 60

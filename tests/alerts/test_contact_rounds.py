@@ -64,3 +64,36 @@ def test_heartbeats_resolve_offline_alerts_in_one_round_for_all(world, fresh_eng
 
     assert rounds == [5]
     assert not Alert.objects.filter(status="firing", rule_name="Device offline").exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_devices_recorded_offline_together_are_judged_in_one_round(world, monkeypatch):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from steward.alerts.models import EngineState
+    from steward.inventory import presence
+
+    devices = [make_device(world.acme_hq, f"till-{i:02}") for i in range(6)]
+    seen = timezone.now() - timedelta(minutes=10)  # their last contact
+    for d in devices:
+        hooks.on_device_status(d, online=True, at=seen.timestamp())
+    assert runtime.settle()
+    Device.objects.filter(pk__in=[d.pk for d in devices]).update(
+        last_seen=seen, recorded_status="online"
+    )
+    rounds: list[int] = []
+    run_batch = runtime._run_batch
+
+    def counting(org_id, batch, at):
+        rounds.append(len(batch))
+        return run_batch(org_id, batch, at)
+
+    monkeypatch.setattr(runtime, "_run_batch", counting)
+    before = EngineState.objects.get(organization=world.acme).version
+    assert presence.record_offline_devices() == 6
+    assert rounds == [6]
+    assert EngineState.objects.get(organization=world.acme).version == before + 1
+    runtime.tick(world.acme.pk)  # judged from their last contact, 10 minutes ago
+    assert Alert.objects.filter(status="firing", rule_name="Device offline").count() == 6

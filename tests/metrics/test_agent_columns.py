@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 import pytest
 
 from steward.agent.metrics import wire
-from steward.alerts import yamlio
+from steward.alerts import runtime, yamlio
 from steward.alerts.models import Alert
 from steward.metrics import agent, agent_batch
 from steward.metrics.store import set_store_for_tests
@@ -263,8 +263,10 @@ def test_rules_see_samples_of_known_series(world, credential, real_store):
 
     send(0, [5.0, 7.0])
     send(1, [9.0, 11.0])  # known now: the rows path
+    assert runtime.settle()  # samples are judged within a fraction of a second
     assert not Alert.objects.filter(organization=world.acme).exists()
     send(2, [250.0, 260.0])
+    assert runtime.settle()
     assert Alert.objects.filter(organization=world.acme).exists()
 
 
@@ -303,6 +305,7 @@ def test_history_older_than_the_rules_can_use_is_stored_but_not_judged(
         old["batch_id"] += "x"
         response = post(credential, old)
         assert response.status_code == 200, response.content
+    assert runtime.settle()
     assert not Alert.objects.filter(organization=world.acme).exists()
     matcher = Matcher("__name__", MatchOp.EQ, "app_queue_depth")
     (stored,) = real_store.select([world.acme.pk], [matcher], hour_ago, hour_ago + 10_000)
@@ -310,4 +313,5 @@ def test_history_older_than_the_rules_can_use_is_stored_but_not_judged(
 
     fresh = {**old, "batch_id": "h-2", "timestamps": recent(2)}
     assert post(credential, fresh).status_code == 200
+    assert runtime.settle()
     assert Alert.objects.filter(organization=world.acme).exists()

@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from steward.alerts import yamlio
+from steward.alerts import runtime, yamlio
 from steward.alerts.models import Alert
 from steward.metrics.store import set_store_for_tests
 from steward.tsdb import open_store
@@ -43,8 +43,10 @@ def test_a_threshold_on_a_pushed_metric_fires_on_arrival(world, real_store):
     for n, depth in enumerate((5, 7, 9)):  # the series becomes known to the fast path
         response = write(f"queue,host=mq depth={depth} {now_ns + n * 10**9}\n", headers=auth)
         assert response.status_code == 204, response.content
+    assert runtime.settle()  # samples are judged within a fraction of a second
     assert not Alert.objects.filter(organization=world.acme).exists()
     response = write(f"queue,host=mq depth=250 {now_ns + 5 * 10**9}\n", headers=auth)
     assert response.status_code == 204
+    assert runtime.settle()
     alert = Alert.objects.get(organization=world.acme)
     assert alert.status == "firing" or alert.phase in ("firing", "pending")

@@ -69,9 +69,10 @@ from steward.alerting.model import (
 from steward.alerting.noise import (
     DEVICE_OFFLINE_INHIBITION,
     FlapConfig,
+    Inhibitors,
     InhibitRule,
+    equal_key,
     flap_recheck_at,
-    inhibited_by,
     update_flapping,
 )
 from steward.alerting.oncall import Rotation, who_is_on_call
@@ -84,7 +85,7 @@ from steward.alerting.routing import (
     NotificationPolicy,
 )
 from steward.alerting.rules import Rule
-from steward.alerting.silences import MaintenanceWindow, Silence, is_silenced
+from steward.alerting.silences import MaintenanceWindow, Silence, is_silenced, next_change
 from steward.alerting.templates import render
 
 STATE_VERSION = 1
@@ -159,6 +160,9 @@ class Engine:
                 name = cond.input_name()
                 self._history[name] = max(self._history.get(name, 0.0), cond.history_s())
         self._inhibit_sources = tuple(m for r in config.inhibit_rules for m in [r.source])
+        # The firing inhibiting alerts, indexed (built when first needed, dropped when one
+        # of them changes): every round judges its alerts against them.
+        self._inhibitors: Inhibitors | None = None
 
     # ---------------------------------------------------------------- persistence
 
@@ -217,9 +221,13 @@ class Engine:
         self._prune(now)
         return actions
 
-    def next_wakeup(self) -> float | None:
-        """Earliest time :meth:`tick` has known work (silence and maintenance boundaries are
-        not included: tick at least every few seconds while any exist)."""
+    def next_wakeup(self, now: float | None = None) -> float | None:
+        """Earliest time :meth:`tick` has known work; given ``now``, silences and
+        maintenance windows starting or ending after it are included (they change which
+        alerts notify).
+
+        Not included: housekeeping that can wait (forgetting long-resolved alerts and
+        silent inputs, resolving alerts of deleted rules): tick now and then anyway."""
         times: list[float] = list(self.state.deadlines.values())
         nxt = self.grouper.next_due()
         if nxt is not None:
@@ -237,6 +245,10 @@ class Engine:
                 at = next_step_at(policy, esc)
                 if at is not None:
                     times.append(at)
+        if now is not None and (self.config.silences or self.config.windows):
+            boundary = next_change(now, self.config.silences, self.config.windows)
+            if boundary is not None:
+                times.append(boundary)
         return min(times) if times else None
 
     # ---------------------------------------------------------------- operator actions
@@ -418,6 +430,8 @@ class Engine:
         touched: set[str],
     ) -> None:
         self.state.alerts[new.fingerprint] = new
+        if self._inhibitors is not None and self._changes_inhibition(old, new):
+            self._inhibitors = None
         actions.extend(RecordTransition(t) for t in transitions)
         if transitions or old is None or old.status is not new.status:
             touched.add(new.fingerprint)
@@ -436,41 +450,70 @@ class Engine:
 
     # ---------------------------------------------------------------- notification
 
-    def _desired(self, alert: AlertState, now: float, sources: list[AlertState]) -> NoticeStatus:
+    def _changes_inhibition(self, old: AlertState | None, new: AlertState) -> bool:
+        if not self._is_inhibit_source(new) and (old is None or not self._is_inhibit_source(old)):
+            return False
+        return old is None or old.status is not new.status or old.labels != new.labels
+
+    def _inhibition(self) -> Inhibitors:
+        if self._inhibitors is None:
+            sources = [
+                a
+                for a in self.state.alerts.values()
+                if a.status is AlertStatus.FIRING and self._is_inhibit_source(a)
+            ]
+            self._inhibitors = Inhibitors(self.config.inhibit_rules, sources)
+        return self._inhibitors
+
+    def _desired(self, alert: AlertState, now: float) -> NoticeStatus:
         if alert.status is AlertStatus.RESOLVED and not alert.flapping:
             return NoticeStatus.RESOLVED
         if alert.phase_at(now) is not Phase.FIRING:
             return NoticeStatus.WITHDRAWN
         if is_silenced(alert.labels, now, self.config.silences, self.config.windows):
             return NoticeStatus.WITHDRAWN
-        if inhibited_by(alert, sources, self.config.inhibit_rules) is not None:
+        if self._inhibition().inhibitor(alert) is not None:
             return NoticeStatus.WITHDRAWN
         return NoticeStatus.FIRING
+
+    def _targets_of(self, sources: list[AlertState]) -> set[str]:
+        """The alerts that ``sources`` may inhibit: those sharing a rule's ``equal`` labels
+        with one of them (every alert, for a rule without ``equal``)."""
+        keys: list[set[tuple[str, ...]]] = []
+        for rule in self.config.inhibit_rules:
+            if not rule.equal:
+                return set(self.state.alerts)
+            keys.append(
+                {equal_key(rule, s.labels) for s in sources if matches_all(rule.source, s.labels)}
+            )
+        return {
+            fp
+            for fp, alert in self.state.alerts.items()
+            if any(
+                equal_key(rule, alert.labels) in wanted
+                for rule, wanted in zip(self.config.inhibit_rules, keys, strict=True)
+                if wanted
+            )
+        }
 
     def _is_inhibit_source(self, alert: AlertState) -> bool:
         return any(matches_all(src, alert.labels) for src in self._inhibit_sources)
 
     def _after(self, now: float, touched: set[str], actions: list[Action], full: bool) -> None:
         alerts = self.state.alerts
-        if not full and any(self._is_inhibit_source(alerts[fp]) for fp in touched if fp in alerts):
-            full = True  # an inhibiting alert changed: its targets must be re-judged
+        # Most samples change no alert: then there are no candidates and this costs nothing.
         candidates: Iterable[str] = list(alerts) if full else sorted(touched)
-        # Most samples change no alert: then this stays empty and costs nothing.
-        sources = (
-            [
-                a
-                for a in alerts.values()
-                if a.status is AlertStatus.FIRING and self._is_inhibit_source(a)
-            ]
-            if candidates
-            else []
-        )
+        if not full:
+            changed = [alerts[fp] for fp in touched if fp in alerts]
+            changed = [a for a in changed if self._is_inhibit_source(a)]
+            if changed:  # an inhibiting alert changed: its targets must be re-judged
+                candidates = sorted(touched | self._targets_of(changed))
         for fp in candidates:
             alert = alerts.get(fp)
             if alert is None:
                 continue
             rule = self.rules.get(alert.rule_id)
-            desired = self._desired(alert, now, sources)
+            desired = self._desired(alert, now)
             previous = self.state.fed.get(fp)
             if desired is previous or (previous is None and desired is not NoticeStatus.FIRING):
                 continue

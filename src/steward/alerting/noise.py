@@ -87,6 +87,41 @@ DEVICE_OFFLINE_INHIBITION = InhibitRule(
 )
 
 
+def equal_key(rule: InhibitRule, labels: Labels) -> tuple[str, ...]:
+    """The values of the labels ``rule.equal`` names: a source can only inhibit a target
+    with the same key."""
+    return tuple(labels.get(k, "") for k in rule.equal)
+
+
+class Inhibitors:
+    """The firing alerts that can inhibit others, indexed per rule by :func:`equal_key`.
+
+    Judging an alert then costs a dictionary lookup per rule, not a pass over every source:
+    with 450 devices offline (450 sources) every round of samples went quadratic, and one
+    server process spent 44 % of its time in :func:`inhibited_by`.
+    """
+
+    def __init__(self, rules: Iterable[InhibitRule], sources: Iterable[AlertState]) -> None:
+        self.rules = tuple(rules)
+        self._index: list[dict[tuple[str, ...], list[AlertState]]] = [{} for _ in self.rules]
+        for src in sources:
+            if src.status.value != "firing":
+                continue
+            for rule, index in zip(self.rules, self._index, strict=True):
+                if matches_all(rule.source, src.labels):
+                    index.setdefault(equal_key(rule, src.labels), []).append(src)
+
+    def inhibitor(self, target: AlertState) -> tuple[InhibitRule, AlertState] | None:
+        """A (rule, firing source alert) that inhibits ``target``, or None."""
+        for rule, index in zip(self.rules, self._index, strict=True):
+            for src in index.get(equal_key(rule, target.labels), ()):
+                if src.fingerprint != target.fingerprint and rule.inhibits(
+                    src.labels, target.labels
+                ):
+                    return rule, src
+        return None
+
+
 def inhibited_by(
     target: AlertState, sources: Iterable[AlertState], rules: Iterable[InhibitRule]
 ) -> tuple[InhibitRule, AlertState] | None:

@@ -142,3 +142,27 @@ def is_silenced(
         if window.silences(labels, now):
             return window
     return None
+
+
+def next_change(
+    now: float, silences: Iterable[Silence] = (), windows: Iterable[MaintenanceWindow] = ()
+) -> float | None:
+    """The earliest instant after ``now`` at which a silence or a maintenance window starts
+    or ends (None: none ever will), so a caller can sleep until then instead of polling."""
+    times: list[float] = []
+    for silence in silences:
+        times.extend(t for t in (silence.starts_at, silence.ends_at) if t > now)
+    for window in windows:
+        bounds = (window.valid_from, window.valid_until)
+        times.extend(t for t in bounds if t is not None and t > now)
+        if window.valid_until is not None and window.valid_until <= now:
+            continue  # over for good
+        tz = zone(window.timezone)
+        today = datetime.fromtimestamp(now, tz).date()
+        # Yesterday's occurrence may still be running; a week ahead holds every weekday.
+        for offset in range(-1, 8):
+            day = today + timedelta(days=offset)
+            for slot in window.slots:
+                if day.weekday() in slot.days:
+                    times.extend(t for t in slot.occurrence(day, tz) if t > now)
+    return min(times) if times else None

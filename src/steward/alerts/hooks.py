@@ -13,7 +13,9 @@
   subjects any rule reads, so they only build what is used.
 
 They never raise into the caller's request: a failure is logged, and the worker's tick
-catches up (it re-evaluates every deadline). Evaluation happens on arrival, not on a timer.
+catches up (it re-evaluates every deadline). Evaluation happens on arrival, not on a timer:
+in the request, or (samples, routine contact, unchanged check states) within a fraction of
+a second, batched with others (``runtime.observe_soon``).
 """
 
 from __future__ import annotations
@@ -131,10 +133,17 @@ def reads_pushed_metrics(org_id: int) -> bool:
 
 
 def on_samples(org_id: int, samples: Sequence[Any]) -> None:
-    """Metric samples were stored for organization ``org_id``: evaluate the rules on them."""
+    """Metric samples were stored for organization ``org_id``: evaluate the rules on them.
+
+    Within about ``runtime.FEED_DELAY_S``, in one round with the other requests' samples
+    (``observe_soon``), not in this request: every round writes the organization's whole
+    engine state, and with 1,000 devices reporting, a round per metrics request (or per
+    few, coalesced) kept a server thread busy with nothing else. Threshold rules wait
+    ``for`` minutes anyway; check results and device contact keep their own paths.
+    """
     try:
         observations = samples_to_observations(org_id, samples, wanted_metrics(org_id))
-        runtime.observe(org_id, observations)
+        runtime.observe_soon(org_id, observations)
     except Exception:
         log.exception("alert evaluation of %d samples failed (org %s)", len(samples), org_id)
 
@@ -204,6 +213,31 @@ def on_device_status(device: Any, online: bool = True, at: float | None = None) 
             runtime.observe(device.organization_id, beat)
     except Exception:
         log.exception("alert evaluation of device %s status failed", getattr(device, "pk", device))
+
+
+def on_devices_offline(pks: Sequence[int]) -> None:
+    """Presence recorded these devices offline: one round per organization, each device
+    judged from its last contact (as ``on_device_status(pk, online=False)``)."""
+    try:
+        from steward.inventory.models import Device
+
+        beats: dict[int, list[Heartbeat]] = defaultdict(list)
+        devices = Device.objects.filter(pk__in=list(pks)).only("pk", "organization_id", "last_seen")
+        for device in devices:
+            info = label_cache.device(device.organization_id, device.pk)
+            if info is not None:
+                seen = device.last_seen.timestamp() if device.last_seen else time.time()
+                beats[device.organization_id].append(Heartbeat(dict(info.labels), seen, True))
+    except Exception:
+        log.exception("alert evaluation of %d offline devices failed", len(pks))
+        return
+    for org_id, batch in beats.items():
+        try:
+            runtime.observe(org_id, batch)
+        except Exception:
+            log.exception(
+                "alert evaluation of %d offline devices failed (org %s)", len(batch), org_id
+            )
 
 
 def check_labels(check: Any) -> dict[str, str]:

@@ -24,6 +24,9 @@ class EngineState(models.Model):
     version = models.BigIntegerField(default=0)
     config_version = models.BigIntegerField(default=0)
     data = models.JSONField(default=dict)
+    # Engine.next_wakeup() as of the last write: the worker's every-second tick skips the
+    # organization (no state read, no write) until then (runtime.tick).
+    next_due = models.FloatField(null=True, blank=True)
     pack_keys = models.JSONField(default=list)
     updated_at = models.DateTimeField(auto_now=True)
 
