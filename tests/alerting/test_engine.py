@@ -42,6 +42,7 @@ from steward.alerting import (
     register_condition,
     scope,
 )
+from steward.alerting.engine import ENTRY_KINDS
 from steward.alerting.noise import DEVICE_OFFLINE_INHIBITION
 
 ORG = {"organization": "acme"}
@@ -442,3 +443,53 @@ def test_the_inhibition_index_agrees_with_a_pass_over_every_source():
     for target in alerts:
         expected = inhibited_by(target, alerts, rules) is not None
         assert (index.inhibitor(target) is not None) is expected, target.labels
+
+
+def test_changed_entries_and_the_core_rebuild_the_whole_state(clock):
+    """What ``take_changes`` reports, applied to a store after every call, plus
+    ``core_to_dict`` rebuild exactly ``to_dict``: no change is missed, removals included."""
+    import random
+
+    rng = random.Random(11)
+    cfg = config(CPU, OFFLINE, PING, input_retention_s=300, resolved_retention_s=60)
+    engine = Engine(cfg)
+    stored: dict[tuple[str, str], dict] = {}
+    for step in range(400):
+        now = clock.advance(rng.choice([1, 2, 5, 20]))
+        dev = device(rng.randrange(6))
+        roll = rng.random()
+        if roll < 0.4:
+            engine.observe(Sample("cpu", dev, now, rng.choice([10, 50, 95, 99])), now)
+        elif roll < 0.6:
+            engine.observe(Heartbeat(dev, now), now)
+        elif roll < 0.8:
+            state = rng.choice([CheckState.OK, CheckState.CRITICAL])
+            engine.observe(CheckResult("ping", dev, now, state, "x"), now)
+        else:
+            engine.tick(now)
+        for kind, key, data in engine.take_changes():
+            if data is None:
+                stored.pop((kind, key), None)
+            else:
+                stored[(kind, key)] = json.loads(json.dumps(data))
+        if step % 50 == 49:
+            entries = [(kind, key, data) for (kind, key), data in stored.items()]
+            core = json.loads(json.dumps(engine.core_to_dict()))
+            again = Engine.from_parts(cfg, core, entries)
+            assert again.to_dict() == engine.to_dict()
+            assert again.take_changes() == []
+    kinds = {kind for kind, _ in stored}
+    assert {"series", "devices", "checks", "alerts"} <= kinds
+    assert not any(kind in engine.core_to_dict() for kind in kinds)
+
+
+def test_a_whole_document_is_read_and_its_entries_moved_out_on_the_next_write(clock):
+    engine = Engine(config(CPU, OFFLINE))
+    engine.observe(Sample("cpu", device(1), clock.now, 95), clock.now)
+    engine.observe(Heartbeat(device(2), clock.now), clock.now)
+    whole = json.loads(json.dumps(engine.to_dict()))
+    again = Engine.from_parts(config(CPU, OFFLINE), whole, [])
+    assert again.to_dict() == engine.to_dict()
+    moved = {(kind, key) for kind, key, data in again.take_changes() if data is not None}
+    assert moved == {(kind, key) for kind in ENTRY_KINDS for key in whole[kind]}
+    assert {kind for kind, _ in moved} == {"series", "devices", "alerts"}

@@ -17,9 +17,19 @@ def device_auth(device) -> dict[str, str]:
 def wait_for(predicate, timeout: float = 5.0):
     import time
 
+    from django.db import OperationalError
+
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        value = predicate()
+        try:
+            value = predicate()
+        except OperationalError as exc:
+            # The test database is in-memory SQLite with a shared cache: its table locks
+            # fail at once instead of waiting, so a read racing a sender thread's write
+            # ("database table is locked") is tried again.
+            if "locked" not in str(exc):
+                raise
+            value = None
         if value:
             return value
         time.sleep(0.02)

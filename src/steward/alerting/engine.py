@@ -22,12 +22,13 @@ escalation, which runs while the group has firing members.
 from __future__ import annotations
 
 import bisect
+import dataclasses
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from steward.alerting._serde import Serde
+from steward.alerting._serde import Serde, dump
 from steward.alerting.actions import Action, EscalateAction, NotifyAction, RecordTransition
 from steward.alerting.conditions import ConditionInput, Source
 from steward.alerting.errors import InvalidOperation, InvalidRule, StateError
@@ -129,6 +130,13 @@ class EngineState(Serde):
     escalations: dict[str, EscalationState] = field(default_factory=dict)
 
 
+# The maps of EngineState an app may persist entry by entry (``Engine.take_changes`` and
+# ``Engine.from_parts``): they are the bulk of a large state (2-3 MB at 1,000 devices), and
+# one round changes few of their entries. The rest is one small document (``core_to_dict``).
+ENTRY_KINDS = ("series", "checks", "devices", "insights", "alerts")
+Entry = tuple[str, str, dict[str, Any] | None]  # kind, key, data (None: removed)
+
+
 def _deadline_key(rule_id: str, input_key: str) -> str:
     return f"{rule_id}\x1f{input_key}"
 
@@ -163,6 +171,8 @@ class Engine:
         # The firing inhibiting alerts, indexed (built when first needed, dropped when one
         # of them changes): every round judges its alerts against them.
         self._inhibitors: Inhibitors | None = None
+        # Keys of the ENTRY_KINDS maps changed since the last take_changes().
+        self._dirty: dict[str, set[str]] = {kind: set() for kind in ENTRY_KINDS}
 
     # ---------------------------------------------------------------- persistence
 
@@ -172,6 +182,48 @@ class Engine:
     @classmethod
     def from_dict(cls, config: EngineConfig, data: dict[str, Any]) -> Engine:
         return cls(config, EngineState.from_dict(data))
+
+    def core_to_dict(self) -> dict[str, Any]:
+        """``to_dict`` without the ENTRY_KINDS maps (persisted by ``take_changes``)."""
+        return {
+            f.name: dump(getattr(self.state, f.name))
+            for f in dataclasses.fields(EngineState)
+            if f.init and f.name not in ENTRY_KINDS
+        }
+
+    def take_changes(self) -> list[Entry]:
+        """The entries of the ENTRY_KINDS maps changed since the last call (or since the
+        engine was built), as ``(kind, key, data)``, data None for an entry removed; the
+        record starts afresh. Persisting them and ``core_to_dict()`` persists the state."""
+        changes: list[Entry] = []
+        for kind, keys in self._dirty.items():
+            entries = getattr(self.state, kind)
+            for key in sorted(keys):
+                value = entries.get(key)
+                changes.append((kind, key, None if value is None else value.to_dict()))
+            keys.clear()
+        return changes
+
+    @classmethod
+    def from_parts(
+        cls, config: EngineConfig, core: dict[str, Any], entries: Iterable[Entry]
+    ) -> Engine:
+        """The engine of ``core_to_dict()`` and the persisted entries. A ``core`` that still
+        holds entry maps (a whole ``to_dict()`` document) is read too, and its entries are
+        reported by the next ``take_changes()``, so the first write moves them out."""
+        data = dict(core)
+        legacy = {kind: set(data.get(kind) or ()) for kind in ENTRY_KINDS}
+        maps: dict[str, dict[str, Any]] = {kind: dict(data.get(kind) or {}) for kind in ENTRY_KINDS}
+        for kind, key, value in entries:
+            if kind not in maps:
+                raise StateError(f"unknown engine state entry kind {kind!r}")
+            if value is not None:
+                maps[kind][key] = value
+        data.update(maps)
+        engine = cls.from_dict(config, data)
+        for kind, keys in legacy.items():
+            engine._dirty[kind].update(keys)
+        return engine
 
     # ---------------------------------------------------------------- inputs
 
@@ -288,6 +340,7 @@ class Engine:
         buf = self.state.series.get(key)
         if buf is None:
             buf = self.state.series[key] = SeriesBuffer(s.metric, dict(s.labels))
+        self._dirty["series"].add(key)
         points = buf.points
         if not points or s.ts >= points[-1][0]:
             points.append((s.ts, s.value))
@@ -306,8 +359,10 @@ class Engine:
         track = self.state.checks.get(key)
         if track is None:
             track = self.state.checks[key] = CheckTrack(r.check, dict(r.labels))
+            self._dirty["checks"].add(key)
         if r.ts < track.ts:
             return key  # stale result: the retry count must follow check order
+        self._dirty["checks"].add(key)
         track.failures = 0 if r.state is CheckState.OK else track.failures + 1
         track.state, track.ts, track.output = r.state, r.ts, r.output
         return key
@@ -318,8 +373,10 @@ class Engine:
         track = self.state.devices.get(key)
         if track is None:
             track = self.state.devices[key] = DeviceTrack(dict(h.labels))
+            self._dirty["devices"].add(key)
         if h.ts >= track.last_seen:
             track.labels, track.last_seen, track.online = dict(h.labels), h.ts, h.online
+            self._dirty["devices"].add(key)
         return key
 
     def _store_insight(self, found: Insight) -> str:
@@ -327,6 +384,7 @@ class Engine:
         known = self.state.insights.get(key)
         if known is None or found.ts >= known.ts:
             self.state.insights[key] = found
+            self._dirty["insights"].add(key)
         return key
 
     def _input(self, source: Source, key: str) -> tuple[Labels, ConditionInput] | None:
@@ -430,6 +488,7 @@ class Engine:
         touched: set[str],
     ) -> None:
         self.state.alerts[new.fingerprint] = new
+        self._dirty["alerts"].add(new.fingerprint)
         if self._inhibitors is not None and self._changes_inhibition(old, new):
             self._inhibitors = None
         actions.extend(RecordTransition(t) for t in transitions)
@@ -612,15 +671,20 @@ class Engine:
             )
             if gone:
                 del self.state.alerts[fp]
+                self._dirty["alerts"].add(fp)
                 self.state.fed.pop(fp, None)
         # Inputs silent for a day are forgotten (a decommissioned device); an alert they
         # raised stays as it is, since no data never resolves anything.
         horizon = now - self.config.input_retention_s
         for key in [k for k, b in self.state.series.items() if b.points[-1][0] < horizon]:
             del self.state.series[key]
+            self._dirty["series"].add(key)
         for key in [k for k, c in self.state.checks.items() if c.ts < horizon]:
             del self.state.checks[key]
+            self._dirty["checks"].add(key)
         for key in [k for k, d in self.state.devices.items() if d.last_seen < horizon]:
             del self.state.devices[key]
+            self._dirty["devices"].add(key)
         for key in [k for k, i in self.state.insights.items() if i.ts < horizon]:
             del self.state.insights[key]
+            self._dirty["insights"].add(key)

@@ -41,9 +41,10 @@ from django.db import connection, connections, transaction
 from django.db.models import F
 
 from steward.alerting import Action, Engine
+from steward.alerting.engine import EngineConfig, Entry
 from steward.alerting.model import Observation
 from steward.alerts import apply, config
-from steward.alerts.models import EngineState
+from steward.alerts.models import EngineEntry, EngineState
 
 log = logging.getLogger("steward.alerts")
 
@@ -167,21 +168,21 @@ def _attempt(organization_id: int, call: Call, now: float | None) -> list[Action
     if cached is not None and cached.version == version and cached.config_version == config_version:
         engine = cached.engine
     else:
-        data = EngineState.objects.filter(organization_id=organization_id).values_list(
-            "data", flat=True
-        )[0]
-        engine = Engine.from_dict(cfg, data) if data else Engine(cfg)
+        engine = _load(organization_id, cfg)
     at = time.time() if now is None else now
     actions = call(engine, at)
-    state = engine.to_dict()
+    # Only what the round changed: the small core document and the changed entries.
+    core = engine.core_to_dict()
+    changes = engine.take_changes()
     next_due = engine.next_wakeup(at)
     with transaction.atomic():
         qs = EngineState.objects.filter(organization_id=organization_id, version=version)
         if connection.features.has_select_for_update:
             qs = qs.select_for_update()
-        written = qs.update(version=version + 1, data=state, next_due=next_due)
+        written = qs.update(version=version + 1, data=core, next_due=next_due)
         if written != 1:
             raise Conflict
+        _write_entries(organization_id, changes)
         apply.apply(organization_id, engine, actions)
         keep = _Cached(version + 1, config_version, engine)
 
@@ -191,6 +192,51 @@ def _attempt(organization_id: int, call: Call, now: float | None) -> list[Action
 
         transaction.on_commit(remember)
     return actions
+
+
+def _load(organization_id: int, cfg: EngineConfig) -> Engine:
+    """The organization's engine as stored: the core document and its entries. Read
+    after the version (in ``_attempt``): entries written since belong to a newer version,
+    and the write, conditional on the version read, then fails and the round is retried."""
+    core = EngineState.objects.filter(organization_id=organization_id).values_list(
+        "data", flat=True
+    )[0]
+    entries = EngineEntry.objects.filter(organization_id=organization_id).values_list(
+        "kind", "key", "data"
+    )
+    return Engine.from_parts(cfg, core or {}, entries.iterator(chunk_size=2000))
+
+
+ENTRY_BATCH = 500
+
+
+def _write_entries(organization_id: int, changes: list[Entry]) -> None:
+    """Upsert the changed entries and delete the removed ones (inside the round's
+    transaction)."""
+    rows = [
+        EngineEntry(organization_id=organization_id, kind=kind, key=key, data=data)
+        for kind, key, data in changes
+        if data is not None
+    ]
+    if rows:
+        EngineEntry.objects.bulk_create(
+            rows,
+            batch_size=ENTRY_BATCH,
+            update_conflicts=True,
+            unique_fields=["organization", "kind", "key"],
+            update_fields=["data"],
+        )
+    removed: dict[str, list[str]] = {}
+    for kind, key, data in changes:
+        if data is None:
+            removed.setdefault(kind, []).append(key)
+    for kind, keys in removed.items():
+        for start in range(0, len(keys), ENTRY_BATCH):
+            EngineEntry.objects.filter(
+                organization_id=organization_id,
+                kind=kind,
+                key__in=keys[start : start + ENTRY_BATCH],
+            ).delete()
 
 
 def observe(

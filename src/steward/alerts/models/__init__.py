@@ -1,6 +1,6 @@
 """The alerts app's tables, one module per concern."""
 
-from steward.alerts.models.alerts import Alert, AlertEvent, EngineState, Outbox
+from steward.alerts.models.alerts import Alert, AlertEvent, EngineEntry, EngineState, Outbox
 from steward.alerts.models.checks import (
     CheckDefinition,
     CheckStatus,
@@ -22,6 +22,7 @@ __all__ = [
     "AlertRule",
     "CheckDefinition",
     "CheckStatus",
+    "EngineEntry",
     "EngineState",
     "EscalationPolicy",
     "HeartbeatCheck",

@@ -34,6 +34,33 @@ class EngineState(models.Model):
         return f"engine state of {self.organization_id} v{self.version}"
 
 
+class EngineEntry(models.Model):
+    """One entry of the engine state's large maps (``steward.alerting.engine.ENTRY_KINDS``:
+    an input series, a check, a device, an insight, an alert), so a round writes the
+    entries it changed instead of the whole state (2-3 MB at 1,000 devices). Written in
+    the transaction that bumps ``EngineState.version``, so the version covers them too.
+    """
+
+    tenant_path = "organization"
+
+    organization = models.ForeignKey(
+        "tenancy.Organization", on_delete=models.CASCADE, related_name="+"
+    )
+    kind = models.CharField(max_length=16)
+    key = models.TextField()
+    data = models.JSONField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organization", "kind", "key"], name="alerts_engine_entry_unique"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.key} of {self.organization_id}"
+
+
 class Alert(models.Model):
     """What the console and the API show of one alert (one fingerprint). The engine state
     stays the source of truth; this row is rewritten on every recorded transition."""
