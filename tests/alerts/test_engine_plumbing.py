@@ -69,12 +69,17 @@ def test_device_offline_hides_the_devices_other_alerts(world):
     assert len(notifications()) == 1  # the check's alert is inhibited
 
 
+def silence_device(world, t0: float, seconds: float) -> Silence:
+    """A silence of the fixture device, from a day before ``t0`` until ``seconds`` after."""
+    now = datetime.fromtimestamp(t0, UTC)
+    return Silence.objects.create(organization=world.acme, name="maintenance",
+                                  matchers=['device="acme-ws-01"'], starts_at=now - timedelta(1),
+                                  ends_at=now + timedelta(seconds=seconds))  # fmt: skip
+
+
 def test_a_silence_hides_and_its_end_pages(world):
     t0 = time.time()
-    now = datetime.fromtimestamp(t0, UTC)
-    Silence.objects.create(organization=world.acme, name="maintenance",
-                           matchers=['device="acme-ws-01"'], starts_at=now - timedelta(1),
-                           ends_at=now + timedelta(minutes=10))  # fmt: skip
+    silence_device(world, t0, 600)
     fail(check_on(world), t0)
     assert Alert.objects.get().status == "firing"
     assert notifications() == []

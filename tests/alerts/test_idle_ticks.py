@@ -5,14 +5,14 @@ due still happens on time: deadlines, a silence ending, a rule change, housekeep
 from __future__ import annotations
 
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 import pytest
 
 from steward.alerts import hooks, runtime
 from steward.alerts.models import Alert, EngineState, Outbox, Silence
 
-from .test_engine_plumbing import check_on, fail
+from .test_engine_plumbing import check_on, fail, silence_device
 
 pytestmark = pytest.mark.django_db
 
@@ -55,10 +55,7 @@ def test_a_deadline_written_by_another_process_is_honoured(world, monkeypatch):
 
 def test_the_end_of_a_silence_pages_at_the_next_tick(world):
     t0 = time.time()
-    now = datetime.fromtimestamp(t0, UTC)
-    Silence.objects.create(organization=world.acme, name="maintenance",
-                           matchers=['device="acme-ws-01"'], starts_at=now - timedelta(1),
-                           ends_at=now + timedelta(seconds=10))  # fmt: skip
+    silence_device(world, t0, 10)
     fail(check_on(world), t0)
     runtime.tick(world.acme.pk, t0 + 1)
     runtime.tick(world.acme.pk, t0 + 5)
