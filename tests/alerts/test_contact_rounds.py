@@ -29,7 +29,7 @@ def test_heartbeats_resolve_offline_alerts_in_one_round_for_all(world, fresh_eng
     t0 = time.time() - 600
     devices = [make_device(world.acme_hq, f"pos-{i:02}") for i in range(5)]
     for d in devices:
-        hooks.on_device_status(d, online=False, at=t0)
+        hooks.on_device_contact(d, at=t0)
     runtime.tick(world.acme.pk, t0 + 300)
     assert Alert.objects.filter(status="firing", rule_name="Device offline").count() == 5
     Device.objects.filter(pk__in=[d.pk for d in devices]).update(recorded_status="offline")
@@ -78,7 +78,7 @@ def test_devices_recorded_offline_together_are_judged_in_one_round(world, monkey
     devices = [make_device(world.acme_hq, f"till-{i:02}") for i in range(6)]
     seen = timezone.now() - timedelta(minutes=10)  # their last contact
     for d in devices:
-        hooks.on_device_status(d, online=True, at=seen.timestamp())
+        hooks.on_device_contact(d, at=seen.timestamp())
     assert runtime.settle()
     Device.objects.filter(pk__in=[d.pk for d in devices]).update(
         last_seen=seen, recorded_status="online"

@@ -47,7 +47,7 @@ def test_fifty_devices_offline_in_a_site_make_one_notification(world):
     t0 = time.time()
     devices = [make_device(world.acme_hq, f"pos-{i:02}") for i in range(50)]
     for d in devices:
-        hooks.on_device_status(d, online=True, at=t0)
+        hooks.on_device_contact(d, at=t0)
     runtime.tick(world.acme.pk, t0 + 60)
     assert not Alert.objects.exists()
     runtime.tick(world.acme.pk, t0 + 121)
@@ -61,7 +61,7 @@ def test_fifty_devices_offline_in_a_site_make_one_notification(world):
 
 def test_device_offline_hides_the_devices_other_alerts(world):
     t0 = time.time()
-    hooks.on_device_status(world.acme_device, online=True, at=t0)
+    hooks.on_device_contact(world.acme_device, at=t0)
     runtime.tick(world.acme.pk, t0 + 121)
     assert len(notifications()) == 1
     fail(check_on(world), t0 + 122)

@@ -90,7 +90,7 @@ def test_one_organization_failing_setup_does_not_stop_the_tick_of_the_others(wor
     from steward.tenancy.models import Organization
 
     t0 = time.time()
-    hooks.on_device_status(world.acme_device, online=True, at=t0)
+    hooks.on_device_contact(world.acme_device, at=t0)
     broken = Organization.objects.create(name="Initech")  # gets the pack on the next tick
     real = defaults.ensure_default_rules
 
@@ -173,7 +173,7 @@ def test_a_stored_rule_that_no_longer_builds_does_not_silence_the_organization(w
         slots=[{"days": [0], "start": "01:00", "end": "02:00"}],
     )
     config.bump(world.acme.pk)
-    hooks.on_device_status(world.acme_device, online=True, at=t0)
+    hooks.on_device_contact(world.acme_device, at=t0)
     runtime.tick(world.acme.pk, t0 + 121)
     assert firing() == ["Device offline"]
 

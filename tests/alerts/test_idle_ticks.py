@@ -24,7 +24,7 @@ def version(world) -> int:
 def test_a_tick_with_nothing_due_writes_nothing_and_deadlines_still_fire(world, monkeypatch):
     monkeypatch.setattr(runtime, "HOUSEKEEPING_S", 3600.0)  # only the deadline may wake it
     t0 = time.time()
-    hooks.on_device_status(world.acme_device, online=True, at=t0)
+    hooks.on_device_contact(world.acme_device, at=t0)
     row = EngineState.objects.get(organization=world.acme)
     assert row.next_due is not None and t0 < row.next_due <= t0 + 3600
     runtime.tick(world.acme.pk, t0 + 1)  # this process's first tick runs in full
@@ -44,7 +44,7 @@ def test_a_deadline_written_by_another_process_is_honoured(world, monkeypatch):
     runtime.tick(world.acme.pk, t0 + 1)
     before = version(world)
     # A contact arrives through the server (another process: only the row tells).
-    hooks.on_device_status(world.acme_device, online=True, at=t0 + 1)
+    hooks.on_device_contact(world.acme_device, at=t0 + 1)
     due = EngineState.objects.get(organization=world.acme).next_due
     runtime._engines.clear()
     runtime.tick(world.acme.pk, due - 1)

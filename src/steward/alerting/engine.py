@@ -359,7 +359,6 @@ class Engine:
         track = self.state.checks.get(key)
         if track is None:
             track = self.state.checks[key] = CheckTrack(r.check, dict(r.labels))
-            self._dirty["checks"].add(key)
         if r.ts < track.ts:
             return key  # stale result: the retry count must follow check order
         self._dirty["checks"].add(key)
@@ -373,7 +372,6 @@ class Engine:
         track = self.state.devices.get(key)
         if track is None:
             track = self.state.devices[key] = DeviceTrack(dict(h.labels))
-            self._dirty["devices"].add(key)
         if h.ts >= track.last_seen:
             track.labels, track.last_seen, track.online = dict(h.labels), h.ts, h.online
             self._dirty["devices"].add(key)

@@ -4,8 +4,8 @@
   (``steward.tsdb.types.Sample``: labels with ``__name__``, ``timestamp_ms``, ``value``).
 * ``on_check_result``: check results (agent API, server-side runner), via
   ``steward.alerts.results.record``.
-* ``on_device_status(device, online)``: ``inventory.presence`` on contact and when it
-  records a device offline.
+* ``on_device_contact(device)`` and ``on_devices_offline(pks)``: ``inventory.presence``
+  on contact, and when it records devices offline.
 * ``on_channel_health``: ``steward.notify.health.channel_failing`` (and recovery, from the
   tick job).
 * ``on_insights(org_id, insights)``: the insights jobs, after scoring, forecasting and
@@ -184,50 +184,41 @@ def _base_labels(org_id: int, labels: Mapping[str, str]) -> dict[str, str]:
     return {**label_cache.organization_labels(org_id), "device": labels.get("instance", "")}
 
 
-def on_device_status(device: Any, online: bool = True, at: float | None = None) -> None:
-    """A device made contact (``online=True``), or presence recorded it offline.
+def _contact(device: Any, at: float) -> Heartbeat | None:
+    """The engine's input for a contact of ``device`` at ``at`` (None: device unknown)."""
+    info = label_cache.device(device.organization_id, device.pk)
+    return None if info is None else Heartbeat(dict(info.labels), at, True)
 
-    Offline is judged by the engine's own device-offline rules from the last contact time,
-    so both cases feed the last-seen time; ``device`` is a Device or its pk.
+
+def on_device_contact(device: Any, at: float | None = None) -> None:
+    """A device made contact (now, or at ``at``).
+
+    Nothing urgent (it at most resolves an offline alert), and Django runs sync views on
+    one thread, so a round per heartbeat could never coalesce: with 200 devices the rounds
+    queued behind each other, heartbeats were answered late and devices went offline. The
+    feeder makes one round of all contacts within ``runtime.FEED_DELAY_S``.
     """
     try:
-        from steward.inventory.models import Device
-
-        if not isinstance(device, Device):
-            device = Device.objects.only("pk", "organization_id", "last_seen").get(pk=device)
-        info = label_cache.device(device.organization_id, device.pk)
-        if info is None:
-            return
-        if at is None:
-            seen = device.last_seen.timestamp() if device.last_seen else time.time()
-            at = time.time() if online else seen
-        beat = [Heartbeat(dict(info.labels), at, True)]
-        if online:
-            # Contact, on a heartbeat request: nothing urgent (it at most resolves an
-            # offline alert), and Django runs sync views on one thread, so a round per
-            # heartbeat could never coalesce: with 200 devices the rounds queued behind
-            # each other, heartbeats answered late and devices went offline. The feeder
-            # makes one round of all contacts within FEED_DELAY_S.
-            runtime.observe_soon(device.organization_id, beat)
-        else:
-            runtime.observe(device.organization_id, beat)
+        beat = _contact(device, time.time() if at is None else at)
+        if beat is not None:
+            runtime.observe_soon(device.organization_id, [beat])
     except Exception:
-        log.exception("alert evaluation of device %s status failed", getattr(device, "pk", device))
+        log.exception("alert evaluation of device %s contact failed", device.pk)
 
 
 def on_devices_offline(pks: Sequence[int]) -> None:
-    """Presence recorded these devices offline: one round per organization, each device
-    judged from its last contact (as ``on_device_status(pk, online=False)``)."""
+    """Presence recorded these devices offline: one round per organization. Offline is
+    judged by the engine's own device-offline rules, from each device's last contact."""
     try:
         from steward.inventory.models import Device
 
         beats: dict[int, list[Heartbeat]] = defaultdict(list)
         devices = Device.objects.filter(pk__in=list(pks)).only("pk", "organization_id", "last_seen")
         for device in devices:
-            info = label_cache.device(device.organization_id, device.pk)
-            if info is not None:
-                seen = device.last_seen.timestamp() if device.last_seen else time.time()
-                beats[device.organization_id].append(Heartbeat(dict(info.labels), seen, True))
+            seen = device.last_seen.timestamp() if device.last_seen else time.time()
+            beat = _contact(device, seen)
+            if beat is not None:
+                beats[device.organization_id].append(beat)
     except Exception:
         log.exception("alert evaluation of %d offline devices failed", len(pks))
         return

@@ -18,16 +18,16 @@ REPORT_INTERVAL = 30.0  # seconds between contact reports to the alert engine, p
 _reported: dict[int, float] = {}
 
 
-def on_device_status(device, online: bool) -> None:
+def on_device_contact(device: Device) -> None:
     """Tell the alert engine (imported late: alerts depends on inventory, not the reverse)."""
-    from steward.alerts.hooks import on_device_status as hook
+    from steward.alerts.hooks import on_device_contact as hook
 
-    hook(device, online=online)
+    hook(device)
 
 
 def on_devices_offline(pks: list[int]) -> None:
-    """``on_device_status(pk, online=False)`` for many devices, in one engine round per
-    organization."""
+    """Tell the alert engine these devices were recorded offline (one round per
+    organization; imported late as above)."""
     from steward.alerts.hooks import on_devices_offline as hook
 
     hook(pks)
@@ -51,7 +51,7 @@ def record_contact(device: Device) -> None:
     moment = time.monotonic()
     if came_online or last is None or moment - last >= REPORT_INTERVAL:
         _reported[device.pk] = moment
-        on_device_status(device, online=True)
+        on_device_contact(device)
 
 
 def record_offline_devices() -> int:
