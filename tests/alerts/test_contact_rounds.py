@@ -30,6 +30,7 @@ def test_heartbeats_resolve_offline_alerts_in_one_round_for_all(world, fresh_eng
     devices = [make_device(world.acme_hq, f"pos-{i:02}") for i in range(5)]
     for d in devices:
         hooks.on_device_contact(d, at=t0)
+    assert runtime.settle()  # contact reaches the engine through the feeder
     runtime.tick(world.acme.pk, t0 + 300)
     assert Alert.objects.filter(status="firing", rule_name="Device offline").count() == 5
     Device.objects.filter(pk__in=[d.pk for d in devices]).update(recorded_status="offline")
