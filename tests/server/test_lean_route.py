@@ -1,4 +1,5 @@
-"""The lean ASGI route for agent metrics answers exactly as the Django chain does.
+"""The lean ASGI routes for agent metrics and heartbeats answer exactly as the Django
+chain does.
 
 Each request is sent twice through real ASGI applications: ``steward.server.asgi``'s
 (the lean route in front of Django) and Django's own handler (the full middleware
@@ -50,7 +51,9 @@ class Answer:
         return self.status, [(k, v) for k, v in self.headers if k != "X-Request-ID"], self.body
 
 
-def call(app: Any, body: bytes, headers: dict[str, str], chunks: int = 1) -> Answer:
+def call(
+    app: Any, body: bytes, headers: dict[str, str], chunks: int = 1, path: str = URL
+) -> Answer:
     """One HTTP request through an ASGI application, as uvicorn would deliver it."""
     scope = {
         "type": "http",
@@ -58,8 +61,8 @@ def call(app: Any, body: bytes, headers: dict[str, str], chunks: int = 1) -> Ans
         "http_version": "1.1",
         "method": "POST",
         "scheme": "http",
-        "path": URL,
-        "raw_path": URL.encode(),
+        "path": path,
+        "raw_path": path.encode(),
         "query_string": b"",
         "root_path": "",
         "headers": [(k.lower().encode(), v.encode()) for k, v in headers.items()],
@@ -151,12 +154,14 @@ def agent_headers(credential: str, body: bytes, **extra: str) -> dict[str, str]:
     }
 
 
-def both_ways(body: bytes, headers: dict[str, str], chunks: int = 1) -> tuple[Answer, Answer]:
+def both_ways(
+    body: bytes, headers: dict[str, str], chunks: int = 1, path: str = URL
+) -> tuple[Answer, Answer]:
     """(lean, django): the same request through both, checking the lean route answered."""
     served = application.served
-    fast = call(application, body, headers, chunks)
+    fast = call(application, body, headers, chunks, path)
     assert application.served == served + 1, "the request went to Django, not the lean route"
-    slow = call(get_asgi_application(), body, headers, chunks)
+    slow = call(get_asgi_application(), body, headers, chunks, path)
     assert application.served == served + 1
     return fast, slow
 
@@ -352,3 +357,114 @@ def test_known_series_get_the_same_answers_both_ways(credential, tmp_path):
         set_store_for_tests(None)
         agent.forget_known_series()
         store.close()
+
+
+# --- heartbeats ---------------------------------------------------------------------------
+
+HEARTBEAT = "/api/v1/agent/heartbeat"
+
+
+def heartbeat_body(**overrides: Any) -> bytes:
+    body = {"sent_at": datetime.now(UTC).isoformat(), "agent_version": "1.2.3"}
+    body.update(overrides)
+    return json.dumps(body).encode()
+
+
+def heartbeat_headers(credential: str, body: bytes, **extra: str) -> dict[str, str]:
+    headers = agent_headers(credential, body, **extra)
+    del headers["content-encoding"]  # agents send heartbeats as plain JSON
+    return headers
+
+
+def without_clock(answer: Answer) -> tuple[int, list[tuple[str, str]], Any]:
+    """``comparable()`` with the body parsed and its ``server_time`` (now) left out."""
+    status, headers, body = answer.comparable()
+    data = json.loads(body)
+    data.pop("server_time", None)
+    return status, [(k, v) for k, v in headers if k != "Content-Length"], data
+
+
+def test_a_heartbeat_gets_the_same_answer_and_records_contact(world, credential):
+    Device.objects.filter(pk=world.acme_device.pk).update(last_seen=None, agent_version="1.0")
+    body = heartbeat_body()
+    fast, slow = both_ways(body, heartbeat_headers(credential, body), path=HEARTBEAT)
+    assert fast.status == 200, fast.body
+    assert without_clock(fast) == without_clock(slow)
+    answer = json.loads(fast.body)
+    assert set(answer) == {
+        "server_time",
+        "heartbeat_interval",
+        "inventory_interval",
+        "checks_revision",
+    }
+    device = Device.objects.get(pk=world.acme_device.pk)
+    assert device.last_seen is not None
+    assert device.agent_version == "1.2.3"
+
+
+@pytest.mark.parametrize(
+    ("case", "status", "code"),
+    [
+        ("no authorization", 401, "unauthenticated"),
+        ("unknown credential", 401, "invalid_credential"),
+        ("revoked device", 403, "device_revoked"),
+        ("declared too large", 413, "too_large"),
+        ("not json", 400, None),
+        ("no sent_at", 422, None),
+        ("negative uptime", 422, None),
+        ("clock skew", 422, "clock_skew"),
+    ],
+)
+def test_bad_heartbeats_are_refused_exactly_as_through_django(
+    world, credential, settings, case, status, code
+):
+    settings.STEWARD = {**settings.STEWARD, "agent_max_body": 4096}
+    body = heartbeat_body()
+    headers = heartbeat_headers(credential, body)
+    if case == "no authorization":
+        del headers["authorization"]
+    elif case == "unknown credential":
+        headers["authorization"] = f"Bearer {tokens.DEVICE_CREDENTIAL_PREFIX}nobody"
+    elif case == "revoked device":
+        Device.objects.filter(pk=world.acme_device.pk).update(revoked_at=timezone.now())
+    elif case == "declared too large":
+        headers["content-length"] = "4097"
+    elif case == "not json":
+        body = b"{nope"
+    elif case == "no sent_at":
+        body = json.dumps({"agent_version": "1"}).encode()
+    elif case == "negative uptime":
+        body = heartbeat_body(uptime_seconds=-1)
+    elif case == "clock skew":
+        body = heartbeat_body(sent_at=(datetime.now(UTC) - timedelta(hours=1)).isoformat())
+    headers["content-length"] = str(len(body)) if case != "declared too large" else "4097"
+    Device.objects.filter(pk=world.acme_device.pk).update(last_seen=None)
+    fast, slow = both_ways(body, headers, path=HEARTBEAT)
+    assert fast.status == status, fast.body
+    if code is not None:
+        assert json.loads(fast.body)["code"] == code
+    assert fast.comparable() == slow.comparable()
+    assert Device.objects.get(pk=world.acme_device.pk).last_seen is None
+
+
+def test_an_unexpected_heartbeat_error_is_djangos_500_on_both_paths(
+    credential, caplog, monkeypatch
+):
+    from steward.inventory import presence
+
+    def broken(device):
+        raise OSError("disk I/O error")
+
+    monkeypatch.setattr(presence, "record_contact", broken)
+    body = heartbeat_body()
+    fast, slow = both_ways(body, heartbeat_headers(credential, body), path=HEARTBEAT)
+    assert fast.status == 500
+    assert fast.comparable() == slow.comparable()
+    assert any(r.name == "django.request" and r.exc_info for r in caplog.records)
+
+
+def test_other_agent_paths_still_go_to_django(credential):
+    served = application.served
+    answer = call(application, b"", heartbeat_headers(credential, b""), path="/api/v1/agent/checks")
+    assert application.served == served
+    assert answer.status == 405  # the path takes GET: Django's answer, not a lean one

@@ -1,45 +1,56 @@
-"""A lean ASGI route for ``POST /api/v1/agent/metrics``, with the middleware's guarantees.
+"""Lean ASGI routes for the two requests every agent makes every 10 s, with the
+middleware's guarantees: ``POST /api/v1/agent/metrics`` and ``POST /api/v1/agent/heartbeat``.
 
-Every device posts a metrics batch every 10 s. Through Django, each request pays ~2 ms of
-CPU before the view runs: 12 sync middlewares behind thread hops, URL resolution over the
-whole API, ninja's dispatch (issue #3: more than storing a 500-sample batch costs). This
-route answers that one path itself and hands every other request to Django unchanged.
+Each device posts a metrics batch and a heartbeat every 10 s. Through Django, each request
+pays ~2 ms of CPU before the view runs: 12 sync middlewares behind thread hops (a thread
+started and joined per request), URL resolution over the whole API, ninja's dispatch
+(issue #3: more than storing a 500-sample batch costs), and a database connection opened
+and closed (``CONN_MAX_AGE`` is 0 under ASGI). With 700 simulated devices the heartbeats
+alone took a third of the server's CPU. These routes answer those two paths themselves and
+hand every other request to Django unchanged.
 
-It gives the route what the middleware chain gives it, in the same order, using the same
-code where the code can be called on its own:
+They give the routes what the middleware chain gives them, in the same order, using the
+same code where the code can be called on its own:
 
 * ``RequestContextMiddleware``: request id (a sane ``X-Request-ID`` or a new one) in the
   logging context and on the response; request count and latency metrics;
 * ``AgentBodyLimitMiddleware``: ``413`` for a ``Content-Length`` over ``agent_max_body``,
   before the body is read (``agentapi.middleware.body_limit_response``); the body is then
-  read up to that limit + 1 byte, which is all ``bodies.read_body`` ever reads of it;
+  read up to that limit + 1 byte, which is all ``bodies.read_body`` ever reads of it (and
+  more than a heartbeat's body may be: Django would refuse it as this route does);
 * ``CommonMiddleware``: the ``ALLOWED_HOSTS`` check (a bad ``Host`` goes to Django, which
   answers its 400) and ``Content-Length``;
 * ``SecurityMiddleware``, ``XFrameOptionsMiddleware``: their response headers, by their
   own ``process_response``; ``SessionMiddleware``'s ``Vary: Cookie`` (the chain reads the
-  session user on this path). A request that carries cookies goes to Django: only there do
-  sessions and CSRF cookies behave as they always have;
+  session user on these paths). A request that carries cookies goes to Django: only there
+  do sessions and CSRF cookies behave as they always have;
 * ``AuditContextMiddleware``: the audit actor (anonymous, ``api``, the client address)
-  until ``agent.device_for`` names the device;
-* ninja: the route's own authentication (``agent.AgentCredential``), the API's exception
-  handlers (same error JSON and statuses), its renderer; Django's 4xx/5xx request log
-  (``log_response``) and its 500 answer (``response_for_exception``).
+  until the route's authentication names the device;
+* ninja: the API's exception handlers (same error JSON and statuses), its renderer;
+  Django's 4xx/5xx request log (``log_response``) and its 500 answer
+  (``response_for_exception``).
 
-The view's work is ``agent.store_batch`` on an ingest thread, as through Django, so the
-alert hooks, metadata and audit context are the same. Django's ``request_started`` and
-``request_finished`` signals are not sent: their receivers close the database connections
-and caches of the thread they run on, and this route uses none on the event loop (the
-ingest threads manage theirs, ADR 0003). ``tests/server/test_lean_route.py``
-sends the same requests both ways and compares status, headers and body.
+The metrics route does the view's work itself: its own authentication
+(``agent.AgentCredential``) and ``agent.store_batch`` on an ingest thread, as the view
+does. The heartbeat route runs ninja's own operation for the path (``Operation.run``:
+authentication, body validation, the view, the response schema) on an ingest thread, so
+every answer it gives is the one ninja gives behind the chain. The ingest threads keep
+their database connections (ADR 0003). Django's ``request_started`` and
+``request_finished`` signals are not sent: their receivers close the database
+connections and caches of the thread they run on, and these routes use none on the event
+loop. ``tests/server/test_lean_route.py`` sends the same requests both ways and compares
+status, headers and body.
 
-The route is on only when ``MIDDLEWARE`` is the list above (``EXPECTED_MIDDLEWARE``), no
-setting asks for what it does not do (SSL redirect, ``PREPEND_WWW``, disallowed user
-agents), and the URLconf sends the path to ``agent.agent_metrics``. Otherwise every
-request goes through Django: slower, never different.
+The routes are on only when ``MIDDLEWARE`` is the list above (``EXPECTED_MIDDLEWARE``), no
+setting asks for what they do not do (SSL redirect, ``PREPEND_WWW``, disallowed user
+agents), and the URLconf sends the metrics path to ``agent.agent_metrics`` (the heartbeat
+route also needs the URLconf to send its path to ``agentapi.api.heartbeat``). Otherwise
+every request goes through Django: slower, never different.
 """
 
 from __future__ import annotations
 
+import functools
 import io
 import logging
 import time
@@ -60,8 +71,9 @@ from django.utils.cache import patch_vary_headers
 from django.utils.log import log_response
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError
-from ninja.operation import PathView
+from ninja.operation import Operation, PathView
 
+from steward.agentapi import api as agentapi
 from steward.agentapi.middleware import body_limit_response
 from steward.audit import context
 from steward.metrics import agent, ingest
@@ -78,6 +90,7 @@ Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 METRICS_PATH = "/api/v1/agent/metrics"
+HEARTBEAT_PATH = "/api/v1/agent/heartbeat"
 
 # The chain this route stands in for. Any other list (a middleware added or removed)
 # turns the route off: it would not know what the new one guarantees.
@@ -113,10 +126,16 @@ def why_not_lean() -> str | None:
 
 
 def _ninja_api() -> NinjaAPI | None:
-    """The NinjaAPI that serves the path with ``agent.agent_metrics`` (its exception
-    handlers and renderer make the answers), or None."""
+    """The NinjaAPI that serves the metrics path with ``agent.agent_metrics`` (its
+    exception handlers and renderer make the answers), or None."""
+    operation = _operation(METRICS_PATH, agent.agent_metrics)
+    return None if operation is None else operation.api
+
+
+def _operation(path: str, view_func: Callable[..., Any]) -> Operation | None:
+    """ninja's operation that answers ``POST path`` with ``view_func``, or None."""
     try:
-        match = resolve(METRICS_PATH)
+        match = resolve(path)
     except Resolver404:
         return None
     # ninja's view is a closure over its PathView (ninja/operation.py, PathView.get_view).
@@ -124,40 +143,50 @@ def _ninja_api() -> NinjaAPI | None:
         view = cell.cell_contents
         if isinstance(view, PathView):
             for operation in view.operations:
-                if operation.view_func is agent.agent_metrics and "POST" in operation.methods:
-                    return operation.api
+                if operation.view_func is view_func and "POST" in operation.methods:
+                    return operation
     return None
 
 
+View = Callable[[ASGIRequest], Awaitable[HttpResponse]]
+
+
 class LeanRoutes:
-    """The ASGI application: the lean route when it may serve, else Django."""
+    """The ASGI application: a lean route when one may serve the request, else Django."""
 
     def __init__(self, django_app: ASGIApp) -> None:
         self.django_app = django_app
         self.served = 0  # requests answered here (tests read it; Django's are not counted)
         problem = why_not_lean()
         self.api = None if problem is not None else _ninja_api()
+        self.routes: dict[str, View] = {}
         if problem is not None:
-            logger.info("lean route for %s is off: %s", METRICS_PATH, problem)
+            logger.info("lean routes for %s are off: %s", METRICS_PATH, problem)
+        else:
+            self.routes[METRICS_PATH] = self._metrics
+            heartbeat = _operation(HEARTBEAT_PATH, agentapi.heartbeat)
+            if heartbeat is not None and heartbeat.api is self.api:
+                self.routes[HEARTBEAT_PATH] = functools.partial(self._operation, heartbeat)
+            else:
+                logger.info("lean route for %s is off: not served by the API", HEARTBEAT_PATH)
         self._credential = agent.AgentCredential()  # ninja's auth objects are costly to make
         self._security = SecurityMiddleware(_not_called)
         self._xframe = XFrameOptionsMiddleware(_not_called)
         self._common = CommonMiddleware(_not_called)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        view = self.routes.get(scope["path"]) if scope["type"] == "http" else None
         if (
-            self.api is not None
-            and scope["type"] == "http"
-            and scope["path"] == METRICS_PATH
+            view is not None
             and scope["method"] == "POST"
             and not scope.get("root_path")
             and not any(name == b"cookie" for name, _ in scope["headers"])
         ):
-            await self._agent_metrics(scope, receive, send)
+            await self._serve(view, scope, receive, send)
         else:
             await self.django_app(scope, receive, send)
 
-    async def _agent_metrics(self, scope: Scope, receive: Receive, send: Send) -> None:
+    async def _serve(self, view: View, scope: Scope, receive: Receive, send: Send) -> None:
         started = time.perf_counter()
         headers = {name.lower(): value for name, value in scope["headers"]}
         incoming = headers.get(b"x-request-id", b"").decode("latin-1")
@@ -182,7 +211,7 @@ class LeanRoutes:
                 except DisallowedHost:
                     await self.django_app(scope, _replay(body, receive), send)
                     return
-                response = await self._answer(request)
+                response = await self._answer(view, request)
             if response.status_code >= 400:
                 log_response(
                     "%s: %s",
@@ -193,24 +222,19 @@ class LeanRoutes:
                 )
         finally:
             request_id_var.reset(token)
-        group = metrics.route_group(METRICS_PATH)
+        group = metrics.route_group(request.path)
         metrics.REQUESTS.labels("POST", group, str(response.status_code)).inc()
         metrics.LATENCY.labels(group).observe(time.perf_counter() - started)
         response["X-Request-ID"] = request_id
         self.served += 1
         await _send_response(response, send)
 
-    async def _answer(self, request: ASGIRequest) -> HttpResponse:
+    async def _answer(self, view: View, request: ASGIRequest) -> HttpResponse:
         """What the view answers, through the response side of the chain."""
         assert self.api is not None
         with context.acting_as(label="anonymous", source="api", address=client_address(request)):
             try:
-                credential = await self._credential(request)
-                if credential is None:
-                    raise AuthenticationError()
-                answer = await ingest.in_ingest_thread(agent.store_batch, request, credential)
-                response = self.api.create_response(request, answer, status=200)
-                response[agent.FORMATS_HEADER] = ", ".join(agent.FORMATS)
+                response = await view(request)
             except Exception as exc:
                 try:
                     response = self.api.on_exception(request, exc)
@@ -222,6 +246,23 @@ class LeanRoutes:
         response = self._common.process_response(request, response)
         patch_vary_headers(response, ("Cookie",))
         return self._security.process_response(request, response)
+
+    async def _metrics(self, request: ASGIRequest) -> HttpResponse:
+        """``agent.agent_metrics``: the credential checked here, the rest on an ingest thread."""
+        assert self.api is not None
+        credential = await self._credential(request)
+        if credential is None:
+            raise AuthenticationError()
+        answer = await ingest.in_ingest_thread(agent.store_batch, request, credential)
+        response = self.api.create_response(request, answer, status=200)
+        response[agent.FORMATS_HEADER] = ", ".join(agent.FORMATS)
+        return response
+
+    @staticmethod
+    async def _operation(operation: Operation, request: ASGIRequest) -> HttpResponse:
+        """ninja's operation, whole, on an ingest thread (an error it has no handler for
+        is raised, as behind the chain)."""
+        return await ingest.in_ingest_thread(operation.run, request)  # type: ignore[return-value]
 
 
 async def _read_body(receive: Receive, cap: int) -> bytes | None:
