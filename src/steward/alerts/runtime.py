@@ -88,13 +88,21 @@ def _org_lock(organization_id: int) -> threading.Lock:
 
 
 def forget() -> None:
-    """Drop every cached engine (tests; a config reload)."""
+    """Drop every cached engine and every input not yet evaluated (tests, between tests).
+
+    Queued inputs go too: an organization whose round failed keeps its inputs queued for
+    the next one (see ``_drain``), and ``settle`` then waited its whole timeout in every
+    later test. A round already running is not stopped; ``settle`` waits for it. Inputs
+    are lost, so a server must not call this to reload its configuration."""
     from steward.alerts import defaults, hooks
 
     with _cache_lock:
         _engines.clear()
         fed_checks.clear()
         _last_tick.clear()
+        _pending.clear()
+        _pending_now.clear()
+        _soon.clear()
     defaults.forget()
     hooks.forget()
     config.forget()

@@ -215,17 +215,51 @@ _RFC3339 = re.compile(
 )
 
 
-def parse_time(text: str, name: str) -> int:
-    """Unix seconds (float) or RFC 3339, to ms — Prometheus' ``parseTime``."""
+# Go's strconv.ParseFloat syntax, with which Prometheus' parseTime reads a Unix time: ASCII
+# digits, "_" only between digits (or after "0x"), hexadecimal only with a "p" exponent, and
+# nothing around the number. Python's float() also takes surrounding whitespace and other
+# scripts' digits (Arabic-Indic, fullwidth): Prometheus 2.42 answers 400 to those.
+_DIGITS = r"[0-9](?:_?[0-9])*"
+_HEX_DIGITS = r"[0-9a-fA-F](?:_?[0-9a-fA-F])*"
+_GO_DECIMAL = re.compile(
+    rf"[+-]?(?:{_DIGITS}(?:\.(?:{_DIGITS})?)?|\.{_DIGITS})(?:[eE][+-]?{_DIGITS})?"
+)
+_GO_HEX = re.compile(
+    rf"[+-]?0[xX](?:_?{_HEX_DIGITS}(?:\.(?:{_HEX_DIGITS})?)?|\.{_HEX_DIGITS})"
+    rf"[pP][+-]?{_DIGITS}"
+)
+
+
+def _go_finite_float(text: str) -> float | None:
+    """The finite number Go's ``strconv.ParseFloat`` reads from ``text``, else None.
+
+    Go also reads "NaN" and "Inf"; Prometheus then evaluates at whatever Go's float-to-int64
+    conversion makes of them (on amd64 the time -9223372036.854), as it does for times
+    beyond int64 nanoseconds. Both are 400s here (see ``parse_time``), so they are None.
+    """
     try:
-        seconds = float(text)
-    except ValueError:
-        pass
-    else:
-        if math.isfinite(seconds):
-            ms = round(seconds * 1000)
-            if MIN_TIME_MS <= ms <= MAX_TIME_MS:  # Prometheus' time range (int64 ns)
-                return ms
+        if _GO_DECIMAL.fullmatch(text):
+            value = float(text.replace("_", ""))
+        elif _GO_HEX.fullmatch(text):
+            value = float.fromhex(text.replace("_", ""))
+        else:
+            return None
+    except OverflowError:  # fromhex beyond float range; Go's ErrRange
+        return None
+    return value if math.isfinite(value) else None  # float() gives inf where Go errs
+
+
+def parse_time(text: str, name: str) -> int:
+    """Unix seconds (a Go float) or RFC 3339, to ms — Prometheus' ``parseTime``.
+
+    Unlike Prometheus 2.42, NaN, ±Inf and times beyond its range (int64 nanoseconds) are
+    400s: it evaluates them at a time its float-to-int64 overflow invents.
+    """
+    seconds = _go_finite_float(text)
+    if seconds is not None:
+        ms = round(seconds * 1000)
+        if MIN_TIME_MS <= ms <= MAX_TIME_MS:  # Prometheus' time range (int64 ns)
+            return ms
     if text in _BOUNDARY_TIMES:
         return _BOUNDARY_TIMES[text]
     try:
