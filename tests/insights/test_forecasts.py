@@ -127,3 +127,38 @@ def test_the_device_page_shows_the_forecasts_panel(filling, world):
     assert "/var full in 1 d 6 h" in page
     assert "/data: no trend" in page
     assert "steward_expected_low" in page and 'data-role="lower"' in page
+
+
+def test_a_later_run_updates_every_field_as_a_first_run_would_store_it(filling, world):
+    """The update path (one prepared UPDATE per forecast) stores what the insert path
+    stores for the same data: every field, JSON labels and times included."""
+    from django.forms.models import model_to_dict
+
+    from steward.insights.models import Forecast
+
+    def stored() -> dict[str, dict]:
+        return {
+            f.resource: model_to_dict(f, exclude=["id", "computed_at"])
+            for f in Forecast.objects.filter(organization_id=world.acme.pk)
+        }
+
+    before = stored()
+    later = NOW_MS + 2 * HOUR
+    labels = {"mountpoint": "/var", "device": "/dev/sdv", "fstype": "ext4"}
+    for name, value in (
+        ("node_filesystem_size_bytes", lambda t: 100.0 * GIB),
+        ("node_filesystem_avail_bytes", lambda t: 30.0 * GIB - (t - NOW_MS / 1000) / 1800 * GIB),
+    ):
+        samples = gauge(world.acme_device, name, NOW_MS + 60_000, later, value, **labels)
+        filling.append(world.acme.pk, list(samples)[::6])
+    forecasting.forecast_organization(filling, world.acme.pk, later)
+    updated = stored()
+    Forecast.objects.filter(organization_id=world.acme.pk).delete()
+    forecasting.forecast_organization(filling, world.acme.pk, later)
+    assert updated == stored()
+    assert updated["filesystem /var"]["as_of"] > before["filesystem /var"]["as_of"]
+    changed = {
+        k for k, v in updated["filesystem /var"].items() if v != before["filesystem /var"][k]
+    }
+    assert {"as_of", "current", "points_used"} <= changed
+    assert updated["filesystem /var"]["labels"] == labels

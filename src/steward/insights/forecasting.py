@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from steward.insights import present
@@ -256,14 +256,40 @@ def forecast_organization(store: Store, org_id: int, now_ms: int) -> ForecastRes
             changed.append(row)
         result.resources += 1
         result.crossing += fc.status == ForecastStatus.CROSSING
+    update_sql, update_params = _updates(changed)  # prepared before the write lock
     with transaction.atomic():
         Forecast.objects.bulk_create(new, batch_size=500, ignore_conflicts=True)
-        Forecast.objects.bulk_update(changed, list(fields_of_forecast()), batch_size=200)
+        if update_params:
+            with connection.cursor() as cursor:
+                cursor.executemany(update_sql, update_params)
         result.deleted, _ = Forecast.objects.filter(
             organization_id=org_id, computed_at__lt=computed_at - STALE_AFTER
         ).delete()
     result.seconds = time.perf_counter() - started
     return result
+
+
+def _updates(rows: list[Forecast]) -> tuple[str, list[tuple[Any, ...]]]:
+    """One ``UPDATE ... WHERE id = %s`` and its parameters per row, for ``executemany``.
+
+    Not ``bulk_update``: its ``CASE WHEN`` statements took ~7 s of Python for the 3,500
+    forecasts of 1,000 simulated devices (20-30 s on a busy machine), inside the
+    transaction, and SQLite's write lock was held the whole time: every heartbeat
+    waited, and most of the fleet was recorded offline. The parameters are prepared by
+    each field (``get_db_prep_save``: JSON, datetimes) before the transaction starts.
+    """
+    fields = [Forecast._meta.get_field(name) for name in fields_of_forecast()]
+    q = connection.ops.quote_name
+    assignments = ", ".join(f"{q(f.column)} = %s" for f in fields)  # type: ignore[union-attr]
+    sql = f"UPDATE {q(Forecast._meta.db_table)} SET {assignments} WHERE {q('id')} = %s"  # noqa: S608 - names are the model's
+    params = [
+        (
+            *(f.get_db_prep_save(getattr(row, f.attname), connection) for f in fields),  # type: ignore[union-attr]
+            row.pk,
+        )
+        for row in rows
+    ]
+    return sql, params
 
 
 def fields_of_forecast() -> tuple[str, ...]:
