@@ -7,7 +7,8 @@ job, and report per round:
 
 * job duration (wall) and CPU time; samples scored per second per core (CPU time);
 * where the time goes: store reads, detector updates, state saves (profiled once);
-* bytes per series: the DetectorState row's state + window + verdict + labels columns.
+* bytes per series: the DetectorState row's state + window + verdict + labels columns;
+* what restoring and storing one detector state costs (``from_bytes``/``to_bytes``).
 
 The store's ingest of the new samples is *not* counted (ingest has its own bench).
 
@@ -25,6 +26,7 @@ import random
 import sys
 import tempfile
 import time
+import timeit
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -59,6 +61,8 @@ def main() -> None:
 
     call_command("migrate", verbosity=0)
     from steward.insights import scoring
+    from steward.insights.models import DetectorState
+    from steward.intel import StreamDetector
     from steward.tenancy.models import Organization
     from steward.tsdb import open_store
     from steward.tsdb.types import MetricType, Sample, SeriesMetadata
@@ -162,6 +166,15 @@ def main() -> None:
         f"states: {n:,}; bytes per series: state {state:.0f} + window {window:.0f} + "
         f"verdict {verdict:.0f} + labels {labs:.0f} + fixed ~48 = ~{per_row:.0f} "
         f"(x {n:,} = {per_row * n / 2**20:.0f} MiB before SQLite overhead)"
+    )
+    state = bytes(DetectorState.objects.values_list("state", flat=True).first())
+    det = StreamDetector.from_bytes(state)
+    loops = 2000
+    restore = min(timeit.repeat(lambda: StreamDetector.from_bytes(state), number=loops, repeat=5))
+    store_ = min(timeit.repeat(det.to_bytes, number=loops, repeat=5))
+    print(
+        f"one state: from_bytes {restore / loops * 1e6:.1f} us, "
+        f"to_bytes {store_ / loops * 1e6:.1f} us (per series per run)"
     )
     db = Path(settings.DATABASES["default"]["NAME"])
     print(f"Django database file: {db.stat().st_size / 2**20:.0f} MiB")

@@ -157,3 +157,51 @@ def test_a_state_of_another_detector_version_starts_afresh(store, world):
     row = DetectorState.objects.get()
     assert result.samples == 5 and row.cursor_ms == NOW_MS - 10_000
     assert StreamDetector.from_bytes(bytes(row.state)).count == 5
+
+
+def test_the_last_anomaly_is_kept_by_later_runs_that_find_none(store, world):
+    device = world.acme_device
+    start = NOW_MS - 60 * MIN
+    spike = NOW_MS - 5 * MIN
+    calm = noisy(1, 0.1)
+    store.clock.now_ms = NOW_MS + 10 * MIN
+    store.append(
+        world.acme.pk,
+        gauge(
+            device,
+            "node_load1",
+            start,
+            NOW_MS + 10 * MIN,
+            lambda t: 40.0 if t * 1000 == spike else calm(t),
+        ),
+    )
+    for now in range(start + 10 * MIN, NOW_MS + 1, 10 * MIN):
+        run(store, world, now)
+    found = DetectorState.objects.get().last_verdict
+
+    run(store, world, NOW_MS + 10 * MIN)
+
+    later = DetectorState.objects.get()
+    assert found["anomaly"]["ts"] == spike and found["anomaly"]["raw_score"] >= 0.5
+    assert later.last_verdict["ts"] == NOW_MS + 10 * MIN - 10_000
+    assert later.last_verdict["anomaly"] == found["anomaly"]  # kept for the API and alerts
+    assert later.last_score == later.last_verdict["score"]
+    assert set(later.last_verdict) == set(found)
+
+
+def test_a_run_that_sees_only_a_counter_reset_keeps_the_last_verdict(store, world):
+    device = world.acme_device
+    name = "node_network_receive_bytes_total"
+    store.append(world.acme.pk, gauge(device, name, NOW_MS - 5 * MIN, NOW_MS, lambda t: 1000.0 * t))
+    run(store, world, NOW_MS - 10_000)
+    before = DetectorState.objects.get()
+    store.append(world.acme.pk, gauge(device, name, NOW_MS, NOW_MS + 10_000, lambda t: 5.0))
+
+    result = run(store, world, NOW_MS)
+
+    after = DetectorState.objects.get()
+    assert (result.series, result.samples) == (1, 0)
+    assert after.cursor_ms == NOW_MS and after.last_raw == 5.0
+    assert bytes(after.state) == bytes(before.state)
+    assert after.last_verdict == before.last_verdict and before.last_verdict["ts"] > 0
+    assert after.last_score == before.last_score

@@ -6,9 +6,9 @@ One run, per organization (``score_organization``):
 2. per family: load the family's ``DetectorState`` rows (one query), read the new samples
    of *all* its series with **one** ``select`` from the oldest cursor (never further back
    than ``MAX_CATCHUP_MS``), feed each series' samples newer than its own cursor to its
-   detector (counters as per-second rates), and save every changed row with one
-   ``executemany`` guarded by the previous cursor (exactly-once learning, even if two
-   workers raced);
+   detector (counters as per-second rates), and save every changed row with
+   ``executemany`` (a transaction per ``SAVE_BATCH`` rows), each row guarded by its
+   previous cursor (exactly-once learning, even if two workers raced);
 3. derived signals (``SIGNALS``: the CPU chart's busy % and the memory chart's used bytes)
    are built per device from the family data already in hand and scored the same way;
 4. write to the store: ``steward_anomaly_rate{steward_device, metric}`` (% of the
@@ -45,6 +45,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.db import connection, transaction
+from django.db.models import TextField
+from django.db.models.functions import Cast
 from django.utils import timezone
 
 from steward.insights.models import SIGNAL_CPU, SIGNAL_MEMORY, SIGNAL_PREFIX, DetectorState
@@ -137,9 +139,14 @@ class ScoreResult:
     failed: list[int] = field(default_factory=list)  # organizations whose run raised (logged)
 
 
+# json.dumps(..., separators=...) builds an encoder per call; these run per series per run
+_KEY_JSON = json.JSONEncoder(sort_keys=True, separators=(",", ":"))
+_JSON = json.JSONEncoder(separators=(",", ":"))
+
+
 def series_key(labels: dict[str, str]) -> str:
     """SHA-256/16 of the canonical label JSON (the store's own series identity)."""
-    canonical = json.dumps(labels, sort_keys=True, separators=(",", ":"))
+    canonical = _KEY_JSON.encode(labels)
     return hashlib.sha256(canonical.encode()).hexdigest()[:32]
 
 
@@ -194,71 +201,137 @@ def verdict_dict(verdict: Verdict, ts_ms: int) -> dict[str, Any]:
     }
 
 
+def _onset(verdict: Verdict, ts_ms: int) -> dict[str, Any]:
+    """What ``last_verdict["anomaly"]`` keeps of an episode's onset (for the API and alerts)."""
+    return {
+        "ts": ts_ms,
+        "raw_score": _raw_score(verdict),
+        "observed": verdict.observed,
+        "expected_low": verdict.expected_low,
+        "expected_high": verdict.expected_high,
+        "pattern": verdict.pattern,
+    }
+
+
+def _restore(state: bytes | memoryview | None) -> StreamDetector:
+    if state is None:
+        return StreamDetector()
+    try:
+        return StreamDetector.from_bytes(bytes(state))
+    except ValueError:
+        # A state from another version of the detector (its layout is versioned):
+        # start learning afresh from the cursor rather than fail the whole run.
+        return StreamDetector()
+
+
 # --- one detector row ------------------------------------------------------------------
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, eq=False)
 class _Row:
-    """A DetectorState row in memory for one run (``pk`` None: not stored yet)."""
+    """A DetectorState row in memory for one run (``pk`` None: not stored yet).
+
+    The stored columns are decoded only when the run needs them (a run feeds each series a
+    few samples, so decoding and encoding state was most of its cost): the detector and the
+    window when the series has new samples (both encoded again as soon as it has been fed,
+    see ``settle``), the last verdict's JSON only at the save, and only for the last anomaly
+    it keeps when this run found none.
+    """
 
     pk: int | None
     key: str
     metric: str
     device_id: int | None
     labels: dict[str, str]
-    detector: StreamDetector
     cursor_ms: int
     last_raw: float | None
-    window: Window
-    verdict: dict[str, Any]
     old_cursor_ms: int
+    stored_state: bytes | memoryview | None = None  # None: a new series
+    stored_window: bytes | memoryview | None = None
+    stored_verdict: str | None = None  # the ``last_verdict`` column's JSON text
     changed: bool = False
+    state_out: bytes | None = None  # this run's state and window, once settled
+    window_out: bytes | None = None
+    last: Verdict | None = None  # of this run's last sample
+    last_ts: int = 0
+    onset: dict[str, Any] | None = None  # this run's last episode onset (``_onset``)
+    _detector: StreamDetector | None = None
+    _window: Window | None = None
 
     @classmethod
     def load(cls, values: tuple[Any, ...]) -> _Row:
         pk, key, metric, device_id, state, cursor, last_raw, window, verdict = values
-        try:
-            detector = StreamDetector.from_bytes(bytes(state))
-        except ValueError:
-            # A state from another version of the detector (its layout is versioned):
-            # start learning afresh from the cursor rather than fail the whole run.
-            detector = StreamDetector()
-        return cls(
-            pk,
-            key,
-            metric,
-            device_id,
-            {},
-            detector,
-            cursor,
-            last_raw,
-            Window.from_bytes(window),
-            verdict or {},
-            cursor,
-        )
+        return cls(pk, key, metric, device_id, {}, cursor, last_raw, cursor, state, window, verdict)
 
     @classmethod
     def new(cls, key: str, metric: str, device_id: int | None, labels: dict[str, str]) -> _Row:
-        return cls(
-            None, key, metric, device_id, labels, StreamDetector(), -1, None, Window(), {}, -1
-        )
+        return cls(None, key, metric, device_id, labels, -1, None, -1)
+
+    @property
+    def detector(self) -> StreamDetector:
+        detector = self._detector
+        if detector is None:
+            detector = self._detector = _restore(self.stored_state)
+        return detector
+
+    @property
+    def window(self) -> Window:
+        window = self._window
+        if window is None:
+            window = self._window = Window.from_bytes(self.stored_window)
+        return window
 
     def feed(self, ts_ms: int, value: float) -> Verdict:
         verdict = self.detector.update(ts_ms / 1000.0, value)
-        flagged = verdict.confidence >= FLAG_CONFIDENCE
-        self.window.add(ts_ms, flagged)
+        self.window.add(ts_ms, verdict.confidence >= FLAG_CONFIDENCE)
         self.cursor_ms = ts_ms
         self.changed = True
-        data = verdict_dict(verdict, ts_ms)
+        self.last = verdict
+        self.last_ts = ts_ms
         if verdict.is_anomaly:  # the onset of an episode: what the API and alerts show
-            data["anomaly"] = {
-                k: data[k]
-                for k in ("ts", "raw_score", "observed", "expected_low", "expected_high", "pattern")
-            }
-        elif "anomaly" in self.verdict:
-            data["anomaly"] = self.verdict["anomaly"]  # the last one, kept for the API
-        self.verdict = data
+            self.onset = _onset(verdict, ts_ms)
         return verdict
+
+    def settle(self) -> None:
+        """This run has fed the series all it will: store the detector and window as bytes.
+
+        A family's rows wait for its save together, and a restored detector is about 10 KB
+        of Python objects (more memory, and most of the garbage collector's work while they
+        wait); its bytes are about 1 KB.  Used again, they are restored from these bytes.
+        """
+        if self._detector is not None:
+            self.stored_state = self.state_out = self._detector.to_bytes()
+            self._detector = None
+        if self._window is not None:
+            self.stored_window = self.window_out = self._window.to_bytes()
+            self._window = None
+
+    def state(self) -> bytes:
+        """The ``state`` column's value after this run."""
+        if self._detector is None and self.state_out is not None:
+            return self.state_out
+        return self.detector.to_bytes()
+
+    def window_bytes(self) -> bytes:
+        """The ``window`` column's value after this run."""
+        if self._window is None and self.window_out is not None:
+            return self.window_out
+        return self.window.to_bytes()
+
+    def verdict(self) -> dict[str, Any]:
+        """``last_verdict`` as it stands after this run: the last sample's verdict and the
+        last onset (this run's, or else the one stored, kept for the API)."""
+        text = self.stored_verdict
+        if self.last is None:
+            return (json.loads(text) if text else None) or {}
+        data = verdict_dict(self.last, self.last_ts)
+        if self.onset is not None:
+            data["anomaly"] = self.onset
+        elif text and '"anomaly"' in text:  # a key only: no value of ours has a quote
+            stored = json.loads(text)
+            if "anomaly" in stored:
+                data["anomaly"] = stored["anomaly"]
+        return data
 
 
 _COLUMNS = (
@@ -270,12 +343,17 @@ _COLUMNS = (
     "cursor_ms",
     "last_raw",
     "window",
-    "last_verdict",
+    "verdict_text",
 )
 
 
 def _load(org_id: int, **filters: Any) -> dict[str, _Row]:
-    rows = DetectorState.objects.filter(organization_id=org_id, **filters).values_list(*_COLUMNS)
+    rows = (
+        DetectorState.objects.filter(organization_id=org_id, **filters)
+        # the JSON as text: most rows never need it decoded (see _Row.verdict)
+        .annotate(verdict_text=Cast("last_verdict", TextField()))
+        .values_list(*_COLUMNS)
+    )
     out = {}
     for values in rows:
         row = _Row.load(values)
@@ -291,9 +369,9 @@ def _save(org_id: int, rows: Iterable[_Row], result: ScoreResult) -> None:
     for row in rows:
         if not row.changed:
             continue
-        state = row.detector.to_bytes()
-        verdict = json.dumps(row.verdict, separators=(",", ":"))
-        score = float(row.verdict.get("score", 0.0))
+        state = row.state()
+        data = row.verdict()
+        score = float(data.get("score", 0.0))
         if row.pk is None:
             new.append(
                 DetectorState(
@@ -306,8 +384,8 @@ def _save(org_id: int, rows: Iterable[_Row], result: ScoreResult) -> None:
                     cursor_ms=row.cursor_ms,
                     last_raw=row.last_raw,
                     last_score=score,
-                    last_verdict=row.verdict,
-                    window=row.window.to_bytes(),
+                    last_verdict=data,
+                    window=row.window_bytes(),
                 )
             )
         else:
@@ -317,8 +395,8 @@ def _save(org_id: int, rows: Iterable[_Row], result: ScoreResult) -> None:
                     row.cursor_ms,
                     row.last_raw,
                     score,
-                    verdict,
-                    row.window.to_bytes(),
+                    _JSON.encode(data),
+                    row.window_bytes(),
                     now,
                     row.pk,
                     row.old_cursor_ms,
@@ -333,15 +411,19 @@ def _save(org_id: int, rows: Iterable[_Row], result: ScoreResult) -> None:
         f"last_verdict = %s, {q('window')} = %s, updated_at = %s "
         "WHERE id = %s AND cursor_ms = %s"
     )
-    with transaction.atomic():
-        for i in range(0, len(updates), SAVE_BATCH):
-            with connection.cursor() as cursor:
-                cursor.executemany(sql, updates[i : i + SAVE_BATCH])
-                if cursor.rowcount >= 0:  # -1 where the driver does not sum executemany
-                    result.lost_races += len(updates[i : i + SAVE_BATCH]) - cursor.rowcount
-        if new:
-            # A concurrent run that created the same key first wins; ours is dropped.
-            DetectorState.objects.bulk_create(new, batch_size=500, ignore_conflicts=True)
+    # A transaction per batch, not one for the family: each row is guarded by its own
+    # cursor, so a batch stands alone, and SQLite's write lock is held for one batch at a
+    # time (the CPU family of 1,000 devices is tens of thousands of rows; heartbeats wait
+    # for the lock meanwhile). A failure leaves later batches unsaved: the next run redoes them.
+    for i in range(0, len(updates), SAVE_BATCH):
+        batch = updates[i : i + SAVE_BATCH]
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.executemany(sql, batch)
+            if cursor.rowcount >= 0:  # -1 where the driver does not sum executemany
+                result.lost_races += len(batch) - cursor.rowcount
+    if new:
+        # A concurrent run that created the same key first wins; ours is dropped.
+        DetectorState.objects.bulk_create(new, batch_size=500, ignore_conflicts=True)
     result.new_series += len(new)
 
 
@@ -356,7 +438,8 @@ class _Run:
     now_ms: int
     result: ScoreResult
     types: dict[str, MetricType] = field(default_factory=dict)
-    rates: dict[tuple[int, str], list[Any]] = field(default_factory=dict)
+    # (device, family) -> [scored, flagged] in the windows of its series
+    rates: dict[tuple[int, str], list[int]] = field(default_factory=dict)
     # device -> ts -> [busy rate, all rate, series count] (CPU) / family -> value (memory)
     cpu: dict[int, dict[int, list[float]]] = field(default_factory=lambda: defaultdict(dict))
     cpu_series: dict[int, int] = field(default_factory=lambda: defaultdict(int))
@@ -454,7 +537,11 @@ class _Run:
         result.samples += scored
         result.flagged += flagged
         if device_id is not None:
-            self.rates.setdefault((device_id, name), []).append(row.window)
+            in_window = row.window.totals(self.now_ms)
+            counts = self.rates.setdefault((device_id, name), [0, 0])
+            counts[0] += in_window[0]
+            counts[1] += in_window[1]
+        row.settle()
 
     # --- derived signals ----------------------------------------------------------------
 
@@ -501,6 +588,7 @@ class _Run:
                     self.out.append(Sample({**labels, METRIC_NAME: EXPECTED_LOW}, ts, low))
                     self.out.append(Sample({**labels, METRIC_NAME: EXPECTED_HIGH}, ts, high))
             if fed:
+                row.settle()
                 touched.append(row)
         self.deferred += touched
 
@@ -516,12 +604,7 @@ class _Run:
         return labels
 
     def anomaly_rates(self) -> None:
-        for (device_id, metric), windows in self.rates.items():
-            scored = flagged = 0
-            for window in windows:
-                s, f = window.totals(self.now_ms)
-                scored += s
-                flagged += f
+        for (device_id, metric), (scored, flagged) in self.rates.items():
             if scored:
                 labels = self._labels(device_id, metric=metric)
                 labels[METRIC_NAME] = ANOMALY_RATE

@@ -14,6 +14,7 @@ from steward.tsdb.types import HOUR_MS, MINUTE_MS
 BUCKET_MS = 10 * MINUTE_MS
 BUCKETS = HOUR_MS // BUCKET_MS
 _PACK = struct.Struct(f"<q{2 * BUCKETS}I")
+_COUNT_MAX = 0xFFFFFFFF
 
 
 class Window:
@@ -53,18 +54,20 @@ class Window:
         return scored, flagged
 
     def to_bytes(self) -> bytes:
-        return _PACK.pack(
-            self.start_ms,
-            *(min(v, 0xFFFFFFFF) for v in self.scored),
-            *(min(v, 0xFFFFFFFF) for v in self.flagged),
-        )
+        scored, flagged = self.scored, self.flagged
+        if max(scored) > _COUNT_MAX or max(flagged) > _COUNT_MAX:
+            scored = [min(v, _COUNT_MAX) for v in scored]
+            flagged = [min(v, _COUNT_MAX) for v in flagged]
+        return _PACK.pack(self.start_ms, *scored, *flagged)
 
     @classmethod
     def from_bytes(cls, blob: bytes | memoryview | None) -> Window:
-        window = cls()
-        if blob and len(blob) == _PACK.size:
-            fields = _PACK.unpack(bytes(blob))
-            window.start_ms = fields[0]
-            window.scored = list(fields[1 : 1 + BUCKETS])
-            window.flagged = list(fields[1 + BUCKETS :])
+        if not blob or len(blob) != _PACK.size:
+            return cls()
+        # filled in without __init__'s empty lists: this runs per series per scoring run
+        window = cls.__new__(cls)
+        fields = _PACK.unpack(blob)
+        window.start_ms = fields[0]
+        window.scored = list(fields[1 : 1 + BUCKETS])
+        window.flagged = list(fields[1 + BUCKETS :])
         return window

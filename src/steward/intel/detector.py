@@ -75,11 +75,15 @@ bench/nab.py), so the refractory stays short.
 
 from __future__ import annotations
 
+import functools
 import json
 import math
+import operator
 import struct
 from dataclasses import dataclass
 from typing import Any
+
+import numpy as np
 
 __all__ = ["PATTERNS", "StreamDetector", "Verdict"]
 
@@ -220,19 +224,29 @@ def _tail_rates() -> tuple[tuple[int, float, float, float], ...]:
 
     The first copy learns at the tuned rates, the other two with the quantile step and the
     forgetting spread by :data:`TAIL_SPREAD` in opposite directions.  Read from the module
-    constants when a detector is built (the rates are not part of the state).
+    constants when a detector is built (the rates are not part of the state), so a tuning
+    script that changes them at runtime (bench/_nab*.py) gets its own rates; the result is
+    memoised on the values of those constants, because the scoring job restores a detector
+    per series per run and computing them was a third of restoring one.
     """
+    return _rates_for(TAIL_STEP, TAIL_ALPHA, TAIL_SPREAD, TAIL_Q, _COPY_OFFSETS)
+
+
+@functools.lru_cache(maxsize=8)
+def _rates_for(
+    step: float, alpha: float, spread: float, q: float, offsets: tuple[int, ...]
+) -> tuple[tuple[int, float, float, float], ...]:
     out = []
-    for o, (step, alpha) in zip(
-        _COPY_OFFSETS,
+    for o, (s, a) in zip(
+        offsets,
         (
-            (TAIL_STEP, TAIL_ALPHA),
-            (TAIL_STEP * (1.0 / TAIL_SPREAD), TAIL_ALPHA * TAIL_SPREAD),
-            (TAIL_STEP * TAIL_SPREAD, TAIL_ALPHA * (1.0 / TAIL_SPREAD)),
+            (step, alpha),
+            (step * (1.0 / spread), alpha * spread),
+            (step * spread, alpha * (1.0 / spread)),
         ),
         strict=True,
     ):
-        out.append((o, step * TAIL_Q, step * (1.0 - TAIL_Q), alpha))
+        out.append((o, s * q, s * (1.0 - q), a))
     return tuple(out)
 
 
@@ -532,20 +546,26 @@ class StreamDetector:
         The layout is format 5's (the first tail copy where format 5 kept its one tail) followed
         by the other two tail copies.
         """
+        # This and from_bytes run once per series per scoring run, which feeds a series a few
+        # samples: per-value Python loops here cost about as much as the three updates.
         tail = self.tail
-        return _STRUCT.pack(
-            _FORMAT_VERSION,
-            self.count,
-            *(getattr(self, name) for name in _SCALARS),
-            *self.ring,
-            *self.profile,
-            *(min(c, 255) for c in self.profile_count),
-            *tail[: 4 * _N_TAIL],
-            *(round(v * MEM_QUANT) for v in self.today_max),
-            *(round(v * MEM_QUANT) for v in self.daily_max),
-            *(round(v * MEM_QUANT) for v in self.spike_today),
-            *(round(v * MEM_QUANT) for v in self.spike_daily),
-            *tail[4 * _N_TAIL :],
+        counts = self.profile_count  # they stop at 4 (seasoned); a byte holds 255
+        if max(counts, default=0) > 255:
+            counts = [min(c, 255) for c in counts]
+        return b"".join(
+            (
+                _HEAD.pack(
+                    _FORMAT_VERSION,
+                    self.count,
+                    *_scalars_of(self),
+                    *self.ring,
+                    *self.profile,
+                    *counts,
+                    *tail[:_TAIL_ONE],
+                ),
+                _to_quanta(self.today_max + self.daily_max + self.spike_today + self.spike_daily),
+                _TAIL2.pack(*tail[_TAIL_ONE:]),
+            )
         )
 
     @classmethod
@@ -558,53 +578,95 @@ class StreamDetector:
         drift apart as they learn at their own rates), and a format-4 state's spike memory
         starts empty.
         """
-        layout = _LAYOUTS.get(blob[0]) if blob else None
-        if layout is None or len(blob) != layout.size:
+        mems, size = _LAYOUTS.get(blob[0], (0, -1)) if blob else (0, -1)
+        if len(blob) != size:
             raise ValueError("not a StreamDetector state of this version")
-        fields = layout.unpack(blob)
-        det = cls()
-        det.count = fields[1]
-        pos = 2
-        for name in _SCALARS:
-            setattr(det, name, fields[pos])
-            pos += 1
-        det.ring = list(fields[pos : pos + SHIFT_SPAN])
-        pos += SHIFT_SPAN
-        det.profile = list(fields[pos : pos + BUCKETS])
-        pos += BUCKETS
-        det.profile_count = list(fields[pos : pos + BUCKETS])
-        pos += BUCKETS
-        tail = list(fields[pos : pos + 4 * _N_TAIL])
-        pos += 4 * _N_TAIL
+        f = _HEAD.unpack_from(blob)
+        det = cls._restoring()
+        det.count = f[1]
+        # the scalars in _SCALARS order (spelt out: a setattr loop costs a tenth of a restore)
+        (
+            det.level,
+            det.scale,
+            det.slow,
+            det.season_scale,
+            det.var_fast,
+            det.var_slow,
+            det.shift_sum,
+            det.quiet,
+            det.last_time,
+            det.day,
+        ) = f[2:_AT_RING]
+        det.ring = list(f[_AT_RING:_AT_PROFILE])
+        det.profile = list(f[_AT_PROFILE:_AT_COUNT])
+        det.profile_count = list(f[_AT_COUNT:_AT_TAIL])
+        # the memories: v / MEM_QUANT for each stored count v, exactly (as Python floats)
+        mem = (np.frombuffer(blob, _QUANTA, mems, _HEAD.size) / MEM_QUANT).tolist()
         m = _MEM_VIEWS * BUCKETS
-        det.today_max = [v / MEM_QUANT for v in fields[pos : pos + m]]
-        pos += m
-        det.daily_max = [v / MEM_QUANT for v in fields[pos : pos + m]]
-        pos += m
-        if fields[0] != _OLD_FORMATS[-1]:
-            det.spike_today = [v / MEM_QUANT for v in fields[pos : pos + BUCKETS]]
-            pos += BUCKETS
-            det.spike_daily = [v / MEM_QUANT for v in fields[pos : pos + BUCKETS]]
-            pos += BUCKETS
-            det._set_spike_bar()
-        if fields[0] == _FORMAT_VERSION:
-            tail += fields[pos:]
+        det.today_max = mem[:m]
+        det.daily_max = mem[m : 2 * m]
+        if mems == 2 * m:  # format 4
+            det.spike_today = [0.0] * BUCKETS
+            det.spike_daily = [0.0] * BUCKETS
+            det.spike_bar = 0.0
         else:
-            tail *= _TAIL_COPIES
-        det.tail = tail
+            det.spike_today = mem[2 * m : 2 * m + BUCKETS]
+            det.spike_daily = mem[2 * m + BUCKETS :]
+            det._set_spike_bar()
+        if f[0] == _FORMAT_VERSION:
+            det.tail = [*f[_AT_TAIL:], *_TAIL2.unpack_from(blob, _HEAD.size + 2 * mems)]
+        else:
+            det.tail = list(f[_AT_TAIL:]) * _TAIL_COPIES
+        return det
+
+    @classmethod
+    def _restoring(cls) -> StreamDetector:
+        """An instance for a restore to fill in, without ``__init__``'s fresh state (which the
+        restore would throw away; a subclass with its own ``__init__`` still gets it run)."""
+        if cls.__init__ is not StreamDetector.__init__:
+            return cls()
+        det = cls.__new__(cls)
+        det.rates = _tail_rates()
         return det
 
 
-_HEAD = f"<BQ{len(_SCALARS)}d{SHIFT_SPAN}d{BUCKETS}d{BUCKETS}B{4 * _N_TAIL}d"
-_FORMAT5 = f"{_HEAD}{2 * (_MEM_VIEWS + 1) * BUCKETS}H"
-_STRUCT = struct.Struct(f"{_FORMAT5}{4 * _N_TAIL * (_TAIL_COPIES - 1)}d")
-# format 5 is format 6 without the two extra tail copies, format 4 is format 5 without the
-# spike view's two memories (1137, 881 and 785 bytes)
+# The byte layout, in three parts: the version, the count, the scalars, ring, profile, profile
+# counts and the first tail copy (format 5's one tail); the daily memories, as 2-byte counts of
+# 1/MEM_QUANT (today_max, daily_max, spike_today, spike_daily); the other two tail copies.
+# Format 5 is format 6 without the last part, format 4 is format 5 without the spike view's two
+# memories (1137, 881 and 785 bytes).
+_TAIL_ONE = 4 * _N_TAIL
+_HEAD = struct.Struct(f"<BQ{len(_SCALARS)}d{SHIFT_SPAN}d{BUCKETS}d{BUCKETS}B{_TAIL_ONE}d")
+_QUANTA = np.dtype("<u2")
+_N_MEM = 2 * (_MEM_VIEWS + 1) * BUCKETS
+_MEM_STRUCT = struct.Struct(f"<{_N_MEM}H")
+_TAIL2 = struct.Struct(f"<{_TAIL_ONE * (_TAIL_COPIES - 1)}d")
+# per format: the number of memories stored, and the size
 _LAYOUTS = {
-    _FORMAT_VERSION: _STRUCT,
-    5: struct.Struct(_FORMAT5),
-    4: struct.Struct(f"{_HEAD}{2 * _MEM_VIEWS * BUCKETS}H"),
+    _FORMAT_VERSION: (_N_MEM, _HEAD.size + 2 * _N_MEM + _TAIL2.size),
+    5: (_N_MEM, _HEAD.size + 2 * _N_MEM),
+    4: (2 * _MEM_VIEWS * BUCKETS, _HEAD.size + 2 * 2 * _MEM_VIEWS * BUCKETS),
 }
+# where each part of the first starts among its unpacked fields
+_AT_RING = 2 + len(_SCALARS)
+_AT_PROFILE = _AT_RING + SHIFT_SPAN
+_AT_COUNT = _AT_PROFILE + BUCKETS
+_AT_TAIL = _AT_COUNT + BUCKETS
+_scalars_of = operator.attrgetter(*_SCALARS)
+
+
+def _to_quanta(values: list[float]) -> bytes:
+    """The daily memories packed: ``round(v * MEM_QUANT)`` of each as a little-endian 2-byte
+    integer.  Vectorised (NumPy rounds half to even as ``round`` does); what the 2-byte field
+    cannot hold (or the wrong number of values) goes the struct way, which raises."""
+    q = np.rint(np.fromiter(values, np.float64, len(values)) * MEM_QUANT)
+    if len(values) == _N_MEM and _min(q) >= 0.0 and _max(q) <= _MEM_MAX:  # false for NaN
+        return q.astype(_QUANTA).tobytes()
+    return _MEM_STRUCT.pack(*(round(v * MEM_QUANT) for v in values))
+
+
+_min = np.minimum.reduce
+_max = np.maximum.reduce
 
 
 def _mem(g: float) -> float:
