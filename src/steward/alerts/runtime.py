@@ -32,10 +32,18 @@ waits for it rather than handing its input over, so "evaluated on arrival" still
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
+
+try:
+    import fcntl
+except ImportError:  # not POSIX: rounds race optimistically, as on other databases
+    fcntl = None  # type: ignore[assignment]
 
 from django.db import connection, connections, transaction
 from django.db.models import F
@@ -132,8 +140,68 @@ def _ensure_state_row(organization_id: int) -> None:
         state_row(organization_id)
 
 
+ROUND_LOCK_WAIT_S = 30.0
+
+
+def round_lock_path(organization_id: int) -> Path | None:
+    """The file whose lock serialises this organization's rounds across the processes of
+    one host (see ``_host_round_lock``), or None where there is none to take."""
+    if fcntl is None or connection.vendor != "sqlite":
+        return None
+    name = str(connection.settings_dict.get("NAME") or "")
+    if not name or name.startswith("file:") or ":memory:" in name:
+        return None  # an in-memory database belongs to one process
+    return Path(f"{name}-alert-rounds-{organization_id}.lock")
+
+
+@contextmanager
+def _host_round_lock(path: Path | None, wait_s: float = ROUND_LOCK_WAIT_S) -> Iterator[bool]:
+    """Hold ``path``'s lock (an ``flock``) for one round; yields whether it was taken.
+
+    On SQLite the server's feeder (a round every 0.25 s at 1,000 devices) and the worker's
+    tick raced for the organization's state. The slower round lost its conditional write
+    ``MAX_RETRIES - 1`` times and then ran whole inside the write transaction
+    (``_lock_state_row``), which on SQLite holds the database's one write lock: 1.3-3.7 s
+    at a time with 1,000 simulated devices, every heartbeat waiting as long. Taking turns
+    on a file next to the database instead keeps the write transaction as short as the
+    write. Not taken (the optimistic rounds as before): without a path, inside an outer
+    transaction (it may hold the write lock that this lock's holder is waiting for), and
+    when the lock is not free within ``wait_s``.
+    """
+    if path is None or connection.in_atomic_block:
+        yield False
+        return
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    except OSError:
+        log.warning("cannot open %s: alert rounds race optimistically", path)
+        yield False
+        return
+    try:
+        deadline = time.monotonic() + wait_s
+        taken = False
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                taken = True
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    log.warning("%s stayed locked for %.0f s: going ahead", path, wait_s)
+                    break
+                time.sleep(0.005)
+        yield taken
+    finally:
+        os.close(fd)  # releases the lock
+
+
 def _run_locked(organization_id: int, call: Call, now: float | None) -> list[Action]:
     _ensure_state_row(organization_id)
+    with _host_round_lock(round_lock_path(organization_id)):
+        return _run_rounds(organization_id, call, now)
+
+
+def _run_rounds(organization_id: int, call: Call, now: float | None) -> list[Action]:
     for attempt in range(MAX_RETRIES - 1):
         try:
             return _attempt(organization_id, call, now)
