@@ -463,6 +463,31 @@ def test_an_unexpected_heartbeat_error_is_djangos_500_on_both_paths(
     assert any(r.name == "django.request" and r.exc_info for r in caplog.records)
 
 
+@pytest.mark.parametrize(
+    ("path", "lane"), [(HEARTBEAT, ingest.PRESENCE_LANE), (URL, ingest.STORE_LANE)]
+)
+def test_heartbeats_and_batches_run_in_their_own_lanes(world, credential, monkeypatch, path, lane):
+    """Heartbeats on the presence lane: they never wait behind metrics batches queued for
+    the store's write lock (``tests/metrics/test_ingest_lanes.py``)."""
+    lanes: list[str] = []
+    real = ingest.in_ingest_thread
+
+    async def spy(fn: Any, *args: Any, lane: str = ingest.STORE_LANE) -> Any:
+        lanes.append(lane)
+        return await real(fn, *args, lane=lane)
+
+    monkeypatch.setattr(ingest, "in_ingest_thread", spy)
+    if path == HEARTBEAT:
+        body = heartbeat_body()
+        headers = heartbeat_headers(credential, body)
+    else:
+        body = gz(batch_body(T0))
+        headers = agent_headers(credential, body)
+    answer = call(application, body, headers, path=path)
+    assert answer.status == 200, answer.body
+    assert lanes == [lane]
+
+
 def test_other_agent_paths_still_go_to_django(credential):
     served = application.served
     answer = call(application, b"", heartbeat_headers(credential, b""), path="/api/v1/agent/checks")

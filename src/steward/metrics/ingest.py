@@ -113,24 +113,39 @@ def device_labels(device: Device, org_slug: str, job: str = AGENT_JOB) -> dict[s
 # ``async`` and run their work here instead: on a few long-lived threads that keep their
 # connections (checked and closed like Django's own after an error), two at a time so one
 # request's SQLite insert (no GIL) overlaps the next one's parse.
+#
+# Heartbeats have threads of their own (the "presence" lane). They never touch the metrics
+# store, but on shared threads a heartbeat queued behind metrics batches that wait for the
+# store's writer lock (the worker's compaction holds it for a few tenths of a second per
+# step): with 1,000 simulated devices such waits added up to seconds and devices that had
+# sent their heartbeats on time were recorded offline.
 
 INGEST_THREADS = 2
-_pool: ThreadPoolExecutor | None = None
+PRESENCE_THREADS = 2
+STORE_LANE = "store"
+PRESENCE_LANE = "presence"
+_LANE_THREADS = {STORE_LANE: INGEST_THREADS, PRESENCE_LANE: PRESENCE_THREADS}
+_pools: dict[str, ThreadPoolExecutor] = {}
 _pool_lock = threading.Lock()
 _T = TypeVar("_T")
 
 
-def _executor() -> ThreadPoolExecutor:
-    global _pool
-    if _pool is None:
+def _executor(lane: str) -> ThreadPoolExecutor:
+    pool = _pools.get(lane)
+    if pool is None:
         with _pool_lock:
-            if _pool is None:
-                _pool = ThreadPoolExecutor(INGEST_THREADS, thread_name_prefix="steward-ingest")
-    return _pool
+            pool = _pools.get(lane)
+            if pool is None:
+                pool = ThreadPoolExecutor(
+                    _LANE_THREADS[lane], thread_name_prefix=f"steward-ingest-{lane}"
+                )
+                _pools[lane] = pool
+    return pool
 
 
-async def in_ingest_thread(fn: Callable[..., _T], *args: Any) -> _T:
-    """``fn(*args)`` on an ingest thread, in a copy of the caller's context variables.
+async def in_ingest_thread(fn: Callable[..., _T], *args: Any, lane: str = STORE_LANE) -> _T:
+    """``fn(*args)`` on an ingest thread of ``lane``, in a copy of the caller's context
+    variables.
 
     Under a sync caller (WSGI, Django's test client) the event loop belongs to that
     caller's ``async_to_sync``: run in the caller's thread as a sync view would, so its
@@ -140,7 +155,7 @@ async def in_ingest_thread(fn: Callable[..., _T], *args: Any) -> _T:
     if loop in getattr(AsyncToSync, "loop_thread_executors", {}):  # asgiref internal
         return await sync_to_async(fn, thread_sensitive=True)(*args)
     call = functools.partial(contextvars.copy_context().run, _run_keeping_connections, fn, *args)
-    return await loop.run_in_executor(_executor(), call)
+    return await loop.run_in_executor(_executor(lane), call)
 
 
 def _run_keeping_connections(fn: Callable[..., _T], *args: Any) -> _T:
@@ -577,11 +592,14 @@ def close_ingest_threads(timeout: float = 10.0) -> None:
     drops its database (PostgreSQL refuses while sessions remain), call this. A later
     ``in_ingest_thread`` starts a fresh pool. ``timeout`` bounds the wait, in seconds.
     """
-    global _pool
     with _pool_lock:
-        pool, _pool = _pool, None
-    if pool is None:
-        return
+        pools = [(_LANE_THREADS[lane], pool) for lane, pool in _pools.items()]
+        _pools.clear()
+    for threads, pool in pools:
+        _close_pool(pool, threads, timeout)
+
+
+def _close_pool(pool: ThreadPoolExecutor, threads: int, timeout: float) -> None:
     # One task per thread: each closes its own thread's connections (Django's are per
     # thread), then waits until every task has started, so that no thread runs two of
     # them while another runs none.
@@ -592,10 +610,10 @@ def close_ingest_threads(timeout: float = 10.0) -> None:
         connections.close_all()
         with lock:
             started[0] += 1
-            if started[0] == INGEST_THREADS:
+            if started[0] == threads:
                 everyone.set()
         everyone.wait(timeout)
 
-    for _ in range(INGEST_THREADS):
+    for _ in range(threads):
         pool.submit(close_mine)
     pool.shutdown(wait=True)

@@ -260,9 +260,12 @@ class LeanRoutes:
 
     @staticmethod
     async def _operation(operation: Operation, request: ASGIRequest) -> HttpResponse:
-        """ninja's operation, whole, on an ingest thread (an error it has no handler for
-        is raised, as behind the chain)."""
-        return await ingest.in_ingest_thread(operation.run, request)  # type: ignore[return-value]
+        """ninja's operation, whole, on an ingest thread of the presence lane (heartbeats
+        do not wait behind metrics batches; an error it has no handler for is raised, as
+        behind the chain)."""
+        return await ingest.in_ingest_thread(  # type: ignore[return-value]
+            operation.run, request, lane=ingest.PRESENCE_LANE
+        )
 
 
 async def _read_body(receive: Receive, cap: int) -> bytes | None:
