@@ -126,3 +126,46 @@ def test_clock_skew_is_rejected(api, world, enrollment_secret):
 def test_missing_credential_is_401(api, world):
     response = api.as_(None).post("agent/heartbeat", {"sent_at": now_iso()})
     assert response.status_code == 401
+
+
+def test_a_heartbeat_reads_a_few_columns_and_writes_one_row(api, world, enrollment_secret):
+    """The most frequent request of a fleet: its device read without the inventory and
+    without joins, its contact one update, the checks' revision from three columns."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from steward.inventory.models import StatusChange
+
+    auth = credential_for(api, enrollment_secret)
+    device = Device.objects.get(hostname="ws-42")
+    changes = StatusChange.objects.filter(device=device).count()
+    with CaptureQueriesContext(connection) as queries:
+        response = api.as_(None).post("agent/heartbeat", {"sent_at": now_iso()}, **auth)
+    assert response.status_code == 200
+    sql = [q["sql"] for q in queries.captured_queries]
+    reads = [s for s in sql if s.startswith("SELECT")]
+    writes = [s for s in sql if s.startswith(("UPDATE", "INSERT"))]
+    assert len(reads) == 2, reads  # the device, the checks' revision
+    assert not any('"inventory"' in s or "JOIN" in s for s in reads), reads
+    assert len(writes) == 1, writes  # last_seen, conditional on being recorded online
+    assert StatusChange.objects.filter(device=device).count() == changes
+
+
+def test_a_heartbeat_of_a_device_recorded_offline_records_it_online_once(
+    api, world, enrollment_secret
+):
+    from steward.inventory.models import Status, StatusChange
+
+    auth = credential_for(api, enrollment_secret)
+    device = Device.objects.get(hostname="ws-42")
+    Device.objects.filter(pk=device.pk).update(
+        recorded_status=Status.OFFLINE, last_seen=timezone.now() - timedelta(hours=1)
+    )
+    for _ in range(2):
+        response = api.as_(None).post("agent/heartbeat", {"sent_at": now_iso()}, **auth)
+        assert response.status_code == 200
+    device.refresh_from_db()
+    assert device.recorded_status == Status.ONLINE
+    assert device.last_seen > timezone.now() - timedelta(minutes=1)
+    onlines = StatusChange.objects.filter(device=device, status=Status.ONLINE)
+    assert onlines.count() == 2  # enrollment's, then this comeback's: not one per heartbeat

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
 from django.conf import settings
@@ -28,10 +29,17 @@ router = Router(tags=["agent"])
 
 
 class DeviceAuth(HttpBearer):
-    """A device credential: it reports for its own device and nothing else."""
+    """A device credential: it reports for its own device and nothing else.
+
+    ``fields``: read only these columns of the device (``authenticate_device``).
+    """
+
+    def __init__(self, fields: Sequence[str] = ()) -> None:
+        super().__init__()
+        self.fields = tuple(fields)
 
     def authenticate(self, request: HttpRequest, token: str) -> Device | None:
-        device = services.authenticate_device(token)
+        device = services.authenticate_device(token, self.fields)
         if device is None:
             raise ApiError(401, "invalid_credential", "unknown device credential")
         if device.revoked_at is not None:
@@ -89,7 +97,11 @@ def enroll(request, body: EnrollIn):
     )
 
 
-@router.post("/heartbeat", auth=DeviceAuth(), response=IntervalsOut)
+# What a heartbeat reads of its device (the alert engine's contact report included).
+HEARTBEAT_FIELDS = ("id", "organization_id", "site_id", "agent_version", "revoked_at")
+
+
+@router.post("/heartbeat", auth=DeviceAuth(HEARTBEAT_FIELDS), response=IntervalsOut)
 def heartbeat(request, body: HeartbeatIn):
     check_clock(body.sent_at)
     device: Device = request.auth
