@@ -250,3 +250,24 @@ def test_a_backfilled_host_booted_before_its_history(tmp_path) -> None:
     assert {value for _, value, _ in points} == {booted}  # one boot, the same everywhere
     [heartbeat, *_] = bodies[sim.HEARTBEAT_PATH]
     assert heartbeat["uptime_seconds"] > started - first > 0
+
+
+@pytest.mark.parametrize(
+    ("agents", "interval", "concurrency", "light"),
+    [
+        (5, 10.0, 32, 8),  # a small fleet: a quarter of the metrics connections
+        (1000, 10.0, 32, 100),  # 100 heartbeats/s: a connection for each in a second
+        (1000, 60.0, 32, 17),
+        (1000, 0.5, 32, 1000),  # intervals under a second count as one
+        (1000, 10.0, 3, 0),  # below 4 everything shares the metrics connections
+    ],
+)
+def test_heartbeat_connections_scale_with_the_fleet(
+    tmp_path, agents, interval, concurrency, light
+) -> None:
+    from steward.simulate import runner as sim
+
+    opts = Options(
+        "http://sim.invalid", agents, interval=interval, concurrency=concurrency, state_dir=tmp_path
+    )
+    assert sim.light_connections(opts) == light

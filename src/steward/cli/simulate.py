@@ -58,7 +58,13 @@ def configure(commands) -> None:
         "--batch-rounds", type=int, default=1,
         help="collection rounds per metrics request (default 1; more = fewer requests)",
     )  # fmt: skip
-    p.add_argument("--concurrency", type=int, default=32, help="requests in flight (default 32)")
+    p.add_argument(
+        "--concurrency",
+        type=int,
+        default=32,
+        help="metrics requests in flight (default 32); heartbeats have their own "
+        "connections: a quarter as many, or one per agent/interval if more",
+    )
     p.add_argument("--prefix", default="sim", help="host name prefix (default sim: sim-0000)")
     p.add_argument("--seed", default="steward", help="changes every host's behaviour")
     p.add_argument("--state-dir", type=Path, default=None, help="where credentials are kept")

@@ -6,8 +6,9 @@ inventory, heartbeats at the interval the server asks for, and metric batches of
 JSON. Resource use is bounded on purpose — 1,000 agents at 10 s must fit on a small
 machine next to the server they load:
 
-* one ``httpx.AsyncClient`` (keep-alive connection reuse) and at most ``concurrency``
-  requests in flight, whatever the number of agents;
+* keep-alive ``httpx`` connections: at most ``concurrency`` metrics requests in flight,
+  whatever the number of agents, and heartbeats on connections of their own (enough for
+  a second's worth of them, ``light_connections``);
 * every agent ticks at its own offset within the interval (jitter), so requests spread
   evenly instead of arriving as a thundering herd;
 * ``batch_rounds`` > 1 sends several collection rounds per request, as a real agent does
@@ -71,6 +72,23 @@ class Options:
     backfill: float = 0.0  # seconds of history to send once, before running live
     concurrency: int = 32
     heartbeats: bool = True
+
+
+def light_connections(options: Options) -> int:
+    """Connections for heartbeats, inventories and enrollments (0: they share the metrics
+    ones, at a concurrency below 4).
+
+    A quarter of ``concurrency``, and at least one per second's worth of heartbeats
+    (``agents / interval``): every agent heartbeats once per interval, so that many
+    connections keep up while the server answers within a second. With 8 for 1,000 agents
+    (100 heartbeats/s), answers of 170 ms on a loaded machine capped the simulator at ~50
+    heartbeats/s: agents skipped their ticks and the server recorded hundreds offline
+    that a real fleet (a connection per agent) would have kept online.
+    """
+    if options.concurrency < 4:
+        return 0
+    per_second = -(-options.agents // max(int(options.interval), 1))
+    return max(options.concurrency // 4, per_second)
 
 
 @dataclass
@@ -191,7 +209,7 @@ class Simulation:
         # minutes for a slot, and their hosts showed offline. Each real agent has its own.
         # A quarter as many as for metrics; none below 4 (then they share: a concurrency of
         # 1 stays one request at a time).
-        self._light = options.concurrency // 4 if options.concurrency >= 4 else 0
+        self._light = light_connections(options)
         self._light_slots = asyncio.Semaphore(self._light) if self._light else self._slots
         self._enroll_slots = asyncio.Semaphore(4)
         self._http: httpx.AsyncClient | None = None
