@@ -155,25 +155,15 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     parser.set_defaults(func=func)
 
 
-# What a shell reports for a command ended by SIGPIPE (128 + 13), as ``main`` returns 130
-# for Ctrl-C (128 + SIGINT).
-EXIT_BROKEN_PIPE = 141
-
-
 def func(args: argparse.Namespace) -> int:
-    """Run ``steward detect``; exit code 0, or 2 on a malformed or unreadable input, or
-    141 without a word when the reader of the output went away (``| head -1``)."""
+    """Run ``steward detect``; exit code 0, or 2 on a malformed or unreadable input. A
+    reader of the output that went away (``| head -1``) is ``main``'s to handle, as for
+    every command: exit 141 without a word."""
     try:
         detect_csv(args.input, args.output if args.output else sys.stdout)
-        sys.stdout.flush()  # here, not at exit, so a closed pipe is caught below
+        sys.stdout.flush()  # here, not at exit, so a closed pipe reaches main
     except BrokenPipeError:
-        # Python ignores SIGPIPE, so a closed pipe is an exception where Unix tools die
-        # quietly of the signal. Python flushes stdout again at exit and would print
-        # "Exception ignored ... BrokenPipeError": point it at /dev/null first
-        # (https://docs.python.org/3/library/signal.html#note-on-sigpipe).
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-        return EXIT_BROKEN_PIPE
+        raise  # not the OSError below: main tells a closed stdout from other pipes
     except CsvFormatError as exc:
         print(f"steward detect: {args.input}: {exc}", file=sys.stderr)
         return 2
