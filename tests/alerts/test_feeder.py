@@ -42,3 +42,16 @@ def test_the_feeder_closes_its_connection_when_a_round_ends():
         connection_created.disconnect(remember)
     assert opened, "the feeder ran a round on a database connection of its own"
     assert all(c.connection is None for c in opened), "the idle feeder still holds a session"
+
+
+@pytest.mark.parametrize(
+    ("last_round_s", "delay"),
+    [
+        (0.0, runtime.FEED_DELAY_S),  # quick rounds: the usual quarter of a second
+        (0.05, runtime.FEED_DELAY_S),
+        (0.2, 0.2 * runtime.FEED_GATHER_RATIO),  # slow rounds: gather longer
+        (5.0, runtime.FEED_DELAY_MAX_S),  # never longer than this
+    ],
+)
+def test_the_feeder_gathers_longer_after_slow_rounds(last_round_s, delay):
+    assert runtime.gather_delay(last_round_s) == pytest.approx(delay)
