@@ -98,7 +98,7 @@ def enroll(request, body: EnrollIn):
 
 
 # What a heartbeat reads of its device (the alert engine's contact report included).
-HEARTBEAT_FIELDS = ("id", "organization_id", "site_id", "agent_version", "revoked_at")
+HEARTBEAT_FIELDS = ("id", "organization_id", "agent_version", "revoked_at")
 
 
 @router.post("/heartbeat", auth=DeviceAuth(HEARTBEAT_FIELDS), response=IntervalsOut)

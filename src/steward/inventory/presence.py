@@ -41,12 +41,13 @@ def record_contact(device: Device) -> None:
     # marked so meanwhile, fails the condition and takes the transition path.
     came_online = 0
     if not Device.objects.filter(pk=device.pk, recorded_status=Status.ONLINE).update(last_seen=now):
+        # One update of both columns; none when a concurrent heartbeat brought the device
+        # online first (its ``last_seen`` is milliseconds from ours).
         with transaction.atomic():
-            Device.objects.filter(pk=device.pk).update(last_seen=now)
             came_online = (
                 Device.objects.filter(pk=device.pk)
                 .exclude(recorded_status=Status.ONLINE)
-                .update(recorded_status=Status.ONLINE)
+                .update(last_seen=now, recorded_status=Status.ONLINE)
             )
             if came_online:
                 StatusChange.objects.create(device=device, status=Status.ONLINE, at=now)

@@ -207,8 +207,7 @@ class Simulation:
         # Heartbeats, inventories and enrollments have their own few connections: behind
         # hundreds of hosts' history requests (a backfill on a busy server) they waited
         # minutes for a slot, and their hosts showed offline. Each real agent has its own.
-        # A quarter as many as for metrics; none below 4 (then they share: a concurrency of
-        # 1 stays one request at a time).
+        # How many: ``light_connections``.
         self._light = light_connections(options)
         self._light_slots = asyncio.Semaphore(self._light) if self._light else self._slots
         self._enroll_slots = asyncio.Semaphore(4)
