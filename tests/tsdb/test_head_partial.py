@@ -193,3 +193,29 @@ def test_covers_and_merge() -> None:
     got, want = (take(c, ids, bucket, bucket + 9_999) for c in (both, whole))
     for x, y in zip(got, want, strict=True):
         assert np.array_equal(x, y)
+
+
+def test_a_read_of_a_small_share_of_the_series_keeps_partial_buckets(
+    opener: Callable[..., TimeSeriesStore], clock: Clock
+) -> None:
+    """Fewer series than ``LOAD_WHOLE_SHARE`` of a bucket's rows: no bucket is loaded
+    whole (the fleet overview's rankings read ~4 million rows for ~100,000 that way),
+    not even by the first read of a process, which counts a bucket to know its size."""
+    hosts = 400
+    store = opener()
+    plain = opener(head_cache_rows=0)
+    rng = np.random.default_rng(13)
+    model: Model = {}
+    for _ in range(3):
+        append(store, model, tick(clock, rng, hosts))
+    hi = clock.now + RAW_BUCKET_MS - 1
+    clock.now += SETTLE_MS + RAW_BUCKET_MS
+    small = range(100, 170)  # 70 series: above MIN_SERIES, under a quarter of 400
+    assert head.MIN_SERIES <= len(small) < head.LOAD_WHOLE_SHARE * hosts
+    check(store, plain, model, small, T0, hi)
+    stats = store.head.stats
+    assert stats.loads == 0 and stats.kept == 3 and store.head.rows == 3 * len(small)
+    check(store, plain, model, small, T0, hi)
+    assert stats.hits == 3 and stats.loads == 0
+    check(store, plain, model, range(hosts), T0, hi)  # a large read loads them whole
+    assert stats.loads == 3 and store.head.rows == 3 * hosts

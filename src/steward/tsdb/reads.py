@@ -314,6 +314,11 @@ def _recent_rows(store: TimeSeriesStore, conn: Any, ids: Int64Array, lo: int, hi
     )
     gens = {int(k): int(g) for k, g in cur.fetchall()}
     oldest = b.execute(conn, "SELECT min(bucket) FROM raw_gen").fetchone()[0]
+    if not cache.knows_bucket_size and gens:
+        # The next-to-newest bucket with rows: the newest may still be filling.
+        counted = sorted(gens)[-2:][0]
+        sql = "SELECT count(*) FROM raw WHERE bucket = ?"
+        cache.learn_bucket_size(int(b.execute(conn, sql, (counted,)).fetchone()[0]))
     span = store.compact_after_ms + store.compact_step_ms
     plan = cache.plan(buckets, gens, oldest, store.clock(), span, ids)
     located: dict[int, head.Located] = {}
