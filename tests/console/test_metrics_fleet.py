@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 
 import pytest
@@ -214,3 +215,52 @@ def test_a_snapshot_too_old_to_serve_is_computed_in_the_request(world, store, mo
     expired = client.get("/metrics/")
     assert not expired.context["cached"]
     assert [r.device.pk for r in expired.context["cpu"]] == [busy.pk, world.acme_device.pk]
+
+
+def test_a_slow_first_snapshot_leaves_the_page_answering(world, store, monkeypatch) -> None:
+    """The first snapshot of a scope is computed in the background: a request that has
+    waited ``FIRST_WAIT_SECONDS`` shows the database part and reloads itself; requests
+    meanwhile share the one computation; once it is done the page shows the rankings."""
+    put_host(store, world.acme_device, busy=0.2, mem_used=0.2, fs_used=0.2, now_s=time.time())
+    gate = threading.Event()
+    computed: list[int] = []
+    real_snapshot = queries.snapshot
+
+    def held_snapshot(*args, **kwargs):  # the real computation, once the test lets it go
+        computed.append(1)
+        assert gate.wait(30)
+        return real_snapshot(*args, **kwargs)
+
+    monkeypatch.setattr(queries, "snapshot", held_snapshot)
+    monkeypatch.setattr(queries, "FIRST_WAIT_SECONDS", 0.05)
+    client = signed_in(world.viewer)
+    try:
+        for _ in range(2):
+            waiting = client.get("/metrics/")
+            assert waiting.status_code == 200
+            assert waiting.context["gathering"] and waiting.context["cpu"] == []
+            html = waiting.content.decode()
+            assert 'id="fleet-gathering"' in html
+            assert '<meta http-equiv="refresh" content="3">' in html
+            assert "No device has sent metrics yet" not in html
+            assert waiting.context["counts"]["online"] + waiting.context["counts"]["offline"]
+        assert len(computed) == 1, "one computation for both requests"
+    finally:
+        gate.set()
+        queries.wait_for_refreshes()
+    ready = client.get("/metrics/")
+    assert not ready.context["gathering"] and ready.context["cached"]
+    assert [r.device.pk for r in ready.context["cpu"]] == [world.acme_device.pk]
+    assert 'http-equiv="refresh"' not in ready.content.decode()
+    assert len(computed) == 1
+
+
+def test_a_failing_snapshot_is_an_error_not_a_page_that_reloads_for_ever(
+    world, store, monkeypatch
+) -> None:
+    def broken(*args, **kwargs):
+        raise RuntimeError("the store is broken")
+
+    monkeypatch.setattr(queries, "snapshot", broken)
+    with pytest.raises(RuntimeError, match="the store is broken"):
+        signed_in(world.viewer).get("/metrics/")

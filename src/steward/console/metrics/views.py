@@ -5,7 +5,9 @@ ranking is one PromQL evaluation over every device the viewer may see (``queries
 one range evaluation for the sparklines of the rows shown, then one database query for the
 names of the devices listed. The store's part is kept for ``queries.CACHE_SECONDS`` per
 scope of organizations (``queries.cached_snapshot``); the database part (names, device
-counts, the offline list) is read on every load.
+counts, the offline list) is read on every load. While a scope's first snapshot is being
+computed (seconds on a large, busy fleet) the page shows the database part, says the
+rankings are being gathered and reloads itself.
 """
 
 from __future__ import annotations
@@ -24,6 +26,8 @@ from steward.inventory.models import Device, Status
 from steward.metrics.store import get_store
 
 TOP = 10
+# While the first snapshot of a scope is computed the page reloads itself this often.
+GATHERING_RELOAD_SECONDS = 3
 OFFLINE_SHOWN = 15
 WARNING, CRITICAL = queries.WARNING, queries.CRITICAL
 
@@ -59,7 +63,7 @@ def fleet(request: HttpRequest) -> HttpResponse:
     started = time.perf_counter()
     org_ids = metrics_org_ids(request)
     snap, cached = queries.cached_snapshot(get_store(), org_ids, now_ms(), TOP)
-    sections = snap.sections
+    sections = snap.sections if snap is not None else {k: [] for k, _ in queries.RANKINGS}
 
     shown_ids = {r.device_id for rows in sections.values() for r in rows}
     devices = in_current_org(request, Device.objects.select_related("site").defer("inventory"))
@@ -96,14 +100,16 @@ def fleet(request: HttpRequest) -> HttpResponse:
             "filesystems": tables["filesystems"],
             "offline": list(offline),
             "counts": counts,
-            "reporting": snap.reporting,
-            "cpu_mean": snap.means["cpu"],
-            "memory_mean": snap.means["memory"],
-            "full_count": snap.full_count,
+            "gathering": snap is None,
+            "reload_seconds": GATHERING_RELOAD_SECONDS,
+            "reporting": snap.reporting if snap else None,
+            "cpu_mean": snap.means["cpu"] if snap else None,
+            "memory_mean": snap.means["memory"] if snap else None,
+            "full_count": snap.full_count if snap else None,
             "top": TOP,
             "cached": cached,
-            "as_of": datetime.fromtimestamp(snap.at_ms / 1000, UTC),
-            "compute_ms": snap.compute_ms,
+            "as_of": datetime.fromtimestamp(snap.at_ms / 1000, UTC) if snap else None,
+            "compute_ms": snap.compute_ms if snap else None,
             "cache_seconds": queries.CACHE_SECONDS,
             "elapsed_ms": (time.perf_counter() - started) * 1000,
         },
