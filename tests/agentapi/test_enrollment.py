@@ -87,6 +87,25 @@ def test_reenrolling_the_same_machine_reuses_the_device(api, world, enrollment_s
     assert response.status_code == 401
 
 
+def test_the_reenrolling_machine_is_found_through_an_index(world) -> None:
+    """The lookup runs inside enrollment's write transaction: a scan of the site's
+    devices would grow with the site (SQLite's plan; PostgreSQL plans by table size)."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from steward.inventory.services import _existing_device
+
+    if connection.vendor != "sqlite":
+        pytest.skip("the query plan of an empty PostgreSQL table is a sequential scan")
+    with CaptureQueriesContext(connection) as captured:
+        assert _existing_device(world.acme_hq, "m-42") is None
+    (query,) = captured.captured_queries
+    with connection.cursor() as cursor:
+        cursor.execute("EXPLAIN QUERY PLAN " + query["sql"])
+        plan = " ".join(str(row[-1]) for row in cursor.fetchall())
+    assert "USING INDEX" in plan and "machine_id" in plan, plan
+
+
 def credential_for(api, secret) -> dict[str, str]:
     body = enroll(api, secret).json()
     return {"HTTP_AUTHORIZATION": f"Bearer {body['credential']}"}

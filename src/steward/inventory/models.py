@@ -142,6 +142,9 @@ class Device(models.Model):
         indexes = [
             models.Index(fields=["organization", "hostname"]),
             models.Index(fields=["site", "hostname"]),
+            # Enrollment looks a re-enrolling machine up by it, inside its write
+            # transaction: without the index a scan of the site's devices.
+            models.Index(fields=["site", "machine_id"]),
         ]
 
     def __str__(self) -> str:

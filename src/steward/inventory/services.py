@@ -79,7 +79,10 @@ def enroll(secret: str, hostname: str, machine_id: str, agent_version: str) -> E
 def _existing_device(site: Site, machine_id: str) -> Device | None:
     if not machine_id:
         return None
-    return Device.objects.filter(site=site, machine_id=machine_id, revoked_at__isnull=True).first()
+    # Oldest first, not the model's hostname order: sorting by host name made SQLite
+    # walk the (site, hostname) index, reading every device of the site.
+    found = Device.objects.filter(site=site, machine_id=machine_id, revoked_at__isnull=True)
+    return found.order_by("pk").first()
 
 
 def authenticate_device(credential: str, fields: Sequence[str] = ()) -> Device | None:
