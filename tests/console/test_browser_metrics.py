@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import threading
 import time
 from pathlib import Path
 
@@ -191,3 +192,43 @@ def test_fleet_overview(transactional_db, live_server, world, browser, store, sh
     page.goto(f"{live_server.url}/metrics/")
     shots(page, "fleet-dark")
     context.close()
+
+
+def test_fleet_overview_while_its_first_snapshot_is_computed(
+    transactional_db, live_server, world, browser, store, shots, monkeypatch
+):
+    """The page answers before the rankings are ready, says so, and reloads itself until
+    they are shown (no script needed: a refresh meta tag)."""
+    from playwright.sync_api import expect
+
+    from steward.console.metrics import queries, views
+
+    now = timezone.now()
+    for i in range(12):
+        device = make_device(world.acme_hq, f"srv-{i:02d}", last_seen=now)
+        history(store, device, index=100 + i, hours=1.1)
+    gate = threading.Event()
+    real_snapshot = queries.snapshot
+
+    def held_snapshot(*args, **kwargs):
+        assert gate.wait(60)
+        return real_snapshot(*args, **kwargs)
+
+    monkeypatch.setattr(queries, "snapshot", held_snapshot)
+    monkeypatch.setattr(queries, "FIRST_WAIT_SECONDS", 0.05)
+    monkeypatch.setattr(views, "GATHERING_RELOAD_SECONDS", 1)
+    context, page = open_page(browser, "light")
+    try:
+        sign_in(page, live_server.url, "tech@acme.test")
+        page.goto(f"{live_server.url}/metrics/")
+        expect(page.locator("#fleet-gathering")).to_be_visible()
+        expect(page.get_by_text("Gathering…")).to_have_count(3)
+        shots(page, "fleet-gathering")
+        gate.set()
+        cpu = page.locator("section", has=page.get_by_role("heading", name="Highest CPU"))
+        expect(cpu.locator("tbody tr")).to_have_count(10, timeout=20_000)
+        expect(page.locator("#fleet-gathering")).to_have_count(0)
+    finally:
+        gate.set()
+        queries.wait_for_refreshes()
+        context.close()
