@@ -28,16 +28,8 @@ BASE_MS = int(time.time() * 1000) - 600_000  # recent: inside the store's window
 
 
 @pytest.fixture
-def real_store(tmp_path):
-    store = open_store(tmp_path / "metrics.sqlite3", limits=Limits(max_series_per_device=12))
-    set_store_for_tests(store)
-    agent.forget_known_series()
-    ingest.forget_metadata_cache()
-    yield store
-    set_store_for_tests(None)
-    agent.forget_known_series()
-    ingest.forget_metadata_cache()
-    store.close()
+def real_store(open_real_store):
+    return open_real_store(limits=Limits(max_series_per_device=12))
 
 
 def post(credential: str, body: dict[str, Any] | bytes) -> Any:

@@ -16,7 +16,6 @@ from steward.alerts import runtime, yamlio
 from steward.alerts.models import Alert
 from steward.metrics import agent, agent_batch
 from steward.metrics.store import set_store_for_tests
-from steward.tsdb import open_store
 from steward.tsdb.types import Matcher, MatchOp, MetricType
 from tests.metrics.memstore import MemoryStore
 from tests.metrics.test_agent_metrics import post
@@ -187,12 +186,8 @@ def test_a_bad_columns_batch_is_refused_whole(credential, metrics_store):
 
 
 @pytest.fixture
-def real_store(tmp_path):
-    store = open_store(tmp_path / "metrics.sqlite3")
-    set_store_for_tests(store)
-    yield store
-    set_store_for_tests(None)
-    store.close()
+def real_store(open_real_store):
+    return open_real_store()
 
 
 def recent(n: int) -> list[int]:

@@ -8,8 +8,6 @@ import pytest
 
 from steward.alerts import runtime, yamlio
 from steward.alerts.models import Alert
-from steward.metrics.store import set_store_for_tests
-from steward.tsdb import open_store
 from tests.metrics.test_line_protocol_api import write
 from tests.server.conftest import bearer
 
@@ -17,12 +15,8 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 
 @pytest.fixture
-def real_store(tmp_path):
-    store = open_store(tmp_path / "metrics.sqlite3")
-    set_store_for_tests(store)
-    yield store
-    set_store_for_tests(None)
-    store.close()
+def real_store(open_real_store):
+    return open_real_store()
 
 
 RULE = """

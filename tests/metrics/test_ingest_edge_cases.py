@@ -17,10 +17,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 from django.test import Client
 
-from steward.metrics import ingest, jobs, linefast, lineproto
+from steward.metrics import jobs, linefast, lineproto
 from steward.metrics.models import ScrapeTarget
-from steward.metrics.store import set_store_for_tests
-from steward.tsdb import open_store
 from steward.tsdb.types import Matcher, MatchOp, Tier
 from tests.metrics.test_remote_write import encode_request, encode_series, post, snappy
 from tests.server.conftest import bearer
@@ -58,13 +56,8 @@ def test_the_fast_path_leaves_an_overflowing_value_to_the_general_parser(templat
 
 
 @pytest.fixture
-def real_store(tmp_path):
-    store = open_store(tmp_path / "metrics.sqlite3", clock=lambda: T_MS + 60_000)
-    set_store_for_tests(store)
-    ingest.line_series.clear()
-    yield store
-    ingest.line_series.clear()
-    store.close()
+def real_store(open_real_store):
+    return open_real_store(clock=lambda: T_MS + 60_000)
 
 
 def write_lines(world, body: str, query: str = "precision=s"):

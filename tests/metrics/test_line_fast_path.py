@@ -24,13 +24,8 @@ T_MS = T_S * 1000
 
 
 @pytest.fixture
-def real_store(tmp_path):
-    store = open_store(tmp_path / "metrics.sqlite3", clock=lambda: T_MS + 60_000)
-    set_store_for_tests(store)
-    ingest.line_series.clear()
-    yield store
-    ingest.line_series.clear()
-    store.close()
+def real_store(open_real_store):
+    return open_real_store(clock=lambda: T_MS + 60_000)
 
 
 def write(world, body: str):
