@@ -100,18 +100,28 @@ def test_kept_buckets_serve_their_series_and_widen_for_others(
     assert stats.evictions == 1 and stats.hits == 48 + 11
 
 
+def three_settled_buckets(
+    opener: Callable[..., TimeSeriesStore], clock: Clock, seed: int, hosts: int
+) -> tuple[TimeSeriesStore, TimeSeriesStore, Model, int]:
+    """A store with three 10 s rounds of ``hosts`` series, settled (the clock moved past
+    them), a store on the same file without the cache, the model, and the last bucket's
+    end."""
+    store = opener()
+    plain = opener(head_cache_rows=0)
+    rng = np.random.default_rng(seed)
+    model: Model = {}
+    for _ in range(3):
+        append(store, model, tick(clock, rng, hosts))
+    hi = clock.now + RAW_BUCKET_MS - 1
+    clock.now += SETTLE_MS + RAW_BUCKET_MS
+    return store, plain, model, hi
+
+
 def test_a_whole_load_replaces_a_kept_bucket(
     opener: Callable[..., TimeSeriesStore], clock: Clock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    store = opener()
-    plain = opener(head_cache_rows=0)
-    rng = np.random.default_rng(12)
-    model: Model = {}
-    for _ in range(3):
-        append(store, model, tick(clock, rng, HOSTS))
-    hi = clock.now + RAW_BUCKET_MS - 1
+    store, plain, model, hi = three_settled_buckets(opener, clock, 12, HOSTS)
     lo = T0
-    clock.now += SETTLE_MS + RAW_BUCKET_MS
     monkeypatch.setattr(head, "MAX_LOADS_PER_READ", 0)
     check(store, plain, model, range(0, 70), lo, hi)
     assert store.head.stats.kept == 3
@@ -202,14 +212,7 @@ def test_a_read_of_a_small_share_of_the_series_keeps_partial_buckets(
     whole (the fleet overview's rankings read ~4 million rows for ~100,000 that way),
     not even by the first read of a process, which counts a bucket to know its size."""
     hosts = 400
-    store = opener()
-    plain = opener(head_cache_rows=0)
-    rng = np.random.default_rng(13)
-    model: Model = {}
-    for _ in range(3):
-        append(store, model, tick(clock, rng, hosts))
-    hi = clock.now + RAW_BUCKET_MS - 1
-    clock.now += SETTLE_MS + RAW_BUCKET_MS
+    store, plain, model, hi = three_settled_buckets(opener, clock, 13, hosts)
     small = range(100, 170)  # 70 series: above MIN_SERIES, under a quarter of 400
     assert head.MIN_SERIES <= len(small) < head.LOAD_WHOLE_SHARE * hosts
     check(store, plain, model, small, T0, hi)
