@@ -136,7 +136,7 @@ def test_no_heartbeats_when_they_are_off(tmp_path) -> None:
     host = sim.SimHost(0, "steward", "sim")
     host.start(simulation.clock() - 3_600.0)
     asyncio.run(simulation._run(host, "cred", simulation.clock(), 10.0))
-    assert posts == [sim.METRICS_PATH]
+    assert posts == [sim.METRICS_PATH, sim.INVENTORY_PATH]  # the history, then the host now
 
 
 def test_a_backfill_request_that_times_out_is_tried_again_not_the_end_of_the_host(
@@ -234,8 +234,10 @@ def test_a_backfilled_host_booted_before_its_history(tmp_path) -> None:
     started = simulation.clock()
     asyncio.run(simulation._agent(sim.SimHost(0, "steward", "sim"), deadline=started))
 
-    [inventory] = bodies[sim.INVENTORY_PATH]
+    # Two inventories: before the history, and the host as it is once the history is in.
+    inventory, latest = bodies[sim.INVENTORY_PATH]
     booted = datetime.fromisoformat(inventory["boot_time"]).timestamp()
+    assert latest["boot_time"] == inventory["boot_time"]
     points = [
         (ts / 1000, value, series["labels"])
         for batch in bodies[sim.METRICS_PATH]
@@ -271,3 +273,71 @@ def test_heartbeat_connections_scale_with_the_fleet(
         "http://sim.invalid", agents, interval=interval, concurrency=concurrency, state_dir=tmp_path
     )
     assert sim.light_connections(opts) == light
+
+
+def test_after_a_backfill_the_inventory_tells_what_the_charts_show(tmp_path) -> None:
+    # The device page showed a file system 44 % used in its table (the inventory, sent
+    # before six hours of history) and 20 % in its chart (the history's last values).
+    import asyncio
+
+    from steward.simulate import runner as sim
+
+    simulation = sim.Simulation(
+        Options("http://sim.invalid", 1, token="t", interval=60.0, backfill=6 * 3600.0,
+                state_dir=tmp_path)
+    )  # fmt: skip
+    bodies: dict[str, list[dict]] = {}
+
+    async def post(path, body, credential):
+        bodies.setdefault(path, []).append(body)
+        if path == sim.ENROLL_PATH:
+            return {"device_id": 1, "credential": "cred", "heartbeat_interval": 10}
+        return {"accepted": 0, "heartbeat_interval": 10}
+
+    simulation._post = post
+    host = sim.SimHost(3, "steward", "sim")
+    asyncio.run(simulation._agent(host, deadline=simulation.clock()))
+
+    last_avail: dict[str, tuple[int, float]] = {}  # mount point -> (ts, bytes) of the history
+    for batch in bodies[sim.METRICS_PATH]:
+        for family in batch["families"]:
+            if family["name"] == "node_filesystem_avail_bytes":
+                for series in family["series"]:
+                    mount = series["labels"]["mountpoint"]
+                    points = [tuple(point) for point in series["points"]]
+                    last_avail[mount] = max([last_avail.get(mount, (0, 0.0)), *points])
+    first, latest = bodies[sim.INVENTORY_PATH]
+    assert {p["mountpoint"]: p["free_bytes"] for p in latest["partitions"]} == {
+        mount: round(value) for mount, (_, value) in last_avail.items()
+    }
+    # Six hours of filling and clean-ups: the first inventory no longer tells it.
+    assert first["partitions"] != latest["partitions"]
+
+
+def test_a_live_host_sends_its_inventory_hourly(tmp_path) -> None:
+    import asyncio
+
+    from steward.simulate import runner as sim
+
+    now = [1_800_000_000.0]
+
+    def clock() -> float:
+        now[0] += 5.0  # time passes as the host works; no real waiting
+        return now[0]
+
+    simulation = sim.Simulation(
+        Options("http://sim.invalid", 1, interval=10.0, heartbeats=False, state_dir=tmp_path),
+        clock=clock,
+    )
+    sent: list[str] = []
+
+    async def post(path, body, credential):
+        sent.append(path)
+        return {"accepted": 0}
+
+    simulation._post = post
+    host = sim.SimHost(0, "steward", "sim")
+    host.start(now[0])
+    asyncio.run(simulation._live(host, "cred", deadline=now[0] + 2.5 * 3600))
+    assert sent.count(sim.INVENTORY_PATH) == 2  # at one and two hours
+    assert sent.count(sim.METRICS_PATH) > 500

@@ -208,8 +208,9 @@ class SimHost:
             "partitions": [
                 {"device": f.device, "mountpoint": f.mountpoint, "fstype": f.fstype,
                  "total_bytes": int(f.size), "used_bytes": int(f.size * f.used),
-                 # What users may still write, as the agent reports it (psutil's free).
-                 "free_bytes": int(f.avail_bytes)}
+                 # What users may still write, as the agent reports it (psutil's free),
+                 # rounded as node_filesystem_avail_bytes is.
+                 "free_bytes": round(f.avail_bytes)}
                 for f in self.filesystems
             ],
             "network": [{"name": self.nic, "mac": "52:54:00:" + ":".join(

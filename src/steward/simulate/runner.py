@@ -50,6 +50,7 @@ from steward.simulate.host import Series, SimHost
 AGENT_VERSION = f"{__version__}+sim"
 HISTORY_TRIES = 5  # attempts per request of backfill before it is dropped
 HISTORY_BACKOFF_S = 1.0  # then 2, 4 and 8 s
+INVENTORY_INTERVAL_S = 3600.0  # as the agent (agent.runner.DEFAULT_INVENTORY_INTERVAL)
 MAX_ROUNDS_PER_POST = 360  # backfill: 1 h of 10 s rounds per request (~150 KiB gzip'd)
 CONNECTIONS_PER_POOL = 8  # see Simulation.run
 
@@ -340,6 +341,10 @@ class Simulation:
         try:
             if self.options.backfill:
                 await self._backfill(host, credential, now)
+                # The inventory sent before the history describes the host as it was
+                # then (its file systems' use, for one): the device page's table would
+                # disagree with the charts beside it. A real agent sends one hourly.
+                await self._refresh_inventory(host, credential)
             await self._live(host, credential, deadline)
         finally:
             stop.set()  # not cancel(): a request cut off mid-way would linger on the server
@@ -407,11 +412,21 @@ class Simulation:
             return every
         return float(answer.get("heartbeat_interval") or every)
 
+    async def _refresh_inventory(self, host: SimHost, credential: str) -> None:
+        """The inventory as the host is now; refused, it waits for the next one (401 and
+        403 stop the host, as everywhere)."""
+        try:
+            await self._post(INVENTORY_PATH, self._inventory(host), credential)
+        except Refused as exc:
+            if exc.status in (401, 403):
+                raise
+
     async def _live(self, host: SimHost, credential: str, deadline: float | None) -> None:
         opts = self.options
         rounds: dict[Series, list[list[float]]] = {}
         pending = 0
         next_tick = self.clock()
+        next_inventory = next_tick + INVENTORY_INTERVAL_S
         while deadline is None or next_tick < deadline:
             delay = next_tick - self.clock()
             if delay > 0:
@@ -419,6 +434,9 @@ class Simulation:
             now = self.clock()
             host.step(now)
             self._record(host, rounds, now)
+            if now >= next_inventory:  # hourly, as the agent (file systems fill meanwhile)
+                await self._refresh_inventory(host, credential)
+                next_inventory = now + INVENTORY_INTERVAL_S
             pending += 1
             if pending >= opts.batch_rounds:
                 try:
