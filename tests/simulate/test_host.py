@@ -63,3 +63,15 @@ def test_the_same_index_is_the_same_host_and_hosts_differ() -> None:
     )  # fmt: skip
     assert (a.cores, a.memory, a.cpu_base) != (c.cores, c.memory, c.cpu_base)
     assert a.hostname == "sim-0001"
+
+
+def test_a_rebooted_host_booted_a_minute_or_two_ago_and_its_counters_are_small() -> None:
+    host = SimHost(5)
+    host.start(T0, rebooted=True)
+    assert T0 - 120 <= host.boot_time <= T0 - 30
+    uptime = T0 - host.boot_time
+    cpu = {k: v for k, v in host.samples() if k[0] == "node_cpu_seconds_total"}
+    assert cpu and all(0 <= v <= 1.1 * uptime for v in cpu.values())
+    long_running = SimHost(5)
+    long_running.start(T0)
+    assert long_running.boot_time < T0 - 0.4 * 86_400

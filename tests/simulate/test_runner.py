@@ -341,3 +341,52 @@ def test_a_live_host_sends_its_inventory_hourly(tmp_path) -> None:
     asyncio.run(simulation._live(host, "cred", deadline=now[0] + 2.5 * 3600))
     assert sent.count(sim.INVENTORY_PATH) == 2  # at one and two hours
     assert sent.count(sim.METRICS_PATH) > 500
+
+
+def test_a_re_run_goes_on_after_the_history_sent_and_reboots_the_host(tmp_path) -> None:
+    # A second `--backfill 6h` run against the same server sent six hours again over
+    # the first run's: the server kept the first of each (series, time), so the stored
+    # counters alternated between the two runs' values and the CPU chart read 3,000,000 %.
+    import asyncio
+    from datetime import datetime
+
+    from steward.simulate import runner as sim
+
+    now = [1_800_000_000.0]
+
+    def runs(backfill: float) -> dict[str, list[dict]]:
+        simulation = sim.Simulation(
+            Options("http://sim.invalid", 2, token="t", interval=5.0, backfill=backfill,
+                    duration=0.0, heartbeats=False, state_dir=tmp_path),
+            clock=lambda: now[0],
+        )  # fmt: skip
+        bodies: dict[str, list[dict]] = {}
+
+        async def post(path, body, credential):
+            bodies.setdefault(path, []).append(body)
+            if path == sim.ENROLL_PATH:
+                return {"device_id": len(bodies[path]), "credential": "c", "heartbeat_interval": 10}
+            return {"accepted": 0}
+
+        simulation._post = post
+        asyncio.run(simulation.run())
+        return bodies
+
+    first = runs(3600.0)
+    first_end = max(
+        ts for batch in first[sim.METRICS_PATH] for f in batch["families"]
+        for s in f["series"] for ts, _ in s["points"]
+    ) / 1000  # fmt: skip
+    assert first_end == now[0]
+    now[0] += 1800.0  # half an hour later, the same again
+    second = runs(3600.0)
+    assert sim.ENROLL_PATH not in second  # the same devices
+    stamps = [
+        ts / 1000 for batch in second[sim.METRICS_PATH] for f in batch["families"]
+        for s in f["series"] for ts, _ in s["points"]
+    ]  # fmt: skip
+    assert min(stamps) > first_end  # nothing sent twice: only the half hour since
+    assert max(stamps) == now[0]
+    for inventory in second[sim.INVENTORY_PATH]:  # rebooted where the last run stopped
+        booted = datetime.fromisoformat(inventory["boot_time"]).timestamp()
+        assert first_end - 120 <= booted <= first_end

@@ -102,10 +102,12 @@ class SimHost:
 
     # -- time ---------------------------------------------------------------------------
 
-    def start(self, t: float) -> None:
-        """Place the host at time ``t``, booted some days before, counters as if running."""
+    def start(self, t: float, rebooted: bool = False) -> None:
+        """Place the host at time ``t``, booted some days before (``rebooted``: a minute
+        or two before), counters as if running since."""
         rng = self.rng
-        self.boot_time = float(int(t - rng.uniform(0.5, 40) * DAY_S))
+        up_s = rng.uniform(30, 120) if rebooted else rng.uniform(0.5, 40) * DAY_S
+        self.boot_time = float(int(t - up_s))
         self.t = t
         uptime = t - self.boot_time
         busy = self.cpu_base

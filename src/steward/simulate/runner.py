@@ -1,8 +1,9 @@
 """Run N simulated agents in one process against a Steward server (asyncio + one httpx pool).
 
 Each agent speaks the real protocol (``docs/agent-protocol.md``): it enrolls once (its
-credential is kept in the state file, so a re-run reuses the same device), sends one
-inventory, heartbeats at the interval the server asks for, and metric batches of gzip'd
+credential is kept in the state file, so a re-run reuses the same device, rebooted, its
+history going on from where the last run left it), sends its inventory on start and
+hourly, heartbeats at the interval the server asks for, and metric batches of gzip'd
 JSON. Resource use is bounded on purpose — 1,000 agents at 10 s must fit on a small
 machine next to the server they load:
 
@@ -51,6 +52,7 @@ AGENT_VERSION = f"{__version__}+sim"
 HISTORY_TRIES = 5  # attempts per request of backfill before it is dropped
 HISTORY_BACKOFF_S = 1.0  # then 2, 4 and 8 s
 INVENTORY_INTERVAL_S = 3600.0  # as the agent (agent.runner.DEFAULT_INVENTORY_INTERVAL)
+STATE_SAVE_S = 60.0  # how often the state file's marks of history sent are saved
 MAX_ROUNDS_PER_POST = 360  # backfill: 1 h of 10 s rounds per request (~150 KiB gzip'd)
 CONNECTIONS_PER_POOL = 8  # see Simulation.run
 
@@ -288,7 +290,18 @@ class Simulation:
         await asyncio.sleep(min(offset, 2.0) if entry is None else offset)
         # In time before the server hears of the host: its inventory reports when it
         # booted, which must lie before the history (``--backfill``) it sends next.
-        host.start(self.clock() - opts.backfill)
+        start = self.clock() - opts.backfill
+        if entry is None:
+            host.start(start)
+        else:
+            # A re-run: the device has this host's history up to ``sent_until``. History
+            # sent again over it would be other values at other instants (the server
+            # keeps the first of a (series, time)): counters from two runs interleaved,
+            # rates in the millions. Its counters cannot go on from where they were
+            # either (they are not kept), so the host has rebooted: they start again
+            # near zero, which rate() reads as a counter reset, as after a real reboot.
+            start = max(start, float(entry.get("sent_until") or start))
+            host.start(start, rebooted=True)
         try:
             if entry is None:
                 entry = await self._enroll(host)
@@ -377,9 +390,17 @@ class Simulation:
             count += 1
             if count >= MAX_ROUNDS_PER_POST:
                 await self._send_history(rounds, credential)
+                self._mark_sent(host, t)
                 rounds, count = {}, 0
         if rounds:
             await self._send_history(rounds, credential)
+            self._mark_sent(host, t)
+
+    def _mark_sent(self, host: SimHost, t: float) -> None:
+        """Remember (for a re-run, in the state file) that history up to ``t`` is sent."""
+        entry = self.state.get(host.hostname)
+        if entry is not None:
+            entry["sent_until"] = t
 
     async def _send_history(self, rounds: dict[Series, list[list[float]]], credential: str) -> None:
         """Send one request of history, trying again after a timeout, a lost connection
@@ -444,6 +465,7 @@ class Simulation:
                 except Refused as exc:
                     if exc.status in (401, 403):
                         raise
+                self._mark_sent(host, now)
                 rounds, pending = {}, 0  # a refused batch is dropped, as the agent does
             # Behind schedule (slow server)? Skip the missed ticks rather than queue them.
             next_tick = max(next_tick + opts.interval, self.clock())
@@ -461,6 +483,12 @@ class Simulation:
         self.stats.accepted += int(answer.get("accepted", 0))
 
     # -- all agents ---------------------------------------------------------------------
+
+    async def _save_state_every(self, seconds: float) -> None:
+        """Keep the state file's ``sent_until`` marks recent (a killed run loses little)."""
+        while True:
+            await asyncio.sleep(seconds)
+            self.state.save()
 
     async def run(self) -> Stats:
         opts = self.options
@@ -484,9 +512,14 @@ class Simulation:
                 for _ in range(pools)
             ]
             self._http, self._more_http = clients[0], clients if pools > 1 else []
-            results = await asyncio.gather(
-                *(self._agent(host, deadline) for host in hosts), return_exceptions=True
-            )
+            saver = asyncio.create_task(self._save_state_every(STATE_SAVE_S))
+            try:
+                results = await asyncio.gather(
+                    *(self._agent(host, deadline) for host in hosts), return_exceptions=True
+                )
+            finally:
+                saver.cancel()
+                self.state.save()
         for result in results:
             if isinstance(result, BaseException) and not isinstance(result, Refused):
                 if isinstance(result, asyncio.CancelledError):
@@ -503,4 +536,5 @@ def run(options: Options, token_factory: Callable[[], str] | None = None) -> Sta
         asyncio.run(simulation.run())
     except KeyboardInterrupt:
         simulation.stats.finished = time.monotonic()
+        simulation.state.save()  # the marks of history sent, for the next run
     return simulation.stats
