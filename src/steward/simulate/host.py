@@ -120,6 +120,17 @@ class SimHost:
         for key, rate in self._byte_rates(busy).items():
             self.counters[key] = uptime * rate * rng.uniform(0.3, 0.7)
 
+    def disk_use(self) -> list[float]:
+        """Each file system's used fraction (``set_disk_use`` puts them back)."""
+        return [round(fs.used, 6) for fs in self.filesystems]
+
+    def set_disk_use(self, used: list[float]) -> None:
+        """File systems as full as ``disk_use`` said (a re-run of the simulation); a
+        list that does not fit this host (another seed's) is ignored."""
+        if len(used) == len(self.filesystems) and all(0 <= u <= 1 for u in used):
+            for fs, fraction in zip(self.filesystems, used, strict=True):
+                fs.used = fraction
+
     def utilisation(self, t: float) -> float:
         """CPU busy fraction at ``t`` (0..1): base + daily cycle + noise + bursts."""
         daily = math.sin(2 * math.pi * (t / DAY_S + self.phase))

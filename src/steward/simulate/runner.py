@@ -302,6 +302,7 @@ class Simulation:
             # near zero, which rate() reads as a counter reset, as after a real reboot.
             start = max(start, float(entry.get("sent_until") or start))
             host.start(start, rebooted=True)
+            host.set_disk_use(entry.get("disk_used") or [])  # files outlive a reboot
         try:
             if entry is None:
                 entry = await self._enroll(host)
@@ -397,10 +398,12 @@ class Simulation:
             self._mark_sent(host, t)
 
     def _mark_sent(self, host: SimHost, t: float) -> None:
-        """Remember (for a re-run, in the state file) that history up to ``t`` is sent."""
+        """Remember (for a re-run, in the state file) that history up to ``t`` is sent,
+        and how full the host's file systems were then."""
         entry = self.state.get(host.hostname)
         if entry is not None:
             entry["sent_until"] = t
+            entry["disk_used"] = host.disk_use()
 
     async def _send_history(self, rounds: dict[Series, list[list[float]]], credential: str) -> None:
         """Send one request of history, trying again after a timeout, a lost connection
