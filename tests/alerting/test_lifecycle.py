@@ -103,3 +103,17 @@ def test_operator_actions_need_a_firing_alert(clock):
 def test_alert_state_round_trip(clock):
     state, _ = acknowledge(firing(clock.now), "alice", clock.advance(1), "x")
     assert AlertState.from_dict(state.to_dict()) == state
+
+
+@pytest.mark.parametrize(
+    ("value", "reason"),
+    [
+        (0.9153804204165935, "condition true (value 0.91538)"),  # was all 16 digits
+        (96, "condition true (value 96)"),
+        ("3 checks failing", "condition true (value 3 checks failing)"),
+        (None, "condition true (no value)"),
+    ],
+)
+def test_the_event_reason_gives_the_value_readably(clock, value, reason):
+    _, ts = evaluate(RULE, None, Observed(LABELS, Verdict(True, value)), clock.now)
+    assert ts[0].reason == reason

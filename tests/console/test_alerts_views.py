@@ -232,3 +232,22 @@ def test_silences_created_by_a_technician_are_recorded(client, world, alert):
     assert response.status_code == 302, response.content.decode()[:2000]
     silence = Silence.objects.get(organization=world.acme)
     assert silence.author == "tech@acme.test" and silence.matchers == ['device="acme-ws-01"']
+
+
+# ---------------------------------------------------------------- values
+
+
+def test_a_ratio_rules_value_reads_as_a_percentage(client, world, alert):
+    # The engine stores str(float): the list showed "Filesystem almost full ·
+    # 0.9153804204165935" under "/ on host is over 90 % full".
+    from steward.alerts.defaults import ensure_default_rules
+    from steward.alerts.models import AlertRule
+
+    ensure_default_rules(world.acme)  # if the alert's evaluation did not already
+    rule = AlertRule.objects.get(organization=world.acme, pack_key="filesystem-warning")
+    Alert.objects.filter(pk=alert.pk).update(rule=rule, value="0.9153804204165935")
+    client.force_login(world.technician)
+    for page in (client.get("/alerts/"), client.get(f"/alerts/{alert.pk}/")):
+        body = page.content.decode()
+        assert "91.5 %" in body
+        assert "0.9153804204165935" not in body

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from steward.console.core import presenters
-from steward.console.templatetags.steward import bytes_iec, gib, link_speed
+from steward.console.templatetags.steward import alert_value, bytes_iec, gib, link_speed
 
 
 def test_file_systems_compute_usage_and_levels():
@@ -175,3 +175,30 @@ def test_memory_is_shown_in_gib():
 )
 def test_link_speed(mbps, expected):
     assert link_speed(mbps) == expected
+
+
+class _Rule:
+    def __init__(self, condition):
+        self.condition = condition
+
+
+@pytest.mark.parametrize(
+    ("value", "rule", "expected"),
+    [
+        ("0.9153804204165935", _Rule({"metric": "steward_filesystem_used_ratio"}), "91.5 %"),
+        ("0.04", _Rule({"kind": "threshold", "metric": "steward_memory_available_ratio"}), "4.0 %"),
+        ("3221225472.0", _Rule({"metric": "node_memory_MemAvailable_bytes"}), "3.0 GiB"),
+        ("2.3456789", _Rule({"metric": "steward_load_per_core"}), "2.346"),
+        ("135.25", None, "135.2"),  # no rule any more (deleted): the number alone
+        ("0.9153804204165935", _Rule({"kind": "device_offline"}), "0.9154"),
+        (
+            "/var full in 2 d 4 h (1 d 20 h to 2 d 15 h)",
+            None,
+            "/var full in 2 d 4 h (1 d 20 h to 2 d 15 h)",
+        ),
+        ("nan", _Rule({"metric": "x_ratio"}), "nan"),
+        ("", None, ""),
+    ],
+)
+def test_alert_values_read_in_their_metrics_unit(value, rule, expected):
+    assert alert_value(value, rule) == expected

@@ -131,7 +131,11 @@ def sync(state: AlertState, now: float, reason: str) -> tuple[AlertState, list[T
 
 
 def _value_text(verdict: Verdict) -> str:
-    return "no value" if verdict.value is None else f"value {verdict.value}"
+    # Six significant digits: the event log read "value 0.9153804204165935".
+    value = verdict.value
+    if value is None:
+        return "no value"
+    return f"value {value:.6g}" if isinstance(value, float) else f"value {value}"
 
 
 def evaluate(

@@ -73,7 +73,10 @@ def _int(value: str | None) -> int | None:
 
 
 def list_queryset():
-    return Alert.objects.select_related("organization", "site", "device").defer("description")
+    # The rule for its metric: alert_value shows a ratio's value as a percentage.
+    return Alert.objects.select_related("organization", "site", "device", "rule").defer(
+        "description"
+    )
 
 
 def _filters(request: HttpRequest, tab: Tab) -> AlertFilter:

@@ -6,6 +6,7 @@ the status badges and the byte units look the same everywhere.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -166,6 +167,30 @@ def bytes_iec(value: Any, digits: int = 1) -> str:
     if unit == 0:
         return f"{int(size)} B"
     return f"{size:.{int(digits)}f} {_IEC_UNITS[unit]}"
+
+
+@register.filter
+def alert_value(value: str, rule: Any = None) -> str:
+    """An alert's value as people read it. The engine stores it as ``str(float)``
+    ("0.9153804204165935"); a rule on a ``_ratio`` metric (the default pack's file
+    system, memory and CPU rules) shows it as a percentage ("91.5 %"), one on a
+    ``_bytes`` metric in IEC units, other numbers to four significant digits. Text (a
+    forecast's sentence) is left as it is."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return value
+    if not math.isfinite(number):
+        return value
+    condition = getattr(rule, "condition", None)
+    metric = condition.get("metric", "") if isinstance(condition, dict) else ""
+    if not isinstance(metric, str):
+        metric = ""
+    if metric.endswith("_ratio"):
+        return f"{number * 100:.1f} %"
+    if metric.endswith("_bytes"):
+        return bytes_iec(number)
+    return f"{number:.4g}"
 
 
 @register.filter
