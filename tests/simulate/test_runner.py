@@ -126,13 +126,7 @@ def test_no_heartbeats_when_they_are_off(tmp_path) -> None:
         Options("http://sim.invalid", 1, interval=60.0, backfill=3_600.0, state_dir=tmp_path,
                 heartbeats=False)
     )  # fmt: skip
-    posts: list[str] = []
-
-    async def post(path, body, credential):
-        posts.append(path)
-        return {"accepted": 0}
-
-    simulation._post = post
+    posts = record_paths(simulation)
     host = sim.SimHost(0, "steward", "sim")
     host.start(simulation.clock() - 3_600.0)
     asyncio.run(simulation._run(host, "cred", simulation.clock(), 10.0))
@@ -329,13 +323,7 @@ def test_a_live_host_sends_its_inventory_hourly(tmp_path) -> None:
         Options("http://sim.invalid", 1, interval=10.0, heartbeats=False, state_dir=tmp_path),
         clock=clock,
     )
-    sent: list[str] = []
-
-    async def post(path, body, credential):
-        sent.append(path)
-        return {"accepted": 0}
-
-    simulation._post = post
+    sent = record_paths(simulation)
     host = sim.SimHost(0, "steward", "sim")
     host.start(now[0])
     asyncio.run(simulation._live(host, "cred", deadline=now[0] + 2.5 * 3600))
@@ -404,3 +392,15 @@ def test_a_re_run_goes_on_after_the_history_sent_and_reboots_the_host(tmp_path) 
     for inventory in second[sim.INVENTORY_PATH]:  # rebooted where the last run stopped
         booted = datetime.fromisoformat(inventory["boot_time"]).timestamp()
         assert first_end - 120 <= booted <= first_end
+
+
+def record_paths(simulation) -> list[str]:
+    """Stand in for the simulation's HTTP: every request answered, its path recorded."""
+    paths: list[str] = []
+
+    async def post(path, body, credential):
+        paths.append(path)
+        return {"accepted": 0}
+
+    simulation._post = post
+    return paths
