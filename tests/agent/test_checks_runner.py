@@ -88,7 +88,9 @@ def test_results_ready_together_share_one_post(
 ) -> None:
     server.routes[CHECKS] = Assignment(tcp_check(1, listener.port), tcp_check(2, listener.port))
     server.routes[CHECK_RESULTS] = sink = ResultsSink()
-    agent = Agent(server.url, tmp_path, rand=lambda: 0.0)  # no jitter: both due at once
+    # No jitter: both due at once. They run on two threads, the second one created on
+    # the spot: on a loaded machine it finished >100 ms (the default) after the first.
+    agent = Agent(server.url, tmp_path, rand=lambda: 0.0, coalesce=0.5)
     sink.wait_count(2, timeout=3)
     agent.stop()
     first = [a for a in sink.arrivals if a.post == 0]

@@ -133,8 +133,10 @@ def test_after_an_outage_every_sample_arrives_exactly_once(tmp_path: Path) -> No
     _, finish = run_runner(
         f"http://127.0.0.1:{port}", pipeline, initial_backoff=0.05, max_backoff=0.2
     )
-    time.sleep(0.6)  # ~12 rounds while nobody listens
-    assert len(pipeline.spool) >= 5
+    deadline = time.monotonic() + 5  # rounds while nobody listens (~12 a 0.6 s if idle)
+    while len(pipeline.spool) < 5:
+        assert time.monotonic() < deadline
+        time.sleep(0.02)
     with FakeServer(port=port) as server:
         server.routes[HEARTBEAT] = Reply(200, FAST)
         server.routes[METRICS] = sink = MetricsSink()

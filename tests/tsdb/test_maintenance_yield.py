@@ -66,6 +66,20 @@ def test_ingest_gets_the_lock_between_compaction_steps(
         except BaseException as exc:  # surfaced below
             errors.append(exc)
 
+    pauses: list[float] = []
+
+    def pause(seconds: float) -> None:
+        # The run's own pause, then a wait (bounded) for the sender's next few appends:
+        # they can only happen if the lock really is free. A bare 60 ms pause left it to
+        # the scheduler (a loaded CI machine, PostgreSQL's commits: 1-2 appends).
+        pauses.append(seconds)
+        before = len(writes)
+        time.sleep(seconds)
+        deadline = time.monotonic() + 5
+        while len(writes) < before + 3 and time.monotonic() < deadline:
+            time.sleep(0.001)
+
+    monkeypatch.setattr(maintenance, "_pause", pause)
     sender = threading.Thread(target=send)
     sender.start()
     try:
@@ -84,6 +98,9 @@ def test_ingest_gets_the_lock_between_compaction_steps(
         for (_, done), (next_taken, _) in pairwise(steps)
     ]
     assert all(n >= 3 for n in between), between
+    # Each step held the lock at least STEP_HOLD_S and paused as long (one may be shorter:
+    # the last step's pause is cut at the run's end).
+    assert sum(p >= STEP_HOLD_S for p in pauses) >= 6, pauses
 
 
 def test_short_steps_do_not_pause(
