@@ -538,6 +538,7 @@ def run(options: Options, token_factory: Callable[[], str] | None = None) -> Sta
     try:
         asyncio.run(simulation.run())
     except KeyboardInterrupt:
+        # Simulation.run's ``finally`` saved the state: asyncio.run cancels the main
+        # task on Ctrl-C before raising KeyboardInterrupt here.
         simulation.stats.finished = time.monotonic()
-        simulation.state.save()  # the marks of history sent, for the next run
     return simulation.stats
