@@ -1,5 +1,5 @@
-"""Check results through an outage (spooled, replayed in order, none lost or repeated) and
-a log check's offset through an agent restart."""
+"""Check results through an outage (spooled, replayed in order, none lost, none acknowledged
+sent again) and a log check's offset through an agent restart."""
 
 from __future__ import annotations
 
@@ -83,8 +83,13 @@ def test_results_are_spooled_through_an_outage_and_replayed_in_order(
     received = [key(r) for r in before.results() + after.results()]
     spool = ResultSpool(tmp_path / RESULTS_SPOOL_DIR)
     left = [key(r) for batch in spool.entries() for r in spool.read(batch) or []]
-    assert Counter(received) + Counter(left) == Counter(produced)  # none lost
-    assert len(set(received)) == len(received)  # none repeated
+    # Delivery is at-least-once: a POST the stopping server took but whose answer it never
+    # sent is spooled and replayed (the real server de-duplicates it, like the sink). Only
+    # that last POST may come twice; anything acknowledged must never be sent again.
+    repeated = Counter(received) - Counter(set(received))
+    unanswered = {key(a.result) for a in before.arrivals if a.post == before.posts - 1}
+    assert set(repeated) <= unanswered and max(repeated.values(), default=1) == 1
+    assert Counter(received) - repeated + Counter(left) == Counter(produced)  # none lost
     assert before.duplicates == after.duplicates == 0
     for check_id in (1, 2):
         times = [observed for cid, observed in received if cid == check_id]
