@@ -15,7 +15,10 @@ The store's ingest of the new samples is *not* counted (ingest has its own bench
     .venv/bin/python bench/intel_cost.py [--devices 1000] [--series 50] [--rounds 3]
 
 ``--series`` is split into 10 gauge families (``bench_fam_0..9``) per device; add
-``--counters`` to make half of them counters (scored as rates).
+``--counters`` to make half of them counters (scored as rates). ``--retired N``: the
+first N devices stop sending an hour before the rounds (retired machines, whose states
+stay behind; the warm-up is then 15 minutes scored, then an hour without them, scored):
+the rounds show whether those states slow the scoring of the others.
 """
 
 from __future__ import annotations
@@ -47,6 +50,7 @@ def main() -> None:
     parser.add_argument("--every", type=int, default=30, help="seconds between jobs")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--counters", action="store_true")
+    parser.add_argument("--retired", type=int, default=0, help="devices silent for the last hour")
     parser.add_argument("--profile", action="store_true", help="cProfile one round")
     args = parser.parse_args()
 
@@ -99,11 +103,15 @@ def main() -> None:
     level = [rng.uniform(10, 1000) for _ in labels]
     total = [0.0] * len(labels)
 
-    def write(start_ms: int, end_ms: int) -> int:
+    retired = {str(d) for d in range(1, args.retired + 1)}
+
+    def write(start_ms: int, end_ms: int, warm_up: bool = False) -> int:
         count = 0
         batch: list[Sample] = []
         for ts in range(start_ms, end_ms, STEP_MS):
             for i, lab in enumerate(labels):
+                if not warm_up and lab["steward_device"] in retired:
+                    continue
                 v = level[i] * (1 + 0.05 * rng.random())
                 if lab["__name__"].endswith("_total"):
                     total[i] += v
@@ -118,11 +126,17 @@ def main() -> None:
 
     print(
         f"{args.devices} devices x {len(labels) // args.devices} series = {len(labels):,} "
-        f"series; a job every {args.every} s"
+        f"series; a job every {args.every} s; {args.retired} silent for an hour"
     )
     start = now["ms"]
     t = time.perf_counter()
-    written = write(start - args.warmup * 60_000, start)
+    if retired:  # everyone for 15 min (scored: their states), then an hour without them
+        early = start - 60 * 60_000
+        written = write(early - 15 * 60_000, early, warm_up=True)
+        scoring.score_organization(store, org.pk, org.slug, early)
+        written += write(early, start)
+    else:
+        written = write(start - args.warmup * 60_000, start, warm_up=True)
     print(f"warm-up data: {written:,} samples in {time.perf_counter() - t:.1f} s")
     t = time.perf_counter()
     warm = scoring.score_organization(store, org.pk, org.slug, start)

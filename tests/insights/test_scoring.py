@@ -10,9 +10,12 @@ from steward.intel import StreamDetector
 from steward.tsdb.types import METRIC_NAME, Matcher, MatchOp
 from tests.insights.conftest import NOW_MS
 from tests.insights.data import CPU_META, cpu, gauge, noisy
+from tests.server.conftest import make_device
 
 pytestmark = pytest.mark.django_db
 MIN = 60_000
+HOUR = 60 * MIN
+DAY = 24 * HOUR
 
 
 def run(store, world, now_ms):
@@ -228,3 +231,90 @@ def test_saves_in_batches_keep_every_row(store, world, monkeypatch):
     assert (first.new_series, later.series, later.new_series) == (10, 10, 0)
     cursors = list(DetectorState.objects.values_list("cursor_ms", flat=True))
     assert cursors == [NOW_MS + MIN - 10_000] * 10
+
+
+def recording_selects(store):
+    """Wrap the real store's ``select``: the (metric, start) of each family read."""
+    calls = []
+    select = store.select
+
+    def recording(org_ids, matchers, start_ms, *args, **kwargs):
+        calls.append((matchers[0].value, start_ms))
+        return select(org_ids, matchers, start_ms, *args, **kwargs)
+
+    store.select = recording
+    return calls
+
+
+def test_a_stopped_series_does_not_hold_back_its_familys_read(store, world):
+    """A removed disk keeps its old cursor; the family is still read from the running ones."""
+    device = world.acme_device
+    store.append(world.acme.pk, gauge(device, "node_load1", NOW_MS - 3 * HOUR, NOW_MS - 2 * HOUR,
+                                      noisy(1, 0.2), disk="gone"))  # fmt: skip
+    run(store, world, NOW_MS - 2 * HOUR)
+    store.clock.now_ms = NOW_MS
+    store.append(world.acme.pk, gauge(device, "node_load1", NOW_MS - 5 * MIN, NOW_MS,
+                                      noisy(1, 0.2), disk="sda"))  # fmt: skip
+    run(store, world, NOW_MS)
+    store.append(world.acme.pk, gauge(device, "node_load1", NOW_MS, NOW_MS + MIN,
+                                      noisy(1, 0.2), disk="sda"))  # fmt: skip
+    calls = recording_selects(store)
+
+    later = run(store, world, NOW_MS + MIN)
+
+    assert calls == [("node_load1", NOW_MS - 10_000 + 1)]  # after sda's cursor, not 1 h back
+    assert (later.series, later.samples) == (1, 6)
+
+
+def test_after_a_worker_outage_every_series_catches_up(store, world):
+    """All series behind by the outage are running: the read goes back to the oldest."""
+    device = world.acme_device
+    for disk in ("sda", "sdb"):
+        store.append(world.acme.pk, gauge(device, "node_load1", NOW_MS - 5 * MIN, NOW_MS,
+                                          noisy(1, 0.2), disk=disk))  # fmt: skip
+    store.append(world.acme.pk, gauge(device, "node_load1", NOW_MS - 5 * MIN, NOW_MS - 2 * MIN,
+                                      noisy(1, 0.2), disk="sdc"))  # fmt: skip
+    run(store, world, NOW_MS)
+    store.clock.now_ms = NOW_MS + 30 * MIN
+    for disk in ("sda", "sdb", "sdc"):  # sdc 2 min behind the others, still running
+        store.append(world.acme.pk, gauge(device, "node_load1", NOW_MS, NOW_MS + 30 * MIN,
+                                          noisy(1, 0.2), disk=disk))  # fmt: skip
+    calls = recording_selects(store)
+
+    later = run(store, world, NOW_MS + 30 * MIN)
+
+    assert calls == [("node_load1", NOW_MS - 2 * MIN - 10_000 + 1)]
+    assert (later.series, later.samples) == (3, 3 * 180)
+
+
+def test_states_of_series_silent_for_a_week_are_forgotten(store, world):
+    retired = make_device(world.acme_hq, "acme-ws-retired")
+    device = world.acme_device
+    store.set_metadata(world.acme.pk, [CPU_META])
+    at = NOW_MS - 8 * DAY  # the retired device's last day
+    store.clock.now_ms = at
+    store.append(world.acme.pk, gauge(retired, "node_load1", at - 5 * MIN, at, noisy(1, 0.2)))
+    store.append(world.acme.pk, cpu(retired, at - 5 * MIN, at, lambda t: 0.25))
+    run(store, world, at)
+    at = NOW_MS - 6 * DAY  # a disk of this device last seen six days ago
+    store.clock.now_ms = at
+    store.append(world.acme.pk, gauge(device, "node_load1", at - 5 * MIN, at, noisy(1, 0.2),
+                                      disk="sdb"))  # fmt: skip
+    run(store, world, at)
+    store.clock.now_ms = NOW_MS
+    store.append(world.acme.pk, gauge(device, "node_load1", NOW_MS - 5 * MIN, NOW_MS,
+                                      noisy(1, 0.2), disk="sda"))  # fmt: skip
+    store.append(world.acme.pk, cpu(device, NOW_MS - 5 * MIN, NOW_MS, lambda t: 0.5))
+    retired_rows = DetectorState.objects.filter(device_id=retired.pk)
+    assert retired_rows.count() == 1 + 8 + 1  # load, 2 cores x 4 modes, the CPU signal
+
+    result = run(store, world, NOW_MS)
+
+    assert result.forgotten == 10
+    assert not retired_rows.exists()
+    kept = DetectorState.objects.filter(device_id=device.pk, metric="node_load1")
+    assert sorted(row.labels["disk"] for row in kept) == ["sda", "sdb"]
+    assert DetectorState.objects.filter(device_id=device.pk).count() == 2 + 8 + 1
+
+    again = run(store, world, NOW_MS)
+    assert again.forgotten == 0

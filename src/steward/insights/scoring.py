@@ -4,11 +4,12 @@ One run, per organization (``score_organization``):
 
 1. list the organization's metric families (``label_values(__name__)``) and their types;
 2. per family: load the family's ``DetectorState`` rows (one query), read the new samples
-   of *all* its series with **one** ``select`` from the oldest cursor (never further back
-   than ``MAX_CATCHUP_MS``), feed each series' samples newer than its own cursor to its
+   of *all* its series with **one** ``select`` from the oldest cursor of its running
+   series (never further back than ``MAX_CATCHUP_MS``; see ``_read_start``), feed each series' samples newer than its own cursor to its
    detector (counters as per-second rates), and save every changed row with
    ``executemany`` (a transaction per ``SAVE_BATCH`` rows), each row guarded by its
-   previous cursor (exactly-once learning, even if two workers raced);
+   previous cursor (exactly-once learning, even if two workers raced); the states of
+   series silent for ``FORGET_AFTER_MS`` are deleted;
 3. derived signals (``SIGNALS``: the CPU chart's busy % and the memory chart's used bytes)
    are built per device from the family data already in hand and scored the same way;
 4. write to the store: ``steward_anomaly_rate{steward_device, metric}`` (% of the
@@ -53,6 +54,7 @@ from steward.insights.models import SIGNAL_CPU, SIGNAL_MEMORY, SIGNAL_PREFIX, De
 from steward.insights.window import Window
 from steward.intel import StreamDetector, Verdict
 from steward.tsdb.types import (
+    DAY_MS,
     DEVICE_LABEL,
     HOUR_MS,
     METRIC_NAME,
@@ -70,6 +72,11 @@ from steward.tsdb.types import (
 
 BACKFILL_MS = 15 * MINUTE_MS  # what a family's first run reads
 MAX_CATCHUP_MS = HOUR_MS  # a run never reads further back (a stopped worker skips ahead)
+# A series this far behind its family's newest cursor has stopped (a removed disk, a
+# decommissioned device): it no longer holds the family's read back (see ``_Run.family``).
+STOPPED_AFTER_MS = 10 * MINUTE_MS
+FORGET_AFTER_MS = 7 * DAY_MS  # the state of a series silent this long is deleted
+DELETE_BATCH = 500
 LEARNING_SAMPLES = 360  # ~1 h at 10 s: no expected band before this (the model is learning)
 FLAG_CONFIDENCE = 1.0 - 1e-4  # surprise >= 4 (the detector's alarm level)
 SAVE_BATCH = 2000
@@ -133,6 +140,7 @@ class ScoreResult:
     samples: int = 0  # samples scored
     flagged: int = 0
     lost_races: int = 0  # rows another run had advanced first (not saved again)
+    forgotten: int = 0  # states of series silent for FORGET_AFTER_MS, deleted
     written: int = 0  # samples written to the store
     seconds: float = 0.0
     unfinished: list[int] = field(default_factory=list)  # organizations left for next run
@@ -361,6 +369,26 @@ def _load(org_id: int, **filters: Any) -> dict[str, _Row]:
     return out
 
 
+def _read_start(rows: Iterable[_Row], now_ms: int) -> int:
+    """Where a family's one read starts: after the oldest cursor of its running series.
+
+    A series that stopped keeps its old cursor; were it counted, the family (every device's
+    CPU, say) would be read an hour back on every run for the rest of the week, instead of
+    the seconds since the last run. A series counts while it is within
+    ``STOPPED_AFTER_MS`` of the family's newest cursor, not of now: after a worker outage
+    every series is behind, and the run still catches up (up to ``MAX_CATCHUP_MS``). The
+    price: a device back from more than ``STOPPED_AFTER_MS`` offline is scored from its
+    live samples on; the backlog its agent replays is older than its cursor by then.
+    """
+    cursors = [row.cursor_ms for row in rows]
+    if cursors:
+        running_since = max(cursors) - STOPPED_AFTER_MS
+        start = min(c for c in cursors if c >= running_since)
+    else:
+        start = now_ms - BACKFILL_MS
+    return max(start + 1, now_ms - MAX_CATCHUP_MS)
+
+
 def _save(org_id: int, rows: Iterable[_Row], result: ScoreResult) -> None:
     """Insert new rows and update changed ones, each guarded by the cursor it was read at."""
     now = timezone.now()
@@ -458,9 +486,8 @@ class _Run:
     deferred: list[_Row] = field(default_factory=list)
 
     def family(self, name: str) -> None:
-        rows = _load(self.org_id, metric=name)
-        start = min((r.cursor_ms for r in rows.values()), default=self.now_ms - BACKFILL_MS)
-        start = max(start + 1, self.now_ms - MAX_CATCHUP_MS)
+        rows = self._forget_silent(_load(self.org_id, metric=name))
+        start = _read_start(rows.values(), self.now_ms)
         matchers = [Matcher(METRIC_NAME, MatchOp.EQ, name)]
         data = self.store.select([self.org_id], matchers, start, self.now_ms, Tier.RAW)
         counter = is_counter(name, self.types)
@@ -568,9 +595,9 @@ class _Run:
             ]
             if points:
                 inputs[(SIGNAL_MEMORY, device_id)] = points
+        rows = self._forget_silent(_load(self.org_id, metric__startswith=SIGNAL_PREFIX))
         if not inputs:
             return
-        rows = _load(self.org_id, metric__startswith=SIGNAL_PREFIX)
         touched = []
         for (signal, device_id), points in inputs.items():
             key = signal_key(signal, device_id)
@@ -595,6 +622,20 @@ class _Run:
                 row.settle()
                 touched.append(row)
         self.deferred += touched
+
+    def _forget_silent(self, rows: dict[str, _Row]) -> dict[str, _Row]:
+        """Delete the states of series silent for ``FORGET_AFTER_MS`` (uninstalled software,
+        a replaced disk, a retired device): kept, every run would load them for nothing.
+        A series that comes back later starts learning afresh."""
+        cutoff = self.now_ms - FORGET_AFTER_MS
+        silent = [key for key, row in rows.items() if row.pk is not None and row.cursor_ms < cutoff]
+        pks = [rows.pop(key).pk for key in silent]
+        for i in range(0, len(pks), DELETE_BATCH):
+            # guarded by the cutoff: a row another run advanced meanwhile stays
+            batch = DetectorState.objects.filter(pk__in=pks[i : i + DELETE_BATCH])
+            deleted, _ = batch.filter(cursor_ms__lt=cutoff).delete()
+            self.result.forgotten += deleted
+        return rows
 
     def _labels(self, device_id: int, **extra: str) -> dict[str, str]:
         labels = {
