@@ -5,11 +5,12 @@ One run, per organization (``score_organization``):
 1. list the organization's metric families (``label_values(__name__)``) and their types;
 2. per family: load the family's ``DetectorState`` rows (one query), read the new samples
    of *all* its series with **one** ``select`` from the oldest cursor of its running
-   series (never further back than ``MAX_CATCHUP_MS``; see ``_read_start``), feed each series' samples newer than its own cursor to its
-   detector (counters as per-second rates), and save every changed row with
-   ``executemany`` (a transaction per ``SAVE_BATCH`` rows), each row guarded by its
-   previous cursor (exactly-once learning, even if two workers raced); the states of
-   series silent for ``FORGET_AFTER_MS`` are deleted;
+   series (never further back than ``MAX_CATCHUP_MS``; see ``_read_start``), feed each
+   series' samples newer than its own cursor to its detector (counters as per-second
+   rates), and save every changed row with ``executemany`` (a transaction per
+   ``SAVE_BATCH`` rows), each row guarded by its previous cursor (exactly-once learning,
+   even if two workers raced); the states of series silent for ``FORGET_AFTER_MS`` are
+   deleted;
 3. derived signals (``SIGNALS``: the CPU chart's busy % and the memory chart's used bytes)
    are built per device from the family data already in hand and scored the same way;
 4. write to the store: ``steward_anomaly_rate{steward_device, metric}`` (% of the
