@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
@@ -87,3 +89,90 @@ def test_the_device_page_issues_a_bounded_number_of_queries(
     client.force_login(world.admin)
     with django_assert_max_num_queries(MAX_QUERIES):
         assert client.get(f"/devices/{world.acme_device.pk}/").status_code == 200
+
+
+# The dashboard costs 13 today: session, user, the 2FA check, memberships, device counts,
+# firing alerts (counts, rows), failing checks (counts, rows), open tickets (counts), the
+# switcher's organizations, sites, recently offline; an organization chosen in the
+# switcher is read once more. However many alerts, checks and tickets exist.
+DASHBOARD_MAX_QUERIES = 14
+
+
+def grow_attention(world, n: int, start: int = 0) -> None:
+    """``n`` firing alerts (every severity), failing checks and open tickets in Acme,
+    half of them on devices of their own."""
+    from steward.alerts.models import Alert, CheckDefinition, CheckStatus
+    from steward.helpdesk.models import SlaEvent, Status, Ticket
+
+    now = timezone.now()
+    grow_fleet(world, n, prefix=f"att{start}")
+    devices = list(Device.objects.filter(hostname__startswith=f"att{start}-"))
+    severities = ("critical", "warning", "info")
+    Alert.objects.bulk_create(
+        Alert(
+            organization=world.acme,
+            fingerprint=f"fp-{start + i}",
+            rule_key=f"r{start + i}",
+            rule_name=f"rule {start + i}",
+            status="firing",
+            phase="firing",
+            severity=severities[i % 3],
+            value=str(i / 7),
+            device=devices[i] if i % 2 else world.acme_device,
+            site=world.acme_hq,
+            started_at=now,
+            firing_since=now,
+            updated_at=now,
+        )
+        for i in range(n)
+    )
+    checks = CheckDefinition.objects.bulk_create(
+        CheckDefinition(
+            organization=world.acme,
+            device=devices[i] if i % 2 else None,
+            name=f"check {start + i}",
+            type="tcp",
+            target="db:5432",
+        )
+        for i in range(n)
+    )
+    CheckStatus.objects.bulk_create(
+        CheckStatus(
+            definition=c, status=("critical", "warning")[i % 2], message="down", last_change_at=now
+        )
+        for i, c in enumerate(checks)
+    )
+    tickets = Ticket.objects.bulk_create(
+        Ticket(
+            organization=world.acme,
+            number=start + i + 1,
+            subject=f"ticket {start + i}",
+            status=Status.OPEN,
+            assignee=world.admin if i % 2 else None,
+            sla_next_due_at=now + timedelta(hours=i % 8),
+        )
+        for i in range(n)
+    )
+    SlaEvent.objects.bulk_create(
+        SlaEvent(ticket=t, target="resolution", kind=SlaEvent.BREACH) for t in tickets[::3]
+    )
+
+
+@pytest.mark.parametrize("chosen", [False, True])
+def test_the_dashboard_does_not_grow_with_alerts_checks_and_tickets(client, world, chosen):
+    client.force_login(world.admin)
+    if chosen:
+        session = client.session
+        session["steward_org_id"] = world.acme.pk
+        session.save()
+    grow_attention(world, 12)
+    small = count_queries(client, "/")
+    grow_attention(world, 300, start=12)
+    with CaptureQueriesContext(connection) as ctx:
+        response = client.get("/")
+    assert response.context["alerts"].total == 312
+    assert response.context["checks"].total == 312
+    assert response.context["tickets"].open == 312
+    assert len(response.context["alerts"].rows) == 8 and len(response.context["checks"].rows) == 8
+    assert len(ctx.captured_queries) == small
+    assert small <= DASHBOARD_MAX_QUERIES, [q["sql"][:120] for q in ctx.captured_queries]

@@ -6,6 +6,7 @@ from django.contrib import messages
 from django.db.models import Count, Q
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from steward.console.common import (
@@ -15,6 +16,7 @@ from steward.console.common import (
     in_current_org,
     principal,
 )
+from steward.console.core import attention
 from steward.console.core.redirects import safe_next
 from steward.inventory.models import Device, Site, Status, StatusChange, offline_cutoff
 from steward.tenancy.models import Organization
@@ -57,8 +59,18 @@ def dashboard(request: HttpRequest) -> HttpResponse:
             "can_manage": principal(request).organization_ids(Capability.MANAGE) != [],
             "sites": sites[:SITES_SHOWN],
             "recent_offline": recent_offline,
+            "alerts": attention.firing_alerts(request),
+            "checks": attention.failing_checks(request),
+            "tickets": attention.open_tickets(request, timezone.now()),
+            "show_organization": _several_organizations(request),
         },
     )
+
+
+def _several_organizations(request: HttpRequest) -> bool:
+    """Whether rows need their organization's name: "all of mine" with more than one."""
+    org_ids = principal(request).organization_ids()
+    return current_org(request) is None and (org_ids is None or len(org_ids) > 1)
 
 
 @console_view

@@ -26,13 +26,18 @@ from steward.tenancy.roles import Capability
 from steward.tenancy.scoping import Forbidden, NotFound
 
 
+def is_staff(request: HttpRequest) -> bool:
+    """Whether the user may use the staff pages: VIEW in at least one organization."""
+    return principal(request).organization_ids(Capability.VIEW) != []
+
+
 def staff_view(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
     """``console_view`` for staff pages: 404 unless the user holds VIEW somewhere."""
 
     @console_view
     @wraps(view)
     def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponse:
-        if principal(request).organization_ids(Capability.VIEW) == []:
+        if not is_staff(request):
             raise Http404
         try:
             return view(request, *args, **kwargs)
