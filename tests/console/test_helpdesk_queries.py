@@ -11,7 +11,14 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from steward.helpdesk import search
-from steward.helpdesk.models import Queue, SlaPolicy, Status, Ticket, TicketStatusChange
+from steward.helpdesk.models import (
+    Queue,
+    SlaEvent,
+    SlaPolicy,
+    Status,
+    Ticket,
+    TicketStatusChange,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -50,6 +57,10 @@ def grow(world, n: int, start: int = 1) -> None:
         [TicketStatusChange(ticket=t, to_status=t.status, at=t.created_at) for t in tickets],
         batch_size=1000,
     )
+    SlaEvent.objects.bulk_create(
+        [SlaEvent(ticket=t, target="first_response", kind=SlaEvent.BREACH) for t in tickets[::4]],
+        batch_size=1000,
+    )
 
 
 def count(client, url: str) -> int:
@@ -65,6 +76,7 @@ def count(client, url: str) -> int:
         "/tickets/",
         "/tickets/mine/",
         "/tickets/breaching/",
+        "/tickets/breached/",
         "/tickets/all/?status=open&priority=P3&sort=due&per_page=100",
     ],
 )

@@ -8,6 +8,7 @@ import pytest
 
 from steward.cli.main import build_parser
 from steward.cli.tickets import configure
+from steward.helpdesk.models import SlaEvent
 from tests.server.conftest import PASSWORD
 
 
@@ -63,6 +64,11 @@ def test_create_list_reply_assign_close(logged_in, capsys):
     tid = str(ticket["id"])
     assert ticket["priority"] == "P2"
     assert run(["tickets", "list", "--json"]) == 0
+    assert [t["id"] for t in json.loads(capsys.readouterr().out)] == [ticket["id"]]
+    assert run(["tickets", "list", "--breached", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out) == []
+    SlaEvent.objects.create(ticket_id=ticket["id"], target="resolution", kind=SlaEvent.BREACH)
+    assert run(["tickets", "list", "--breached", "--status", "active", "--json"]) == 0
     assert [t["id"] for t in json.loads(capsys.readouterr().out)] == [ticket["id"]]
     assert run(["tickets", "reply", tid, "-m", "checking", "--internal"]) == 0
     assert run(["tickets", "assign", tid, "--me"]) == 0

@@ -100,3 +100,36 @@ def test_api_exposes_the_sla_and_filters_breaching_soon(world, ticket_of, policy
     assert list(ids) == [soon]
     r = client.get("tickets?breaching_soon=true")
     assert r.status_code == 200
+
+
+def test_api_filters_tickets_with_a_recorded_breach(world, ticket_of, policy, api):
+    late = ticket_of(subject="Printer on fire")
+    very_late = ticket_of(subject="Printer still on fire")
+    for target in ("first_response", "resolution"):  # listed once
+        SlaEvent.objects.create(ticket=very_late, target=target, kind=SlaEvent.BREACH)
+    SlaEvent.objects.create(ticket=late, target="resolution", kind=SlaEvent.BREACH)
+    warned = ticket_of(subject="Printer warm")
+    SlaEvent.objects.create(ticket=warned, target="resolution", kind=SlaEvent.WARNING)
+    ticket_of(subject="Printer fine")
+    closed = ticket_of(subject="Printer replaced")
+    SlaEvent.objects.create(ticket=closed, target="resolution", kind=SlaEvent.BREACH)
+    services.set_status(who(world.technician), closed, "closed", T0 + HOUR)
+    globex = services.create_ticket(who(world.outsider), world.globex.pk, subject="Printer gx")
+    SlaEvent.objects.create(ticket=globex, target="resolution", kind=SlaEvent.BREACH)
+
+    def ids(user, query: str) -> list[int]:
+        response = api.as_(user).get(f"tickets?{query}")
+        assert response.status_code == 200, response.content
+        body = response.json()
+        assert body["count"] == len(body["items"])
+        return sorted(t["id"] for t in body["items"])
+
+    breached = sorted([late.pk, very_late.pk, closed.pk])
+    assert ids(world.technician, "breached=true") == breached
+    # status=active: the console's "SLA breached" view and the dashboard's tile.
+    assert ids(world.technician, "breached=true&status=active") == [late.pk, very_late.pk]
+    # Through full-text search too (its conditions are moved onto search documents).
+    assert ids(world.technician, "breached=true&status=active&q=fire") == [late.pk, very_late.pk]
+    assert ids(world.technician, "breached=true&q=replaced") == [closed.pk]
+    assert len(ids(world.technician, "breached=false")) == 5
+    assert ids(world.outsider, "breached=true") == [globex.pk]

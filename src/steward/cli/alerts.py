@@ -3,7 +3,7 @@
 steward alerts list [--status active] [--severity critical] [--org ORG] [--json]
 steward alerts ack ID [--note TEXT] [--json]
 steward alerts silence --match 'device="web-01"' [--match ...] --for 2h [--reason T] [--org]
-steward checks list [--org ORG] [--json]
+steward checks list [--status failing] [--org ORG] [--json]
 steward checks run ID [--json]
 steward apply -f FILE.yaml [--org ORG] [--dry-run] [--json]
 steward export [--org ORG] [-o FILE]
@@ -29,6 +29,8 @@ from steward.cli.output import print_json, print_table
 
 ALERT_COLUMNS = [("id", "ID"), ("phase", "PHASE"), ("severity", "SEVERITY"),
                  ("title", "TITLE"), ("started_at", "SINCE")]  # fmt: skip
+# steward.alerts.checklist.FILTERS, spelt out: the CLI does not import Django to parse.
+CHECK_STATUSES = ("failing", "critical", "warning", "unknown", "ok", "pending")
 CHECK_COLUMNS = [("id", "ID"), ("name", "NAME"), ("type", "TYPE"), ("target", "TARGET"),
                  ("device", "DEVICE"), ("status", "STATUS"), ("message", "MESSAGE")]  # fmt: skip
 
@@ -73,6 +75,14 @@ def configure(commands) -> None:
     p = commands.add_parser("checks", help="checks: list, run now")
     sub = p.add_subparsers(dest="action", metavar="ACTION", required=True)
     ls = sub.add_parser("list", help="list checks with their state")
+    ls.add_argument(
+        "--status",
+        default="",
+        choices=CHECK_STATUSES,
+        metavar="STATUS",
+        help="failing (enabled, hard critical or warning, device not revoked), "
+        + ", ".join(CHECK_STATUSES[1:]),
+    )
     common(ls)
     ls.set_defaults(func=checks_list)
     run = sub.add_parser("run", help="run a check now (agent checks: at the next pull)")
@@ -115,9 +125,9 @@ class Remote:
     def create(self, path: str, org_id: int, spec: dict[str, Any]) -> dict[str, Any]:
         return self.api.request("POST", path, json={"organization_id": org_id, "spec": spec})
 
-    def checks(self, org_id: int | None) -> list[dict[str, Any]]:
-        params = {"organization_id": org_id} if org_id else {}
-        return self.api.get_all("/checks", **params)
+    def checks(self, org_id: int | None, status: str = "") -> list[dict[str, Any]]:
+        params = {"organization_id": org_id, "status": status}
+        return self.api.get_all("/checks", **{k: v for k, v in params.items() if v})
 
     def run_check(self, check_id: int) -> dict[str, Any]:
         return self.api.request("POST", f"/checks/{check_id}/run")
@@ -184,7 +194,8 @@ class Local:
             raise CliError(str(exc), 2) from None
         return _out(route, obj).dict()
 
-    def checks(self, org_id: int | None) -> list[dict[str, Any]]:
+    def checks(self, org_id: int | None, status: str = "") -> list[dict[str, Any]]:
+        from steward.alerts import checklist
         from steward.alerts.api.config import ROUTES, _out
         from steward.alerts.models import CheckDefinition
 
@@ -192,6 +203,8 @@ class Local:
         qs = CheckDefinition.objects.select_related("device", "status")
         if org_id:
             qs = qs.filter(organization_id=org_id)
+        if status:
+            qs = checklist.with_status(qs, status)
         return [_out(route, c).dict() for c in qs]
 
     def run_check(self, check_id: int) -> dict[str, Any]:
@@ -297,7 +310,7 @@ def _check_row(c: dict[str, Any]) -> dict[str, Any]:
 
 def checks_list(args: argparse.Namespace) -> int:
     b = backend(args)
-    items = b.checks(b.org(args.org) if args.org else None)
+    items = b.checks(b.org(args.org) if args.org else None, args.status)
     if args.json:
         print_json(items)
     else:

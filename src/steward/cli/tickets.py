@@ -1,6 +1,6 @@
 """``steward tickets``: the help desk from the command line, through the API.
 
-steward tickets list [--status active] [--assignee me] [-q TEXT] [--json]
+steward tickets list [--status active] [--assignee me] [--breached] [-q TEXT] [--json]
 steward tickets show ID [--json]
 steward tickets create --org ID --subject TEXT [-m TEXT] [--priority P2] [--json]
 steward tickets reply ID -m TEXT [--internal]
@@ -46,6 +46,11 @@ def configure(commands) -> None:
     ls.add_argument("--priority", default="", help="P1..P4 (comma-separated)")
     ls.add_argument("--search", "-q", default="", help="full-text search")
     ls.add_argument("--breaching-soon", action="store_true", help="SLA due within an hour")
+    ls.add_argument(
+        "--breached",
+        action="store_true",
+        help="an SLA target was missed (with --status active: the console's 'SLA breached')",
+    )
     ls.add_argument("--limit", type=int, default=100)
     ls.add_argument("--json", action="store_true")
     ls.set_defaults(func=tickets_list)
@@ -112,6 +117,7 @@ def tickets_list(args: argparse.Namespace) -> int:
         "priority": args.priority,
         "q": args.search,
         "breaching_soon": "true" if args.breaching_soon else None,
+        "breached": "true" if args.breached else None,
         "limit": max(1, min(args.limit, 500)),
     }
     page = api().request("GET", "/tickets", params={k: v for k, v in params.items() if v})

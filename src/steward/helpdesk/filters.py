@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from django.db.models import Q, QuerySet
 
 from steward.helpdesk import search
-from steward.helpdesk.models import Status, Ticket
+from steward.helpdesk.models import SlaEvent, Status, Ticket
 from steward.helpdesk.models.tickets import ACTIVE_STATUSES
 from steward.tenancy.scoping import Principal
 
@@ -33,6 +33,7 @@ class TicketFilter:
     q: str = ""
     breaching_soon: bool = False
     within_minutes: int = 60
+    breached: bool = False  # an SLA target was missed (any status; views add "active")
     organization_id: int | None = None
     sort: str = "-created"
 
@@ -82,7 +83,17 @@ class TicketFilter:
             where &= Q(
                 status__in=ACTIVE_STATUSES, sla_next_due_at__gt=now, sla_next_due_at__lte=horizon
             )
+        if self.breached:
+            where &= breached()
         return where
+
+
+def breached() -> Q:
+    """Tickets with a recorded SLA breach (an ``SlaEvent`` of kind breach, any target).
+
+    A subquery on ids rather than a join (a ticket may have breached both targets) or an
+    ``Exists`` (``_on_ticket`` moves plain lookups only)."""
+    return Q(pk__in=SlaEvent.objects.filter(kind=SlaEvent.BREACH).values("ticket_id"))
 
 
 def _person(field_name: str, value: str, principal: Principal) -> Q:

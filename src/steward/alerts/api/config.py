@@ -17,11 +17,12 @@ from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.db.models import QuerySet
 from django.utils import timezone
-from ninja import Query, Router, Schema, Status
+from ninja import Field, Query, Router, Schema, Status
 
+from steward.alerts import checklist, runner, specs
 from steward.alerts import models as m
-from steward.alerts import runner, specs
 from steward.api.errors import bad_request, conflict
 from steward.api.pagination import Page, paginate
 from steward.tenancy.models import Organization
@@ -51,6 +52,23 @@ class ConfigFilter(Schema):
     organization_id: int | None = None
     limit: int = 100
     offset: int = 0
+
+
+class CheckFilter(ConfigFilter):
+    status: str = Field(
+        "",
+        description="failing (enabled, hard critical or warning, device not revoked), "
+        + ", ".join(checklist.STATUSES),
+    )
+
+
+def _narrow_checks(qs: QuerySet, filters: CheckFilter) -> QuerySet:
+    if not filters.status:
+        return qs
+    try:
+        return checklist.with_status(qs, filters.status)
+    except ValueError as exc:
+        raise bad_request(str(exc)) from None
 
 
 def _check_extra(obj: m.CheckDefinition) -> dict[str, Any]:
@@ -93,13 +111,16 @@ class Route:
     capability: Capability
     extra: Callable[[Any], dict[str, Any]] | None = None
     related: tuple[str, ...] = ()
+    # The list's query parameters, and what the kind's own ones do to the query.
+    filters: type[ConfigFilter] = ConfigFilter
+    narrow: Callable[[QuerySet, Any], QuerySet] | None = None
 
 
 ROUTES = (
     Route("/alert-rules", "rules", m.AlertRule, Capability.MANAGE, _rule_extra,
           ("escalation",)),
     Route("/checks", "checks", m.CheckDefinition, Capability.MANAGE, _check_extra,
-          ("device", "status")),
+          ("device", "status"), CheckFilter, _narrow_checks),
     Route("/heartbeats", "heartbeats", m.HeartbeatCheck, Capability.MANAGE, _heartbeat_extra),
     Route("/silences", "silences", m.Silence, Capability.OPERATE),
     Route("/maintenance-windows", "maintenance_windows", m.MaintenanceWindow, Capability.MANAGE),
@@ -151,12 +172,17 @@ def _register(route: Route) -> None:
     def queryset():
         return route.model.objects.select_related(*route.related)
 
-    @router.get(route.path, response=Page[ConfigOut], operation_id=f"list_{name}")
-    def list_items(request, filters: Query[ConfigFilter]):
+    def list_items(request, filters):
         qs = scoped(queryset(), request.auth)
         if filters.organization_id is not None:
             qs = qs.filter(organization_id=filters.organization_id)
+        if route.narrow is not None:
+            qs = route.narrow(qs, filters)
         return paginate(qs, filters.limit, filters.offset, lambda o: _out(route, o))
+
+    # The kind's own filter schema: set here, as a string annotation cannot name it.
+    list_items.__annotations__ = {"filters": Query[route.filters]}
+    router.get(route.path, response=Page[ConfigOut], operation_id=f"list_{name}")(list_items)
 
     @router.post(route.path, response={201: ConfigOut}, operation_id=f"create_{name}")
     def create_item(request, body: ConfigIn):

@@ -24,8 +24,8 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from steward.alerting.oncall import who_is_on_call
+from steward.alerts import checklist, runner, specs
 from steward.alerts import models as m
-from steward.alerts import runner, specs
 from steward.alerts.api.config import ping_url
 from steward.alerts.config import _rotation
 from steward.checks import types
@@ -178,12 +178,22 @@ def config_list(request: HttpRequest, key: str) -> HttpResponse:
     if kind.key == "silences":
         now = timezone.now()
         qs = qs.filter(ends_at__lte=now) if show == "expired" else qs.filter(ends_at__gt=now)
-    if kind.key == "checks" and request.GET.get("device", "").isdigit():
-        qs = qs.filter(device_id=int(request.GET["device"]))
+    device = status = ""
+    if kind.key == "checks":
+        if request.GET.get("device", "").isdigit():
+            device = request.GET["device"]
+            qs = qs.filter(device_id=int(device))
+        # As GET /api/v1/checks?status= and the dashboard's "Failing checks" tile; an
+        # unknown value filters nothing.
+        if request.GET.get("status", "") in checklist.FILTERS:
+            status = request.GET["status"]
+            qs = checklist.with_status(qs, status)
     items = _rows(kind, list(qs[:500]))
     org_ids = principal(request).organization_ids()
     return render(request, f"console/alerts/config_{kind.key}.html", {
         "section": kind.key, "kind": kind, "items": items, "show": show,
+        "status": status, "check_statuses": checklist.STATUSES,
+        "filter_device": device,
         "can_edit": can(request, kind.capability),
         "can_operate": can(request, Capability.OPERATE),
         "show_organization": current_org(request) is None

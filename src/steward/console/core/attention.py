@@ -11,21 +11,19 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.db.models import Case, Count, Exists, F, IntegerField, OuterRef, Q, Value, When
+from django.db.models import Case, Count, F, IntegerField, Q, Value, When
 from django.http import HttpRequest
 
+from steward.alerts import checklist
+from steward.alerts.checklist import FAILING
 from steward.alerts.models import Alert, CheckStatus
 from steward.console.alerts.alerts import SEVERITIES, SEVERITY_RANK, TAB_BY_KEY, list_queryset
 from steward.console.common import in_current_org
 from steward.console.helpdesk.common import is_staff
 from steward.console.helpdesk.queues import BREACHING_MINUTES, view_counts
-from steward.helpdesk.models import SlaEvent
 
 ALERTS_SHOWN = 8
 CHECKS_SHOWN = 8
-# A check needs attention while its hard state is one of these (soft states are still
-# retrying; "unknown" and "pending" say nothing about the target).
-FAILING = ("critical", "warning")
 # The alert list's "Firing" tab: what the severity tiles link to, so the numbers match.
 FIRING_PHASES = TAB_BY_KEY["firing"].phases.split(",")
 
@@ -67,7 +65,7 @@ class OpenTickets:
     unassigned: int
     mine: int
     breaching: int  # a running SLA deadline within BREACHING_MINUTES
-    breached: int  # open, and an SLA target already missed
+    breached: int  # open, and an SLA target already missed (the "SLA breached" view)
     breaching_minutes: int = BREACHING_MINUTES
 
     @property
@@ -94,14 +92,9 @@ def firing_alerts(request: HttpRequest) -> FiringAlerts:
 
 
 def failing_checks(request: HttpRequest) -> FailingChecks:
-    """Enabled checks whose hard state is critical or warning (two queries). Checks of a
-    revoked device are left out: it no longer reports, so they would never recover."""
-    failing = in_current_org(
-        request,
-        CheckStatus.objects.filter(status__in=FAILING, definition__enabled=True).exclude(
-            definition__device__revoked_at__isnull=False
-        ),
-    )
+    """Enabled checks whose hard state is critical or warning (two queries): the checks
+    list's ``?status=failing``, so checks of a revoked device are left out there too."""
+    failing = in_current_org(request, checklist.with_status(CheckStatus.objects.all(), "failing"))
     counts = failing.aggregate(
         **{key: Count("pk", filter=Q(status=key)) for key in FAILING},
     )
@@ -117,12 +110,11 @@ def failing_checks(request: HttpRequest) -> FailingChecks:
 
 
 def open_tickets(request: HttpRequest, now: datetime) -> OpenTickets | None:
-    """Open tickets per saved view of the ticket list, plus those past an SLA target (one
+    """Open tickets per saved view of the ticket list, as its sidebar counts them (one
     query); ``None`` for someone who may not use the staff help desk pages."""
     if not is_staff(request):
         return None
-    breached = Exists(SlaEvent.objects.filter(ticket=OuterRef("pk"), kind=SlaEvent.BREACH))
-    counts = view_counts(request, now, breached=Count("pk", filter=Q(breached)))
+    counts = view_counts(request, now)
     return OpenTickets(
         open=counts["open"] or 0,
         unassigned=counts["unassigned"] or 0,

@@ -4,11 +4,11 @@ search, and bulk actions on the selected rows."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from django.contrib import messages
 from django.core.paginator import Paginator
-from django.db.models import Aggregate, Count, Q
+from django.db.models import Count
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -73,9 +73,18 @@ VIEWS: dict[str, View] = {
         "due",
         "No SLA deadline falls in the next four hours.",
     ),
+    "breached": View(
+        "breached",
+        "SLA breached",
+        {"breached": True, "status": "active"},
+        "priority",
+        "No open ticket has missed an SLA target.",
+    ),
     "open": View("open", "All open", {"status": "active"}, "-created", "No open tickets."),
     "all": View("all", "All tickets", {}, "-created", "No tickets yet."),
 }
+# The views the sidebar (and the dashboard) count: open tickets only.
+COUNTED = ("open", "mine", "unassigned", "breaching", "breached")
 
 
 @dataclass(frozen=True)
@@ -100,6 +109,7 @@ def _filters(request: HttpRequest, view: View, queue: Queue | None) -> TicketFil
         q=get.get("q", "").strip()[:200],
         breaching_soon=view.preset.get("breaching_soon", False),
         within_minutes=view.preset.get("within_minutes", 60),
+        breached=view.preset.get("breached", False),
         sort=sort if sort in SORTS else view.sort,
     )
     if queue is not None:
@@ -107,19 +117,17 @@ def _filters(request: HttpRequest, view: View, queue: Queue | None) -> TicketFil
     return filters
 
 
-def view_counts(request: HttpRequest, now: datetime, **more: Aggregate) -> dict[str, int]:
-    """Open tickets per saved view ("open", "mine", "unassigned", "breaching"), plus any
-    ``more`` aggregates over the same open tickets, in one query: the numbers the sidebar
-    and the dashboard show for the lists they link to."""
-    me = principal(request).user.pk
-    horizon = now + timedelta(minutes=BREACHING_MINUTES)
+def view_counts(request: HttpRequest, now: datetime) -> dict[str, int]:
+    """Open tickets per counted view (``COUNTED``), in one query: the numbers the sidebar
+    and the dashboard show for the lists they link to. Each count uses its view's own
+    preset conditions, so it is the number of rows the view lists when no filter is set."""
+    who = principal(request)
     active = staff_tickets(request).filter(status__in=ACTIVE_STATUSES)
     return active.aggregate(
-        open=Count("pk"),
-        mine=Count("pk", filter=Q(assignee_id=me)),
-        unassigned=Count("pk", filter=Q(assignee__isnull=True)),
-        breaching=Count("pk", filter=Q(sla_next_due_at__gt=now, sla_next_due_at__lte=horizon)),
-        **more,
+        **{
+            key: Count("pk", filter=TicketFilter(**VIEWS[key].preset).conditions(who, now))
+            for key in COUNTED
+        }
     )
 
 

@@ -14,6 +14,7 @@ urlpatterns = [
         name="tickets-unassigned",
     ),
     path("tickets/breaching/", queues.ticket_list, {"view": "breaching"}, name="tickets-breaching"),
+    path("tickets/breached/", queues.ticket_list, {"view": "breached"}, name="tickets-breached"),
     path("tickets/all/", queues.ticket_list, {"view": "all"}, name="tickets-all"),
     path("tickets/queue/<int:queue_id>/", queues.ticket_list, name="tickets-queue"),
     path("tickets/bulk/", queues.bulk, name="tickets-bulk"),

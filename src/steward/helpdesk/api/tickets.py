@@ -75,6 +75,11 @@ class TicketListQuery(Schema):
     q: str = Field("", max_length=200)
     breaching_soon: bool = False
     within_minutes: int = 60
+    breached: bool = Field(
+        False,
+        description="only tickets with a recorded SLA breach; with status=active, the "
+        "console's 'SLA breached' view",
+    )
     organization_id: int | None = None
     sort: str = "-created"
     limit: int = 50
