@@ -5,8 +5,10 @@ words, tenant isolation, and the device page's checks panel."""
 from __future__ import annotations
 
 import pytest
+from tests.alerts.test_checks_list import ALL_OF_ACME, EXPECTED, every_kind_of_check
 from tests.console.test_alerts_views import fire
 
+from steward.alerts import checklist
 from steward.alerts.models import (
     AlertRule,
     CheckDefinition,
@@ -254,6 +256,62 @@ def test_checks_and_heartbeats(client, world):
     assert r.status_code == 302
     beat = HeartbeatCheck.objects.get()
     assert str(beat.slug) in client.get("/alerts/heartbeats/").content.decode()
+
+
+def test_checks_list_shows_a_tcp_checks_port_with_its_host(client, world):
+    for name, target, port in (("db", "db.example", 5432), ("v6", "2001:db8::5", 22)):
+        CheckDefinition.objects.create(organization=world.acme, name=name, type="tcp",
+                                       target=target, params={"port": port})  # fmt: skip
+    CheckDefinition.objects.create(organization=world.acme, name="web", type="http",
+                                   target="https://intranet.example/")  # fmt: skip
+    client.force_login(world.admin)
+
+    page = client.get("/alerts/checks/").content.decode()
+
+    assert "tcp db.example:5432<" in page
+    assert "tcp [2001:db8::5]:22<" in page
+    assert "http https://intranet.example/<" in page
+
+
+@pytest.mark.parametrize("status", sorted(EXPECTED))
+def test_checks_list_filters_by_state(client, world, status):
+    every_kind_of_check(world)
+    client.force_login(world.viewer)
+    response = client.get(f"/alerts/checks/?status={status}")
+    assert {c.name for c in response.context["items"]} == EXPECTED[status]
+    page = response.content.decode()
+    assert f'<option value="{status}" selected>' in page
+    assert 'href="/alerts/checks/">Clear</a>' in page
+
+
+def test_checks_list_state_filter_defaults_to_every_check(client, world):
+    every_kind_of_check(world)
+    client.force_login(world.viewer)
+    for url in ("/alerts/checks/", "/alerts/checks/?status=", "/alerts/checks/?status=broken"):
+        response = client.get(url)
+        assert {c.name for c in response.context["items"]} == ALL_OF_ACME, url
+        page = response.content.decode()
+        select = page[page.index('id="f-status"') : page.index("</select>")]
+        assert "selected" not in select and ">Clear</a>" not in page, url
+    for value in checklist.FILTERS:  # every value is offered
+        assert f'<option value="{value}"' in page, value
+
+
+def test_checks_list_state_filter_keeps_the_device_and_the_tenant(client, world):
+    every_kind_of_check(world)
+    client.force_login(world.viewer)
+    device = world.acme_device.pk
+    response = client.get(f"/alerts/checks/?status=failing&device={device}")
+    assert {c.name for c in response.context["items"]} == {"postgres port", "backup age"}
+    page = response.content.decode()
+    assert f'<input type="hidden" name="device" value="{device}">' in page
+    assert f'href="/alerts/checks/?device={device}">Clear</a>' in page
+    empty = client.get(f"/alerts/checks/?status=warning&device={device + 1000}")
+    assert "No checks match the filter." in empty.content.decode()
+    client.force_login(world.outsider)
+    response = client.get("/alerts/checks/?status=failing")
+    assert [c.name for c in response.context["items"]] == ["globex secret check"]
+    assert "postgres port" not in response.content.decode()
 
 
 def test_channels_keep_secrets_write_only(client, world):

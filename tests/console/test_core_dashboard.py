@@ -134,6 +134,29 @@ def test_the_firing_alert_table_shows_the_most_severe_first_and_at_most_eight(cl
     assert "Old news" not in page
 
 
+def test_an_alert_row_shows_its_title_with_the_rule_and_value_beneath(client, world):
+    alert = make_alert(world.acme_device, "warning", name="Filesystem almost full", value="0.913")
+    alert.title = "/ on acme-ws-01 is over 90 % full"
+    alert.save()
+    client.force_login(world.viewer)
+
+    page = client.get("/").content.decode()
+
+    assert f'href="/alerts/{alert.pk}/">/ on acme-ws-01 is over 90 % full</a>' in page
+    assert "Filesystem almost full · 0.913" in page
+
+
+def test_a_superuser_sees_organization_names_only_when_there_are_several(client, world):
+    make_alert(world.acme_device, "critical")
+    client.force_login(world.superuser)
+
+    assert client.get("/").context["show_organization"] is True  # Acme and Globex
+    world.globex_device.delete()
+    world.globex_site.delete()
+    world.globex.delete()
+    assert client.get("/").context["show_organization"] is False
+
+
 def test_no_firing_alerts_shows_the_empty_state(client, world):
     make_alert(world.acme_device, "critical", phase="resolved")
     client.force_login(world.technician)
@@ -176,6 +199,10 @@ def test_failing_checks_are_the_enabled_checks_in_a_hard_problem_state(client, w
     assert "connection refused" in page and "server-side" in page
     for absent in ("sshd", "switched off", "on a retired box", "globex secret check"):
         assert absent not in page, absent
+    # The tile opens the checks list filtered the same way.
+    assert 'href="/alerts/checks/?status=failing"' in page
+    listed = client.get("/alerts/checks/?status=failing").context["items"]
+    assert sorted(c.name for c in listed) == ["backup age", "postgres port", "website"]
 
 
 def test_no_failing_checks_shows_the_empty_state(client, world):
@@ -200,26 +227,36 @@ def test_open_tickets_are_counted_as_the_ticket_lists_count_them(client, world):
     late = make_ticket(acme, "late")
     SlaEvent.objects.create(ticket=late, target="resolution", kind=SlaEvent.BREACH)
     SlaEvent.objects.create(ticket=due_soon, target="first_response", kind=SlaEvent.WARNING)
+    very_late = make_ticket(acme, "very late", status=Status.ON_HOLD)  # both targets missed
+    for target in ("first_response", "resolution"):
+        SlaEvent.objects.create(ticket=very_late, target=target, kind=SlaEvent.BREACH)
     closed = make_ticket(acme, "closed", status=Status.CLOSED)
     SlaEvent.objects.create(ticket=closed, target="resolution", kind=SlaEvent.BREACH)
     make_ticket(acme, "resolved", status=Status.RESOLVED)
-    make_ticket(world.globex, "globex open", status=Status.NEW)
+    globex = make_ticket(world.globex, "globex open", status=Status.NEW)
+    SlaEvent.objects.create(ticket=globex, target="resolution", kind=SlaEvent.BREACH)
     client.force_login(world.technician)
 
     response = client.get("/")
 
     t = response.context["tickets"]
-    assert (t.open, t.mine, t.unassigned, t.breaching, t.breached) == (5, 1, 3, 1, 1)
+    assert (t.open, t.mine, t.unassigned, t.breaching, t.breached) == (6, 1, 4, 1, 2)
     page = response.content.decode()
     for url, count in (
         ("/tickets/", t.open),
         ("/tickets/unassigned/", t.unassigned),
         ("/tickets/breaching/", t.breaching),
+        ("/tickets/breached/", t.breached),
         ("/tickets/mine/", t.mine),
     ):
-        assert client.get(url).context["page_obj"].paginator.count == count, url
-    for url in ("/tickets/", "/tickets/unassigned/", "/tickets/breaching/"):
+        listed = client.get(url)
+        assert listed.context["page_obj"].paginator.count == count, url
+        # The help desk sidebar counts the same way.
+        view = url.strip("/").split("/")[-1].replace("tickets", "open")
+        assert listed.context["hd_counts"][view] == count, url
+    for url in ("/tickets/", "/tickets/unassigned/", "/tickets/breaching/", "/tickets/breached/"):
         assert f'href="{url}"' in page, url
+    assert 'href="#failing-checks"' not in page
 
 
 def test_no_open_tickets_shows_the_empty_state(client, world):
@@ -275,7 +312,8 @@ def both(world):
     make_check(world.globex, "globex other check", "warning", world.globex_device)
     for i in range(3):
         make_ticket(world.acme, f"acme ticket {i}")
-    make_ticket(world.globex, "globex ticket")
+    late = make_ticket(world.globex, "globex ticket")
+    SlaEvent.objects.create(ticket=late, target="resolution", kind=SlaEvent.BREACH)
     Membership.objects.create(user=world.outsider, organization=world.acme, role=Role.ADMIN)
     return world
 
@@ -340,3 +378,9 @@ def test_the_switcher_narrows_every_block_to_the_chosen_organization(
         assert text not in page, text
     # With both organizations in view, rows say which one they belong to.
     assert response.context["show_organization"] is (chosen is None)
+    # The tiles' lists are narrowed the same way: each shows the tile's number of rows.
+    checks, tickets = response.context["checks"], response.context["tickets"]
+    assert tickets.breached == (0 if chosen == "acme" else 1)
+    assert len(client.get("/alerts/checks/?status=failing").context["items"]) == checks.total
+    breached = client.get("/tickets/breached/").context["page_obj"].paginator.count
+    assert breached == tickets.breached

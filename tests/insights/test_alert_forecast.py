@@ -77,6 +77,8 @@ def test_a_steady_fill_raises_the_forecast_alert_before_the_filesystem_is_full(
     hours = alert.description.removeprefix("/srv/fill full in ").split(" h")[0]
     assert float(hours) == pytest.approx(remaining_h, abs=2.5)
     assert "falling by" in alert.description
+    # The value is the whole sentence too (it was cut at 100 characters, mid-number).
+    assert len(alert.value) > 100 and alert.value == alert.description
 
 
 def test_a_flat_filesystem_raises_nothing_and_a_stopped_fill_resolves(store, clock, world):

@@ -50,7 +50,7 @@ def _alert_fields(organization_id: int, engine: Engine, state: AlertState, at: f
     device = state.labels.get("device", "")
     info = label_cache.by_hostname(organization_id, device) if device else None
     ack = state.ack
-    value = "" if state.value is None else str(state.value)[:100]
+    value = "" if state.value is None else str(state.value)[:500]
     return {
         "rule_id": _rule_pk(state.rule_id),
         "rule_key": state.rule_id,

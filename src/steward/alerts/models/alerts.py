@@ -82,7 +82,8 @@ class Alert(models.Model):
     severity = models.CharField(max_length=10)
     title = models.CharField(max_length=500, blank=True)
     description = models.TextField(blank=True)
-    value = models.CharField(max_length=100, blank=True)
+    # The alert value as text: a number, or an insight's sentence (a forecast runs to ~250).
+    value = models.CharField(max_length=500, blank=True)
     site = models.ForeignKey(
         "tenancy.Site", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )

@@ -57,6 +57,16 @@ class CheckDefinition(models.Model):
         return cached
 
     @property
+    def endpoint(self) -> str:
+        """The target as people write it: ``db.example:5432`` for a TCP check, whose port is
+        a parameter (the console's lists showed the host alone); the target otherwise."""
+        port = (self.params or {}).get("port")
+        if self.type == "tcp" and port:
+            host = f"[{self.target}]" if ":" in self.target else self.target  # IPv6
+            return f"{host}:{port}"
+        return self.target
+
+    @property
     def side(self) -> str:
         return "server" if self.device_id is None else "agent"
 

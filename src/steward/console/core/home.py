@@ -69,8 +69,12 @@ def dashboard(request: HttpRequest) -> HttpResponse:
 
 def _several_organizations(request: HttpRequest) -> bool:
     """Whether rows need their organization's name: "all of mine" with more than one."""
+    if current_org(request) is not None:
+        return False
     org_ids = principal(request).organization_ids()
-    return current_org(request) is None and (org_ids is None or len(org_ids) > 1)
+    if org_ids is None:  # a superuser: every organization
+        return Organization.objects.count() > 1
+    return len(org_ids) > 1
 
 
 @console_view
