@@ -14,10 +14,12 @@ Method
    significant (|t| > :data:`CURVE_T`).  Standard errors are inflated for autocorrelated
    residuals with the lag-1 effective sample size ``n (1 - rho) / (1 + rho)``.
 3. **Decide.** If the slope at the last sample is not significantly positive (one-sided, at
-   the requested confidence plus margin), the result is :attr:`ForecastStatus.NO_TREND`: no
-   crossing is invented.  Otherwise the estimate is where the fitted curve meets the
-   threshold, and the interval is where the upper and lower edges of the fit's
-   ``confidence`` band meet it (the later edge may never meet it: ``math.inf``).
+   the requested confidence plus margin), or the drift between the means of
+   :data:`DRIFT_BLOCKS` time blocks is not (a level that wanders without drifting fits a
+   steep line too), the result is :attr:`ForecastStatus.NO_TREND`: no crossing is invented.
+   Otherwise the estimate is where the fitted curve meets the threshold, and the interval
+   is where the upper and lower edges of the fit's ``confidence`` band meet it (the later
+   edge may never meet it: ``math.inf``).
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ CURVE_T = 3.0
 MIN_POINTS = 8
 TREND_Z = 3.0  # minimum t statistic of the slope for a trend to count
 HORIZON_SPANS = 50.0  # do not extrapolate further than this many times the fitted span
+DRIFT_BLOCKS = 12  # the drift test's equal time blocks (see ``_drift_t``)
 
 
 class ForecastStatus(enum.StrEnum):
@@ -146,6 +149,8 @@ def time_to_threshold(
         return result(ForecastStatus.ALREADY_CROSSED, 0.0, 0.0, 0.0)
     if slope <= 0.0 or slope < max(TREND_Z, z) * slope_se:
         return result(ForecastStatus.NO_TREND)
+    if model != "cycle peaks" and _drift_t(ts, ys, DRIFT_BLOCKS) < max(TREND_Z, z):
+        return result(ForecastStatus.NO_TREND)  # a wander, not a drift
     horizon = HORIZON_SPANS * span
     est = _first_crossing(lambda tau: fit.predict(tau) - thr, horizon)
     if est is None:
@@ -207,6 +212,37 @@ def _segment(ts: list[float], ys: list[float]) -> tuple[int, list[int]]:
     if len(drops) == 1:
         return drops[0], []
     return start, drops
+
+
+def _drift_t(ts: list[float], ys: list[float], blocks: int) -> float:
+    """The t statistic of the series' drift, from the changes between the means of
+    ``blocks`` equal time blocks (per second, so a gap does not count as growth).
+
+    Why a second test: a level that wanders without drifting (available memory is often a
+    random walk over hours) fits a line with a steep, "significant" slope, and the
+    AR(1) correction of the fit's errors only partly undoes that. The changes between block
+    means of a random walk are about independent, so their mean is near 0 whatever the
+    line says; a real trend moves every block the same way. ``inf`` when there are too
+    few blocks with samples to judge (the fit alone decides).
+    """
+    t0, span = ts[0], ts[-1] - ts[0]
+    if span <= 0.0:
+        return math.inf
+    sums = [[0.0, 0.0, 0.0] for _ in range(blocks)]  # per block: sum of t, of y, count
+    for t, y in zip(ts, ys, strict=True):
+        b = sums[min(int((t - t0) / span * blocks), blocks - 1)]
+        b[0] += t
+        b[1] += y
+        b[2] += 1
+    means = [(st / k, sy / k) for st, sy, k in sums if k]
+    rates = [(y1 - y0) / (t1 - t0) for (t0, y0), (t1, y1) in itertools.pairwise(means)]
+    if len(rates) < 4:
+        return math.inf
+    mean = sum(rates) / len(rates)
+    var = sum((r - mean) ** 2 for r in rates) / (len(rates) - 1)
+    if var <= 0.0:
+        return math.inf if mean > 0.0 else -math.inf
+    return mean / math.sqrt(var / len(rates))
 
 
 def _median(xs: list[float]) -> float:
