@@ -235,7 +235,7 @@ def _drift_t(ts: list[float], ys: list[float], blocks: int) -> float:
         b[1] += y
         b[2] += 1
     means = [(st / k, sy / k) for st, sy, k in sums if k]
-    rates = [(y1 - y0) / (t1 - t0) for (t0, y0), (t1, y1) in itertools.pairwise(means)]
+    rates = [(yb - ya) / (tb - ta) for (ta, ya), (tb, yb) in itertools.pairwise(means)]
     if len(rates) < 4:
         return math.inf
     mean = sum(rates) / len(rates)
