@@ -7,10 +7,7 @@ written to the test's tmp_path.
 
 from __future__ import annotations
 
-import os
-import shutil
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 from django.utils import timezone
@@ -193,20 +190,6 @@ def populate(world) -> Device:
     device.save()
     StatusChange.objects.create(device=device, status="offline", at=now - timedelta(days=1))
     return device
-
-
-@pytest.fixture
-def shots(tmp_path):
-    keep = os.environ.get("STEWARD_SCREENSHOTS")
-
-    def save(page, name: str) -> None:
-        path = tmp_path / f"{name}.png"
-        page.screenshot(path=str(path), full_page=True)
-        if keep:
-            Path(keep).mkdir(parents=True, exist_ok=True)
-            shutil.copy(path, Path(keep) / path.name)
-
-    return save
 
 
 def open_page(browser, color_scheme: str = "light"):

@@ -5,10 +5,7 @@ Screenshots go to the test's tmp_path and to $STEWARD_SCREENSHOTS when set.
 
 from __future__ import annotations
 
-import os
-import shutil
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 from django.utils import timezone
@@ -18,20 +15,6 @@ from tests.console.test_core_dashboard import make_alert, make_check, make_ticke
 from steward.helpdesk.models import SlaEvent, Status, Ticket
 
 pytestmark = pytest.mark.browser
-
-
-@pytest.fixture
-def shots(tmp_path):
-    keep = os.environ.get("STEWARD_SCREENSHOTS")
-
-    def save(page, name: str) -> None:
-        path = tmp_path / f"{name}.png"
-        page.screenshot(path=str(path), full_page=True)
-        if keep:
-            Path(keep).mkdir(parents=True, exist_ok=True)
-            shutil.copy(path, Path(keep) / path.name)
-
-    return save
 
 
 def attention(world) -> None:
