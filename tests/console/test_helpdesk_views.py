@@ -11,7 +11,9 @@ from datetime import timedelta
 
 import pytest
 from django.utils import timezone
+from tests.server.conftest import make_device
 
+from steward.console.helpdesk import device_lookup
 from steward.helpdesk import services
 from steward.helpdesk.models import (
     CannedResponse,
@@ -418,6 +420,44 @@ def test_cannot_link_another_organizations_device(client, world, ticket):
     client.force_login(world.technician)
     client.post(f"/tickets/{ticket.pk}/devices/", {"add": world.globex_device.pk})
     assert not ticket.devices.exists()
+    response = client.post(
+        f"/tickets/{ticket.pk}/devices/", {"device": world.globex_device.hostname}, follow=True
+    )
+    assert not ticket.devices.exists()
+    assert "No device named &#x27;globex-srv-01&#x27; that you can link here." in (
+        response.content.decode()
+    )
+
+
+def test_any_device_is_linked_by_host_name_beyond_the_suggested_ones(
+    client, world, ticket, monkeypatch
+):
+    """The page suggests the first names only; a device past them is typed and linked (a
+    select of the first 300 used to leave the rest of a large organization unlinkable)."""
+    monkeypatch.setattr(device_lookup, "SUGGESTIONS_MAX", 2)
+    make_device(world.acme_hq, "acme-ws-02")
+    late = make_device(world.acme_hq, "zz-warehouse-07", display_name="Warehouse scanner")
+    client.force_login(world.technician)
+
+    page = client.get(f"/tickets/{ticket.pk}/").content.decode()
+    assert '<option value="acme-ws-02">' in page and "zz-warehouse-07" not in page
+
+    client.post(f"/tickets/{ticket.pk}/devices/", {"device": " Warehouse Scanner "})
+    assert list(ticket.devices.all()) == [late]
+    client.post(f"/tickets/{ticket.pk}/devices/", {"device": "acme-ws-02"})
+    assert ticket.devices.count() == 2
+
+
+def test_a_new_ticket_with_an_unknown_device_keeps_the_form_and_says_so(client, world):
+    client.force_login(world.technician)
+    response = client.post(
+        "/tickets/new/",
+        {"organization": world.acme.pk, "requester": world.requester.pk, "subject": "Slow",
+         "impact": "low", "urgency": "low", "device": world.globex_device.hostname},
+    )  # fmt: skip
+    assert response.status_code == 400
+    assert "No device named &#x27;globex-srv-01&#x27;" in response.content.decode()
+    assert not Ticket.objects.filter(subject="Slow").exists()
 
 
 def test_merge_into_another_ticket(client, world):
@@ -481,7 +521,7 @@ def test_technician_opens_a_ticket_for_a_requester(client, world):
             "impact": "medium",
             "urgency": "high",
             "assignee": world.technician.pk,
-            "device": world.acme_device.pk,
+            "device": "ACME-WS-01",  # a host name, any case
             "tags": "laptop",
         },
     )

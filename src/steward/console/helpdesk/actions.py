@@ -13,6 +13,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from steward.console.common import principal
 from steward.console.helpdesk.common import error_text, staff_ticket, staff_tickets, staff_view
+from steward.console.helpdesk.device_lookup import DeviceNotFound, find_device
 from steward.console.helpdesk.forms import ReplyForm, TimeEntryForm
 from steward.console.helpdesk.ticket import render_detail
 from steward.helpdesk import attachments, merge, services
@@ -143,10 +144,19 @@ def add_time(request: HttpRequest, pk: int) -> HttpResponse:
 @staff_view
 @require_POST
 def devices(request: HttpRequest, pk: int) -> HttpResponse:
-    """Link (``add``) or unlink (``remove``) one device of the ticket's organization."""
+    """Link (``device``: a host name; or ``add``: an id) or unlink (``remove``: an id) one
+    device of the ticket's organization."""
     ticket = staff_ticket(request, pk, Capability.OPERATE)
     linked = {d.pk for d in ticket.devices.all()}
     add, remove = request.POST.get("add", ""), request.POST.get("remove", "")
+    typed = request.POST.get("device")
+    if typed is not None:
+        allowed = services.allowed_devices(principal(request), ticket.organization_id)
+        try:
+            add = str(find_device(allowed, typed).pk)
+        except DeviceNotFound as exc:
+            messages.error(request, str(exc))
+            return _back(pk)
     if add.isdigit():
         linked.add(int(add))
     elif remove.isdigit():

@@ -8,7 +8,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 
 from steward.console.common import in_current_org, principal
-from steward.console.helpdesk import choices
+from steward.console.helpdesk import choices, device_lookup
 from steward.console.helpdesk.actions import save_files
 from steward.console.helpdesk.common import error_text, staff_view
 from steward.console.helpdesk.forms import TicketCreateForm
@@ -20,8 +20,6 @@ from steward.helpdesk.models import Source
 from steward.inventory.models import Device
 from steward.tenancy.roles import Capability
 from steward.tenancy.scoping import Forbidden
-
-DEVICE_CHOICES_MAX = 500
 
 
 def _build_form(request: HttpRequest) -> TicketCreateForm:
@@ -55,21 +53,35 @@ def _build_form(request: HttpRequest) -> TicketCreateForm:
         for c in choices.categories(request)
         if c.organization_id in org_ids
     ]
-    devices = (
-        in_current_org(request, Device.objects.active(), Capability.OPERATE)
-        .only("pk", "hostname", "display_name", "organization_id")
-        .order_by("hostname")[:DEVICE_CHOICES_MAX]
-    )
-    form.fields["device"].choices = [("", "None")] + [
-        (d.pk, f"{d.name}{suffix(d.organization_id)}") for d in devices
-    ]
+    form.fields["device"].widget.names = device_lookup.suggestions(_linkable(request))
     return form
+
+
+def _linkable(request: HttpRequest):
+    return in_current_org(request, Device.objects.active(), Capability.OPERATE)
+
+
+def _device_ids(request: HttpRequest, form: TicketCreateForm) -> list[int] | None:
+    """The typed device's id (``[]`` for none); ``None`` after adding the form's error."""
+    typed = form.cleaned_data["device"]
+    if not typed:
+        return []
+    org_id = form.cleaned_data["organization"]
+    try:
+        return [device_lookup.find_device(_linkable(request).filter(organization_id=org_id),
+                                          typed).pk]  # fmt: skip
+    except device_lookup.DeviceNotFound as exc:
+        form.add_error("device", str(exc))
+        return None
 
 
 @staff_view
 def ticket_create(request: HttpRequest) -> HttpResponse:
     form = _build_form(request)
-    if request.method == "POST" and form.is_valid():
+    device_ids = (
+        _device_ids(request, form) if request.method == "POST" and form.is_valid() else None
+    )
+    if device_ids is not None:
         data = form.cleaned_data
         who = principal(request)
         try:
@@ -86,7 +98,7 @@ def ticket_create(request: HttpRequest) -> HttpResponse:
                     queue_id=data["queue"],
                     category_id=data["category"],
                     assignee_id=data["assignee"],
-                    device_ids=[data["device"]] if data["device"] else [],
+                    device_ids=device_ids,
                     tags=[t for t in data["tags"].split(",") if t.strip()],
                     source=Source.CONSOLE,
                 )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django import forms
 from django.utils import timezone
+from django.utils.html import format_html, format_html_join
 
 from steward.console.helpdesk.choices import LEVEL_CHOICES, PRIORITY_CHOICES, STATUS_CHOICES
 from steward.helpdesk.services import MAX_MINUTES
@@ -59,6 +60,21 @@ class TimeEntryForm(forms.Form):
         return self.cleaned_data["date"] or timezone.localdate()
 
 
+class HostNameInput(forms.TextInput):
+    """A text input for a device's host name with a ``<datalist>`` of ``names`` to suggest
+    (a ``<select>`` cannot hold an organization's thousands of devices)."""
+
+    def __init__(self, attrs: dict[str, str] | None = None) -> None:
+        super().__init__({"autocomplete": "off", "placeholder": "Host name", **(attrs or {})})
+        self.names: list[str] = []
+
+    def render(self, name, value, attrs=None, renderer=None):  # type: ignore[no-untyped-def]
+        list_id = f"{(attrs or {}).get('id') or 'id_' + name}-names"
+        html = super().render(name, value, {**(attrs or {}), "list": list_id}, renderer)
+        options = format_html_join("", '<option value="{}">', ((n,) for n in self.names))
+        return html + format_html('<datalist id="{}">{}</datalist>', list_id, options)
+
+
 class TicketCreateForm(forms.Form):
     """A ticket opened by a technician on behalf of a requester."""
 
@@ -83,8 +99,12 @@ class TicketCreateForm(forms.Form):
     queue = forms.TypedChoiceField(coerce=int, choices=(), required=False, empty_value=None)
     category = forms.TypedChoiceField(coerce=int, choices=(), required=False, empty_value=None)
     assignee = forms.TypedChoiceField(coerce=int, choices=(), required=False, empty_value=None)
-    device = forms.TypedChoiceField(
-        coerce=int, choices=(), required=False, empty_value=None, label="Affected device"
+    device = forms.CharField(
+        max_length=255,
+        required=False,
+        label="Affected device",
+        help_text="Its host name.",
+        widget=HostNameInput(),
     )
     tags = forms.CharField(max_length=500, required=False, help_text="Comma-separated.")
     files = MultipleFileField(label="Attachments")

@@ -11,7 +11,7 @@ from django.shortcuts import render
 from django.utils import timezone
 
 from steward.console.common import principal
-from steward.console.helpdesk import choices, presenters
+from steward.console.helpdesk import choices, device_lookup, presenters
 from steward.console.helpdesk.common import Clocks, staff_ticket, staff_view
 from steward.console.helpdesk.forms import ReplyForm, TimeEntryForm
 from steward.console.helpdesk.queues import sidebar
@@ -19,8 +19,6 @@ from steward.helpdesk import attachments, markdown, services
 from steward.helpdesk.models import Attachment, CannedResponse, SlaEvent, Ticket
 from steward.helpdesk.visibility import visible_replies, visible_time_entries
 from steward.tenancy.roles import Capability
-
-DEVICE_CHOICES_MAX = 300
 
 
 def detail_queryset():
@@ -122,11 +120,7 @@ def render_detail(
     time_entries = visible_time_entries(who, ticket).select_related("user")
     linked = {d.pk for d in ticket.devices.all()}
     devices = (
-        services.allowed_devices(who, org)
-        .exclude(pk__in=linked)
-        .select_related("site")
-        .defer("inventory", "notes")
-        .order_by("hostname")[:DEVICE_CHOICES_MAX]
+        device_lookup.suggestions(services.allowed_devices(who, org).exclude(pk__in=linked))
         if can_operate
         else []
     )
