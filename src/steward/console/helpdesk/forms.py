@@ -103,7 +103,7 @@ class TicketCreateForm(forms.Form):
         max_length=255,
         required=False,
         label="Affected device",
-        help_text="Its host name.",
+        help_text="Host name, display name or FQDN.",
         widget=HostNameInput(),
     )
     tags = forms.CharField(max_length=500, required=False, help_text="Comma-separated.")
