@@ -6,8 +6,10 @@ from datetime import timedelta
 
 import pytest
 from django.utils import timezone
+from tests.console.test_core_dashboard import make_alert, make_check
 from tests.server.conftest import make_device
 
+from steward.alerts.models import Alert, CheckDefinition
 from steward.audit.models import AuditEntry
 from steward.inventory import services
 from steward.inventory.models import Device, StatusChange
@@ -207,6 +209,124 @@ def test_list_narrows_to_the_organization_chosen_in_the_switcher(client, world):
     assert set(hostnames(client.get("/devices/"))) == {"acme-ws-01", "globex-srv-01"}
     client.post("/organization/", {"organization": world.globex.pk, "next": "/devices/"})
     assert hostnames(client.get("/devices/")) == ["globex-srv-01"]
+
+
+# --- the "Alerts" column: firing alerts and failing checks per device --------------------
+
+
+def problems(response) -> dict[str, tuple[int, str, int]]:
+    """Host name -> (firing alerts, the most severe one's severity, failing checks)."""
+    return {
+        d.hostname: (d.problems.firing, d.problems.severity, d.problems.failing_checks)
+        for d in response.context["page_obj"]
+    }
+
+
+def problems_cell(content: str, device: Device) -> str:
+    """The "Alerts" cell of the device's row."""
+    row = content.split(f'href="/devices/{device.pk}/"', 1)[1]
+    return row.split('data-col="problems">', 1)[1].split("</td>", 1)[0]
+
+
+def test_list_shows_firing_alerts_and_failing_checks_per_device(client, world):
+    busy = world.acme_device
+    info_only = make_device(world.acme_hq, "acme-ws-02")
+    quiet = make_device(world.acme_hq, "acme-ws-03")
+    make_alert(busy, "warning")
+    make_alert(busy, "info", phase="pending")  # the Firing tab includes pending
+    make_alert(busy, "info", phase="flapping")
+    for phase in ("acknowledged", "snoozed", "muted", "resolved"):
+        make_alert(busy, "critical", phase=phase)  # not firing: neither counted nor "worst"
+    make_alert(info_only, "info")
+    make_check(world.acme, "disk", "critical", busy)
+    make_check(world.acme, "load", "warning", busy)
+    make_check(world.acme, "sshd", "ok", busy)
+    make_check(world.acme, "ntp", "unknown", busy)
+    make_check(world.acme, "old", "critical", busy, enabled=False)
+    make_check(world.acme, "website", "critical")  # server-side: no device
+    client.force_login(world.viewer)
+    response = client.get("/devices/")
+    assert problems(response) == {
+        "acme-ws-01": (3, "warning", 2),
+        "acme-ws-02": (1, "info", 0),
+        "acme-ws-03": (0, "", 0),
+    }
+    content = response.content.decode()
+    cell = problems_cell(content, busy)
+    assert 'class="status status-warning">Warning<' in cell
+    assert "3 firing" in cell
+    assert 'aria-label="Warning: the most severe of 3 firing alerts"' in cell
+    assert f'href="/alerts/?tab=firing&amp;device={busy.pk}"' in cell
+    assert f'href="/alerts/checks/?status=failing&amp;device={busy.pk}"' in cell
+    assert "2 failing checks" in cell
+    cell = problems_cell(content, info_only)
+    assert 'class="status status-info">Info<' in cell and "1 firing" in cell
+    assert "failing check" not in cell
+    assert problems_cell(content, quiet).strip() == (
+        '<span class="muted" title="No firing alerts, no failing checks">—</span>'
+    )
+
+
+def test_the_most_severe_firing_alert_gives_the_badge(client, world):
+    device = world.acme_device
+    make_alert(device, "info")
+    make_alert(device, "warning")
+    make_alert(device, "critical", phase="pending")
+    make_alert(device, "warning")
+    client.force_login(world.viewer)
+    response = client.get("/devices/")
+    assert problems(response)["acme-ws-01"] == (4, "critical", 0)
+    cell = problems_cell(response.content.decode(), device)
+    assert cell.count('class="status') == 1
+    assert 'class="status status-critical">Critical<' in cell
+
+
+def test_the_column_counts_what_the_lists_it_links_to_show(client, world):
+    device = world.acme_device
+    make_alert(device, "critical")
+    make_alert(device, "warning", phase="pending")
+    make_alert(device, "critical", phase="acknowledged")
+    make_alert(make_device(world.acme_hq, "acme-ws-02"), "critical")
+    make_check(world.acme, "disk", "critical", device)
+    make_check(world.acme, "sshd", "ok", device)
+    make_check(world.acme, "load", "warning", make_device(world.acme_hq, "acme-ws-03"))
+    client.force_login(world.technician)
+    found = client.get("/devices/").context["page_obj"][0].problems
+    assert (found.firing, found.failing_checks) == (2, 1)
+    alerts = client.get(f"/alerts/?tab=firing&device={device.pk}")
+    assert alerts.context["page_obj"].paginator.count == found.firing
+    checks = client.get(f"/alerts/checks/?status=failing&device={device.pk}")
+    assert len(checks.context["items"]) == found.failing_checks
+
+
+def test_a_revoked_devices_checks_are_not_failing(client, world):
+    # As on the checks list's ?status=failing: a revoked device never reports again.
+    world.acme_device.revoked_at = timezone.now()
+    world.acme_device.save()
+    make_check(world.acme, "disk", "critical", world.acme_device)
+    client.force_login(world.viewer)
+    assert problems(client.get("/devices/?status=revoked"))["acme-ws-01"] == (0, "", 0)
+
+
+def test_another_organizations_alerts_and_checks_never_count(client, world):
+    make_alert(world.globex_device, "critical")
+    make_check(world.globex, "disk", "critical", world.globex_device)
+    # Rows of another organization that name an Acme device (they should not exist, and
+    # must not show if they do).
+    stray = make_alert(world.acme_device, "critical")
+    Alert.objects.filter(pk=stray.pk).update(organization=world.globex)
+    check = make_check(world.acme, "stray", "critical", world.acme_device).definition
+    CheckDefinition.objects.filter(pk=check.pk).update(organization=world.globex)
+    client.force_login(world.viewer)
+    response = client.get("/devices/")
+    assert problems(response) == {"acme-ws-01": (0, "", 0)}
+    assert "—" in problems_cell(response.content.decode(), world.acme_device)
+    # Someone in both organizations sees each device with its own organization's rows.
+    client.force_login(world.superuser)
+    assert problems(client.get("/devices/")) == {
+        "acme-ws-01": (0, "", 0),
+        "globex-srv-01": (1, "critical", 1),
+    }
 
 
 # --- the device page ---------------------------------------------------------------------

@@ -14,10 +14,11 @@ from steward.inventory.models import Device, Tag
 pytestmark = pytest.mark.django_db
 
 FLEET = 10_000
-# The device list costs 11 today: session, user, the 2FA middleware's check, memberships,
-# count, page, tags (prefetch), the switcher's organizations and the filter choices (sites,
-# tags, OS names). With an organization chosen in the switcher, each scoped queryset reads
-# it again (console.common.current_org): up to 5 more.
+# The device list costs 13 today: session, user, the 2FA middleware's check, memberships,
+# count, page, tags (prefetch), the page's firing alerts and failing checks (one grouped
+# query each), the switcher's organizations and the filter choices (sites, tags, OS
+# names); an organization chosen in the switcher is read once more (it is kept on the
+# request: console.common.current_org).
 MAX_QUERIES = 16
 
 
@@ -176,3 +177,27 @@ def test_the_dashboard_does_not_grow_with_alerts_checks_and_tickets(client, worl
     assert len(response.context["alerts"].rows) == 8 and len(response.context["checks"].rows) == 8
     assert len(ctx.captured_queries) == small
     assert small <= DASHBOARD_MAX_QUERIES, [q["sql"][:120] for q in ctx.captured_queries]
+
+
+@pytest.mark.parametrize("chosen", [False, True])
+def test_the_device_lists_alerts_column_does_not_grow_with_alerts_and_checks(client, world, chosen):
+    client.force_login(world.admin)
+    if chosen:
+        session = client.session
+        session["steward_org_id"] = world.acme.pk
+        session.save()
+    url = "/devices/?per_page=200"
+    grow_attention(world, 12)
+    small = count_queries(client, url)
+    grow_attention(world, 300, start=12)
+    with CaptureQueriesContext(connection) as ctx:
+        response = client.get(url)
+    page = response.context["page_obj"]
+    assert len(page) == 200
+    # acme-ws-01 holds half of the 312 alerts; every other new device has one alert and one
+    # check: 6 of att0-00000..11 and 93 of the page's att12-00000..186.
+    assert page[0].hostname == "acme-ws-01" and page[0].problems.firing == 156
+    assert sum(d.problems.firing for d in page) == 156 + 6 + 93
+    assert sum(d.problems.failing_checks for d in page) == 6 + 93
+    assert len(ctx.captured_queries) == small
+    assert small <= MAX_QUERIES, [q["sql"][:120] for q in ctx.captured_queries]
