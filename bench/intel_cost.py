@@ -24,8 +24,10 @@ the rounds show whether those states slow the scoring of the others.
 from __future__ import annotations
 
 import argparse
+import atexit
 import os
 import random
+import shutil
 import sys
 import tempfile
 import time
@@ -34,6 +36,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 HOME = tempfile.mkdtemp(prefix="steward-bench-")
+atexit.register(shutil.rmtree, HOME, True)  # the scratch database and store go with the run
 os.environ.setdefault("STEWARD_HOME", HOME)
 os.environ.setdefault("STEWARD_LOG_LEVEL", "warning")
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "steward.server.settings")
