@@ -44,6 +44,21 @@ def current_org(request: HttpRequest) -> Organization | None:
     return org
 
 
+def shows_organization(request: HttpRequest) -> bool:
+    """Whether a list's rows need their organization's name: "all my organizations" is
+    chosen and spans more than one (a superuser's: every organization, counted once per
+    request)."""
+    if current_org(request) is not None:
+        return False
+    org_ids = principal(request).organization_ids()
+    if org_ids is not None:
+        return len(org_ids) > 1
+    cached = getattr(request, "_steward_several_orgs", None)
+    if cached is None:
+        cached = request._steward_several_orgs = Organization.objects.count() > 1  # type: ignore[attr-defined]
+    return cached
+
+
 def in_current_org(
     request: HttpRequest, queryset: QuerySet, capability: Capability = Capability.VIEW
 ) -> QuerySet:

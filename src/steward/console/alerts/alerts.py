@@ -31,7 +31,7 @@ from steward.console.alerts.common import (
     operate,
     refused_text,
 )
-from steward.console.common import current_org, in_current_org, principal
+from steward.console.common import in_current_org, shows_organization
 from steward.console.core.redirects import safe_next
 from steward.inventory.models import Device, Site
 from steward.tenancy.roles import Capability
@@ -133,8 +133,6 @@ def alert_list(request: HttpRequest) -> HttpResponse:
         alerts = alerts.annotate(rank=SEVERITY_RANK).order_by("rank", "-started_at", "-id")
     page = Paginator(alerts, PAGE_SIZE).get_page(request.GET.get("page"))
     counts = _counts(unphased)
-    org_ids = principal(request).organization_ids()
-    org = current_org(request)
     params = request.GET.copy()
     params.pop("page", None)
     params.pop("tab", None)
@@ -160,7 +158,7 @@ def alert_list(request: HttpRequest) -> HttpResponse:
             query or filters.site_id or filters.device_id or filters.severity or filters.label
         ),
         "keep": params.urlencode(),
-        "show_organization": org is None and (org_ids is None or len(org_ids) > 1),
+        "show_organization": shows_organization(request),
         "can_operate": can(request, Capability.OPERATE),
         "can_manage": can(request, Capability.MANAGE),
         "here": request.get_full_path(),

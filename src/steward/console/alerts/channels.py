@@ -20,7 +20,7 @@ from django.views.decorators.http import require_POST
 from steward.console.alerts import fields as f
 from steward.console.alerts.common import alerts_view, can, get_object
 from steward.console.alerts.config import _target_org
-from steward.console.common import current_org, in_current_org, principal
+from steward.console.common import in_current_org, principal, shows_organization
 from steward.notify import services
 from steward.notify.models import Channel, Delivery
 from steward.tenancy.models import Organization
@@ -120,11 +120,9 @@ def channel_list(request: HttpRequest) -> HttpResponse:
     items = list(in_current_org(request, queryset()).order_by("name")[:500])
     for c in items:
         c.masked = services.masked(c)
-    org_ids = principal(request).organization_ids()
     return render(request, "console/alerts/channels.html", {
         "section": "channels", "items": items, "can_edit": can(request, Capability.MANAGE),
-        "show_organization": current_org(request) is None
-        and (org_ids is None or len(org_ids) > 1),
+        "show_organization": shows_organization(request),
     })  # fmt: skip
 
 

@@ -31,7 +31,7 @@ from steward.alerts.config import _rotation
 from steward.checks import types
 from steward.console.alerts import forms as af
 from steward.console.alerts.common import SaveFailed, alerts_view, can, get_object, save_item
-from steward.console.common import current_org, in_current_org, principal
+from steward.console.common import current_org, in_current_org, principal, shows_organization
 from steward.inventory.models import Device
 from steward.notify.models import Channel
 from steward.tenancy.models import Organization
@@ -189,15 +189,13 @@ def config_list(request: HttpRequest, key: str) -> HttpResponse:
             status = request.GET["status"]
             qs = checklist.with_status(qs, status)
     items = _rows(kind, list(qs[:500]))
-    org_ids = principal(request).organization_ids()
     return render(request, f"console/alerts/config_{kind.key}.html", {
         "section": kind.key, "kind": kind, "items": items, "show": show,
         "status": status, "check_statuses": checklist.STATUSES,
         "filter_device": device,
         "can_edit": can(request, kind.capability),
         "can_operate": can(request, Capability.OPERATE),
-        "show_organization": current_org(request) is None
-        and (org_ids is None or len(org_ids) > 1),
+        "show_organization": shows_organization(request),
     })  # fmt: skip
 
 

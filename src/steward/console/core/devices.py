@@ -14,10 +14,10 @@ from steward.alerts.models import CheckDefinition
 from steward.console.alerts import alerts as alert_list
 from steward.console.common import (
     console_view,
-    current_org,
     get_or_404,
     in_current_org,
     principal,
+    shows_organization,
 )
 from steward.console.core import presenters
 from steward.console.core.attention import FIRING_PHASES
@@ -127,9 +127,6 @@ def device_list(request: HttpRequest) -> HttpResponse:
     found = problems(page.object_list)
     for device in page.object_list:
         device.problems = found.get(device.pk, NO_PROBLEMS)
-    organization = current_org(request)
-    org_ids = principal(request).organization_ids()
-    show_organization = organization is None and (org_ids is None or len(org_ids) > 1)
     os_names = (
         in_current_org(request, Device.objects.active())
         .exclude(os_name="")
@@ -151,7 +148,7 @@ def device_list(request: HttpRequest) -> HttpResponse:
             .values_list("name", flat=True)
             .distinct(),
             "os_names": os_names,
-            "show_organization": show_organization,
+            "show_organization": shows_organization(request),
             "can_manage": principal(request).organization_ids(Capability.MANAGE) != [],
             "page_sizes": PAGE_SIZES,
             "page_size": page.paginator.per_page,

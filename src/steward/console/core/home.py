@@ -15,6 +15,7 @@ from steward.console.common import (
     current_org,
     in_current_org,
     principal,
+    shows_organization,
 )
 from steward.console.core import attention
 from steward.console.core.redirects import safe_next
@@ -62,19 +63,9 @@ def dashboard(request: HttpRequest) -> HttpResponse:
             "alerts": attention.firing_alerts(request),
             "checks": attention.failing_checks(request),
             "tickets": attention.open_tickets(request, timezone.now()),
-            "show_organization": _several_organizations(request),
+            "show_organization": shows_organization(request),
         },
     )
-
-
-def _several_organizations(request: HttpRequest) -> bool:
-    """Whether rows need their organization's name: "all of mine" with more than one."""
-    if current_org(request) is not None:
-        return False
-    org_ids = principal(request).organization_ids()
-    if org_ids is None:  # a superuser: every organization
-        return Organization.objects.count() > 1
-    return len(org_ids) > 1
 
 
 @console_view

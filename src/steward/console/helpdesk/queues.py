@@ -15,7 +15,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from steward.console.common import current_org, principal
+from steward.console.common import principal, shows_organization
 from steward.console.core.redirects import safe_next
 from steward.console.helpdesk import choices, presenters
 from steward.console.helpdesk.common import (
@@ -193,7 +193,6 @@ def ticket_list(request: HttpRequest, view: str = "open", queue_id: int | None =
         )
         for t in page
     ]
-    org_ids = who.organization_ids()
     extra = {k: v for k, v in request.GET.items() if k in ("q", "status", "priority", "category")}
     return render(
         request,
@@ -211,8 +210,7 @@ def ticket_list(request: HttpRequest, view: str = "open", queue_id: int | None =
             "priorities": choices.PRIORITY_CHOICES,
             "categories": choices.categories(request),
             "technicians": choices.technicians(request),
-            "show_organization": current_org(request) is None
-            and (org_ids is None or len(org_ids) > 1),
+            "show_organization": shows_organization(request),
             "can_operate": who.organization_ids(Capability.OPERATE) != [],
             "page_sizes": PAGE_SIZES,
             "page_size": page.paginator.per_page,
