@@ -114,6 +114,12 @@ def _tab_q(tab: Tab) -> Q:
     return Q(phase__in=tab.phases.split(","))
 
 
+def in_tab(key: str) -> Q:
+    """The alerts on tab ``key`` ("firing", ...): what the dashboard and the device list
+    count, so their numbers are the rows the tab they link to lists."""
+    return _tab_q(TAB_BY_KEY[key])
+
+
 @alerts_view
 def alert_list(request: HttpRequest) -> HttpResponse:
     tab = TAB_BY_KEY.get(request.GET.get("tab", ""), TABS[0])

@@ -17,15 +17,13 @@ from django.http import HttpRequest
 from steward.alerts import checklist
 from steward.alerts.checklist import FAILING
 from steward.alerts.models import Alert, CheckStatus
-from steward.console.alerts.alerts import SEVERITIES, SEVERITY_RANK, TAB_BY_KEY, list_queryset
+from steward.console.alerts.alerts import SEVERITIES, SEVERITY_RANK, in_tab, list_queryset
 from steward.console.common import in_current_org
 from steward.console.helpdesk.common import is_staff
 from steward.console.helpdesk.queues import BREACHING_MINUTES, view_counts
 
 ALERTS_SHOWN = 8
 CHECKS_SHOWN = 8
-# The alert list's "Firing" tab: what the severity tiles link to, so the numbers match.
-FIRING_PHASES = TAB_BY_KEY["firing"].phases.split(",")
 
 CHECK_RANK = Case(
     When(status="critical", then=Value(0)),
@@ -75,7 +73,7 @@ class OpenTickets:
 
 def firing_alerts(request: HttpRequest) -> FiringAlerts:
     """Alerts on the alert list's "Firing" tab, counted per severity (two queries)."""
-    firing = in_current_org(request, list_queryset()).filter(phase__in=FIRING_PHASES)
+    firing = in_current_org(request, list_queryset()).filter(in_tab("firing"))
     counts = firing.aggregate(
         total=Count("pk"), **{key: Count("pk", filter=Q(severity=key)) for key, _ in SEVERITIES}
     )

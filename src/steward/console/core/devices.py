@@ -20,7 +20,6 @@ from steward.console.common import (
     shows_organization,
 )
 from steward.console.core import presenters
-from steward.console.core.attention import FIRING_PHASES
 from steward.inventory.filters import STATUSES, DeviceFilter
 from steward.inventory.models import Device, InstalledSoftware, Site, Tag
 from steward.tenancy.roles import Capability
@@ -84,9 +83,9 @@ def problems(devices: list[Device]) -> dict[int, Problems]:
     firing = (
         alert_list.list_queryset()
         .filter(
+            alert_list.in_tab("firing"),
             device_id__in=ids,
             organization_id=F("device__organization_id"),
-            phase__in=FIRING_PHASES,
         )
         .order_by()
         .values_list("device_id", "severity")
