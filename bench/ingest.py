@@ -9,7 +9,8 @@ create``), then pushes for ``--seconds``:
   every round (no duplicates);
 * agent batches: gzip JSON to ``/api/v1/agent/metrics`` for ``--devices`` enrolled devices;
 * line protocol again at the agent batch's size (50 lines of 10 fields for 50 series x 10
-  points; ``--no-small-lines`` skips it): the two paths compared request for request.
+  points; ``--no-small-lines`` skips it): the two paths compared request for request,
+  and the same small requests into VictoriaMetrics, for each path's ratio at that size.
 
 Runs on SQLite, then on PostgreSQL when ``STEWARD_BENCH_PG_URL`` is set or a local server
 answers on the default socket (a scratch database is created and dropped). When Debian's
@@ -463,12 +464,20 @@ def start_victoria() -> tuple[str, subprocess.Popen] | None:
     return None
 
 
-def victoria(url: str, prefixes: list[str], args, seconds: float, start_ms: int) -> float:
+def victoria(
+    url: str,
+    prefixes: list[str],
+    args,
+    seconds: float,
+    start_ms: int,
+    name: str = "victoria-metrics /write",
+    first: str = "first round (new series)",
+) -> float:
     headers = {"Content-Type": "text/plain"}
     tally, elapsed = push_lines(
-        f"{url.rstrip('/')}/write?precision=ms", headers, prefixes, args, seconds, start_ms
+        f"{url.rstrip('/')}/write?precision=ms", headers, prefixes, args, seconds, start_ms, first
     )
-    return report("victoria-metrics /write", tally, elapsed)
+    return report(name, tally, elapsed)
 
 
 def agent_sized_lines(args) -> int:
@@ -522,6 +531,22 @@ def run(label: str, env: dict[str, str], args) -> dict[str, float]:
         if vm_url:
             try:
                 vm_rate = victoria(vm_url, prefixes, args, args.seconds, start_ms)
+                if small:
+                    # The agent's request size again, into VictoriaMetrics: the ratio of
+                    # each Steward path at the size an agent sends, against the same
+                    # peer taking the same requests.
+                    sized = argparse.Namespace(**{**vars(args), "lines": small})
+                    small_name = f"victoria-metrics, {small} lines/request"
+                    vm_small = victoria(
+                        vm_url,
+                        prefixes,
+                        sized,
+                        args.seconds,
+                        start_ms + 500,
+                        small_name,
+                        "first round (warm-up)",
+                    )
+                    rates[small_name] = vm_small
             finally:
                 if started:
                     started[1].terminate()
@@ -530,6 +555,16 @@ def run(label: str, env: dict[str, str], args) -> dict[str, float]:
             if vm_rate:
                 rates["ratio"] = lp_rate / vm_rate
                 print(f"  Steward / VictoriaMetrics    {lp_rate / vm_rate:.2f}")
+            vm_small = rates.get(f"victoria-metrics, {small} lines/request", 0.0)
+            if vm_small:
+                for path, key in (
+                    ("agent batches", "agent batches"),
+                    (f"line protocol, {small} lines", f"line protocol, {small} lines/request"),
+                ):
+                    if rates.get(key):
+                        name = f"ratio at {small} lines: {path}"
+                        rates[name] = rates[key] / vm_small
+                        print(f"  {name:28} {rates[name]:.2f}")
     finally:
         server.stop()
         server_cpu = lambda: 0.0  # noqa: E731
@@ -543,10 +578,10 @@ def medians(label: str, runs: list[dict[str, float]]) -> None:
     for key in runs[0]:
         values = sorted(r[key] for r in runs if key in r)
         mid = statistics.median(values)
-        shown = ", ".join(f"{v:,.2f}" if key == "ratio" else f"{v:,.0f}" for v in values)
+        shown = ", ".join(f"{v:,.2f}" if key.startswith("ratio") else f"{v:,.0f}" for v in values)
         print(
             f"  {key:28} {mid:>12,.2f}  ({shown})"
-            if key == "ratio"
+            if key.startswith("ratio")
             else f"  {key:28} {mid:>12,.0f}  ({shown})"
         )
 
