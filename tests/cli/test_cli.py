@@ -99,7 +99,36 @@ def test_client_commands_list_what_the_user_may_see(logged_in, capsys):
     assert main(["sites", "list", "--json"]) == 0
     assert json.loads(capsys.readouterr().out)[0]["name"] == "HQ"
     assert main(["devices", "show", "acme-ws-01"]) == 0
-    assert "Host name" in capsys.readouterr().out
+    shown = capsys.readouterr().out
+    assert "Host name" in shown
+    assert "Firing alerts   none" in shown
+
+
+@pytest.mark.django_db(transaction=True)
+def test_devices_list_shows_firing_alerts_and_failing_checks(logged_in, world, capsys):
+    from tests.console.test_core_dashboard import make_alert, make_check
+
+    make_alert(world.acme_device, "warning")
+    make_alert(world.acme_device, "critical", phase="pending")
+    make_alert(world.acme_device, "critical", phase="resolved")
+    make_check(world.acme, "disk", "critical", world.acme_device)
+    capsys.readouterr()
+    assert main(["devices", "list"]) == 0
+    header, row = capsys.readouterr().out.splitlines()
+    at = header.index("ALERTS")
+    assert row[at:].startswith("2 (critical)")
+    assert row[header.index("FAILING CHECKS") :].startswith("1 ")
+    assert main(["devices", "list", "--json"]) == 0
+    device = json.loads(capsys.readouterr().out)[0]
+    assert (device["firing_alerts"], device["alert_severity"], device["failing_checks"]) == (
+        2,
+        "critical",
+        1,
+    )
+    assert main(["devices", "show", "acme-ws-01"]) == 0
+    shown = capsys.readouterr().out
+    assert "2 (critical)" in shown
+    assert "Failing checks  1" in shown
 
 
 @pytest.mark.django_db(transaction=True)

@@ -199,6 +199,13 @@ def sites_list(args: argparse.Namespace) -> int:
     return 0
 
 
+def _alerts_cell(device: dict[str, Any]) -> str:
+    """ "3 (critical)": firing alerts and the most severe one's severity; "" for none (a
+    server older than these fields sends neither)."""
+    firing = device.get("firing_alerts") or 0
+    return f"{firing} ({device.get('alert_severity', '')})" if firing else ""
+
+
 def devices_list(args: argparse.Namespace) -> int:
     params: dict[str, Any] = {"q": args.search, "tag": args.tag}
     if args.status:
@@ -212,11 +219,13 @@ def devices_list(args: argparse.Namespace) -> int:
         print_json(items)
     else:
         print_table(
-            items,
+            [{**item, "alerts": _alerts_cell(item)} for item in items],
             [
                 ("id", "ID"),
                 ("hostname", "HOSTNAME"),
                 ("status", "STATUS"),
+                ("alerts", "ALERTS"),
+                ("failing_checks", "FAILING CHECKS"),
                 ("last_seen", "LAST SEEN"),
                 ("os_name", "OS"),
                 ("os_version", "VERSION"),
@@ -253,6 +262,8 @@ def devices_show(args: argparse.Namespace) -> int:
         [
             ("Host name", device["hostname"]),
             ("Status", device["status"]),
+            ("Firing alerts", _alerts_cell(device) or "none"),
+            ("Failing checks", device.get("failing_checks", 0)),
             ("Last seen", device["last_seen"]),
             ("Organization", device["organization"]),
             ("Site", device["site"]),

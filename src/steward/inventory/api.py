@@ -8,6 +8,7 @@ from typing import Any
 from django.conf import settings
 from ninja import Field, Query, Router, Schema, Status
 
+from steward.alerts import problems
 from steward.api.errors import bad_request
 from steward.api.pagination import Page, paginate
 from steward.inventory import services
@@ -45,9 +46,16 @@ class DeviceOut(Schema):
     agent_version: str
     enrolled_at: datetime
     revoked_at: datetime | None
+    firing_alerts: int = Field(
+        0, description="Alerts on the Firing tab: pending, firing or flapping"
+    )
+    alert_severity: str = Field(
+        "", description="The most severe firing alert's severity; empty when none fires"
+    )
+    failing_checks: int = Field(0, description="Enabled checks in a hard critical or warning state")
 
     @staticmethod
-    def of(device: Device) -> DeviceOut:
+    def of(device: Device, found: problems.Problems = problems.NONE) -> DeviceOut:
         return DeviceOut(
             id=device.pk,
             hostname=device.hostname,
@@ -67,6 +75,9 @@ class DeviceOut(Schema):
             agent_version=device.agent_version,
             enrolled_at=device.enrolled_at,
             revoked_at=device.revoked_at,
+            firing_alerts=found.firing,
+            alert_severity=found.severity,
+            failing_checks=found.failing_checks,
         )
 
 
@@ -87,7 +98,8 @@ class DeviceDetailOut(DeviceOut):
 
     @staticmethod
     def of(device: Device) -> DeviceDetailOut:  # type: ignore[override]
-        base = DeviceOut.of(device).dict()
+        found = problems.for_devices([device.pk]).get(device.pk, problems.NONE)
+        base = DeviceOut.of(device, found).dict()
         return DeviceDetailOut(
             **base,
             fqdn=device.fqdn,
@@ -194,7 +206,10 @@ def list_devices(request, filters: Query[DeviceFilterQuery]):
     data = filters.dict()
     limit, offset = data.pop("limit"), data.pop("offset")
     qs = DeviceFilter(**data).apply(scoped(device_queryset(), request.auth))
-    return paginate(qs, limit, offset, DeviceOut.of)
+    page = paginate(qs, limit, offset, lambda device: device)
+    found = problems.for_devices([device.pk for device in page["items"]])
+    page["items"] = [DeviceOut.of(d, found.get(d.pk, problems.NONE)) for d in page["items"]]
+    return page
 
 
 @router.get("/devices/{device_id}", response=DeviceDetailOut)

@@ -19,6 +19,7 @@ from django.views.decorators.cache import cache_control
 from django.views.decorators.http import require_GET, require_POST
 
 from steward import __version__
+from steward.alerts import problems
 from steward.alerts.api.alerts import AlertFilter, filter_alerts
 from steward.alerts.models import Alert, AlertEvent, CheckDefinition
 from steward.api.errors import ApiError
@@ -38,7 +39,7 @@ from steward.tenancy.roles import Capability
 
 PAGE_SIZE = 50
 MAX_BULK = 200
-SEVERITIES = (("critical", "Critical"), ("warning", "Warning"), ("info", "Info"))
+SEVERITIES = tuple((key, key.capitalize()) for key in problems.SEVERITY_ORDER)
 SNOOZES = (("60", "1 hour"), ("240", "4 hours"), ("1440", "1 day"))
 # Labels worth matching when silencing "alerts like this one".
 SILENCE_LABELS = ("alertname", "device", "check", "mountpoint", "target", "site")
@@ -53,7 +54,7 @@ class Tab:
 
 
 TABS = (
-    Tab("firing", "Firing", "pending,firing,flapping", "Nothing is firing."),
+    Tab("firing", "Firing", ",".join(problems.FIRING_PHASES), "Nothing is firing."),
     Tab("acknowledged", "Acknowledged", "acknowledged", "No acknowledged alerts."),
     Tab("silenced", "Snoozed & muted", "snoozed,muted", "No snoozed or muted alerts."),
     Tab("resolved", "Resolved", "resolved", "No resolved alerts yet."),

@@ -2,16 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from django.core.paginator import Paginator
-from django.db.models import Count, F
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
-from steward.alerts import checklist
-from steward.alerts.models import CheckDefinition
-from steward.console.alerts import alerts as alert_list
+from steward.alerts import problems
 from steward.console.common import (
     console_view,
     get_or_404,
@@ -46,86 +41,15 @@ def list_queryset():
     )
 
 
-@dataclass(frozen=True)
-class Problems:
-    """What the list's "Alerts" column shows of one device."""
-
-    firing: int = 0  # alerts on the alert list's "Firing" tab
-    severity: str = ""  # the most severe of them
-    failing_checks: int = 0  # checks on the checks list's "?status=failing"
-
-    @property
-    def alerts_label(self) -> str:
-        """The alerts link's accessible name: the badge's word first, as it reads."""
-        plural = "" if self.firing == 1 else "s"
-        return (
-            f"{self.severity.capitalize()}: the most severe of {self.firing} firing alert{plural}"
-        )
-
-
-NO_PROBLEMS = Problems()
-# The alert list's severities, most severe first (its SEVERITY_RANK, in Python).
-_SEVERITY_ORDER = {key: rank for rank, (key, _) in enumerate(alert_list.SEVERITIES)}
-
-
-def _most_severe(severities: list[str]) -> str:
-    return min(severities, key=lambda s: _SEVERITY_ORDER.get(s, len(_SEVERITY_ORDER)))
-
-
-def problems(devices: list[Device]) -> dict[int, Problems]:
-    """Firing alerts and failing checks per device of a page: two grouped queries however
-    many devices, alerts and checks there are. The definitions are the dashboard's (the
-    lists these counts link to): an alert or check counts for its own device only, and only
-    when it belongs to the device's organization."""
-    ids = [d.pk for d in devices]
-    if not ids:
-        return {}
-    firing = (
-        alert_list.list_queryset()
-        .filter(
-            alert_list.in_tab("firing"),
-            device_id__in=ids,
-            organization_id=F("device__organization_id"),
-        )
-        .order_by()
-        .values_list("device_id", "severity")
-        .annotate(n=Count("pk"))
-    )
-    failing = (
-        checklist.with_status(
-            CheckDefinition.objects.filter(
-                device_id__in=ids, organization_id=F("device__organization_id")
-            ),
-            "failing",
-        )
-        .order_by()
-        .values_list("device_id")
-        .annotate(n=Count("pk"))
-    )
-    alerts: dict[int, dict[str, int]] = {}
-    for device_id, severity, n in firing:
-        alerts.setdefault(device_id, {})[severity] = n
-    checks = dict(failing)
-    return {
-        pk: Problems(
-            firing=sum(alerts.get(pk, {}).values()),
-            severity=_most_severe(list(alerts[pk])) if pk in alerts else "",
-            failing_checks=checks.get(pk, 0),
-        )
-        for pk in ids
-        if pk in alerts or pk in checks
-    }
-
-
 @console_view
 def device_list(request: HttpRequest) -> HttpResponse:
     filters = DeviceFilter.from_mapping(request.GET)
     devices = in_current_org(request, list_queryset())
     page = Paginator(filters.apply(devices), _page_size(request)).get_page(request.GET.get("page"))
     page.object_list = list(page.object_list)
-    found = problems(page.object_list)
+    found = problems.for_devices([d.pk for d in page.object_list])
     for device in page.object_list:
-        device.problems = found.get(device.pk, NO_PROBLEMS)
+        device.problems = found.get(device.pk, problems.NONE)
     os_names = (
         in_current_org(request, Device.objects.active())
         .exclude(os_name="")
