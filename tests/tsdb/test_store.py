@@ -197,7 +197,7 @@ def test_too_many_series_on_a_device_are_refused_the_rest_stored(
     samples.append(Sample(labels(device="2"), T0 - 1000, 1.0))
     result = store.append(ORG_A, samples)
     assert (result.accepted, result.rejected, result.new_series) == (4, 2, 4)
-    assert "device 1 has 3 series, the limit is 3" in result.errors[0]
+    assert "device 1 has 3 series active in the last 24 h, the limit is 3" in result.errors[0]
     # Known series keep flowing; the refused ones stay refused.
     again = [Sample(s.labels, T0 - 500, 2.0) for s in samples]
     result = store.append(ORG_A, again)
@@ -211,8 +211,46 @@ def test_too_many_series_in_an_organization_are_refused(
     samples = [Sample(labels(device=str(i)), T0 - 1000, 1.0) for i in range(3)]
     result = store.append(ORG_A, samples)
     assert (result.accepted, result.rejected) == (2, 1)
-    assert "the organization has 2 series" in result.errors[0]
+    assert "the organization has 2 series active in the last 24 h" in result.errors[0]
     assert store.append(ORG_B, samples).accepted == 2  # the limit is per organization
+
+
+def test_the_series_limits_count_the_series_active_in_their_window(
+    make_store: Callable[..., TimeSeriesStore],
+) -> None:
+    # A Docker host's veth interfaces or its busiest processes' pids: series that stop
+    # and are replaced. Counting every series ever stored filled a device's limit for good.
+    store = make_store(
+        limits=Limits(max_series_per_device=3, max_series_per_org=5, active_series_ms=HOUR_MS)
+    )
+    old = [Sample(labels(device="1", cpu=f"old{i}"), T0 - 2 * HOUR_MS, 1.0) for i in range(3)]
+    assert store.append(ORG_A, old).accepted == 3
+    new = [Sample(labels(device="1", cpu=f"new{i}"), T0 - 1000, 1.0) for i in range(4)]
+    result = store.append(ORG_A, new)
+    assert (result.accepted, result.rejected, result.new_series) == (3, 1, 3)
+    assert "device 1 has 3 series active in the last 1 h, the limit is 3" in result.errors[0]
+    # A series that comes back is never refused, though it makes four active series.
+    back = store.append(ORG_A, [Sample(old[0].labels, T0 - 500, 2.0)])
+    assert (back.accepted, back.rejected) == (1, 0)
+    assert store.append(ORG_A, [Sample(new[3].labels, T0 - 400, 1.0)]).rejected == 1
+    # The organization's limit counts the same way: 4 active of device 1, so one more.
+    others = [Sample(labels(device=str(n)), T0 - 1000, 1.0) for n in (2, 3)]
+    result = store.append(ORG_A, others)
+    assert (result.accepted, result.rejected) == (1, 1)
+    assert "the organization has 5 series active in the last 1 h" in result.errors[0]
+
+
+def test_a_stopped_series_frees_its_place_once_its_window_has_passed(
+    make_store: Callable[..., TimeSeriesStore], clock
+) -> None:
+    store = make_store(limits=Limits(max_series_per_device=2, active_series_ms=HOUR_MS))
+    first = [Sample(labels(device="1", cpu=str(i)), T0 - 1000, 1.0) for i in range(2)]
+    assert store.append(ORG_A, first).accepted == 2
+    late = Sample(labels(device="1", cpu="late"), T0 - 500, 1.0)
+    assert store.append(ORG_A, [late]).rejected == 1
+    clock.now = T0 + 2 * HOUR_MS  # cpu 0 and 1 sent nothing since
+    result = store.append(ORG_A, [Sample(late.labels, T0 + 2 * HOUR_MS - 1000, 1.0)])
+    assert (result.accepted, result.new_series) == (1, 1)
 
 
 @pytest.mark.parametrize(

@@ -122,6 +122,7 @@ CREATE TABLE IF NOT EXISTS series (
 );
 CREATE INDEX IF NOT EXISTS series_metric ON series (metric, org_id);
 CREATE INDEX IF NOT EXISTS series_device ON series (org_id, device);
+CREATE INDEX IF NOT EXISTS series_active ON series (org_id, last_ms);
 CREATE TABLE IF NOT EXISTS metadata (
     org_id BIGINT NOT NULL, metric TEXT NOT NULL, type TEXT NOT NULL, unit TEXT NOT NULL,
     help TEXT NOT NULL, PRIMARY KEY (org_id, metric)

@@ -17,7 +17,8 @@ SQLite its id goes to the next series created.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable, Mapping, Sequence
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,6 +28,19 @@ from steward.tsdb.types import AppendResult, Labels, Limits
 
 MAX_ERRORS = 10  # messages per AppendResult: the first few tell the story
 BOUNDS_SLACK_MS = 10 * 60_000  # series.last_ms is refreshed at most this often per series
+
+
+def _wall_clock_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def _duration(ms: int) -> str:
+    """``86400000`` -> "24 h", ``5400000`` -> "90 min", for the limits' messages."""
+    if ms % 3_600_000 == 0:
+        return f"{ms // 3_600_000} h"
+    if ms % 60_000 == 0:
+        return f"{ms // 60_000} min"
+    return f"{ms / 1000:g} s"
 
 
 def add_error(result: AppendResult, message: str) -> None:
@@ -57,9 +71,12 @@ class Pending:
 class Registry:
     """Series ids and label sets, cached per process; registration under the limits."""
 
-    def __init__(self, backend: Backend, limits: Limits) -> None:
+    def __init__(
+        self, backend: Backend, limits: Limits, clock: Callable[[], int] | None = None
+    ) -> None:
         self.backend = backend
         self.limits = limits
+        self.clock = clock or _wall_clock_ms  # for the active series' window
         # org -> tuple(labels.items()) -> id: the hot-path cache (insertion order counts,
         # so one series may sit here under several orders; all map to the same id).
         self.by_items: dict[int, dict[tuple[tuple[str, str], ...], int]] = {}
@@ -175,8 +192,11 @@ class Registry:
         result: AppendResult,
     ) -> dict[bytes, int]:
         b = self.backend
+        # Active series only (see Limits): index series_active for the organization's.
+        since = self.clock() - self.limits.active_series_ms
+        window = _duration(self.limits.active_series_ms)
         org_count = b.execute(
-            conn, "SELECT count(*) FROM series WHERE org_id = ?", (org_id,)
+            conn, "SELECT count(*) FROM series WHERE org_id = ? AND last_ms >= ?", (org_id, since)
         ).fetchone()[0]
         devices = sorted({key.device for key, _ in groups if key.device})
         device_counts: dict[str, int] = dict.fromkeys(devices, 0)
@@ -185,8 +205,8 @@ class Registry:
             cur = b.execute(
                 conn,
                 f"SELECT device, count(*) FROM series WHERE org_id = ? AND {clause} "
-                "GROUP BY device",
-                (org_id, param),
+                "AND last_ms >= ? GROUP BY device",
+                (org_id, param, since),
             )
             device_counts.update((d, int(n)) for d, n in cur.fetchall())
         accepted: list[tuple[SeriesKey, list[Pending]]] = []
@@ -196,8 +216,9 @@ class Registry:
                 result.rejected += points
                 add_error(
                     result,
-                    f"{key.metric}: the organization has {org_count} series, the limit is "
-                    f"{self.limits.max_series_per_org}; new series are refused",
+                    f"{key.metric}: the organization has {org_count} series active in "
+                    f"the last {window}, the limit is {self.limits.max_series_per_org}; "
+                    "new series are refused",
                 )
                 continue
             if key.device:
@@ -206,8 +227,9 @@ class Registry:
                     add_error(
                         result,
                         f"{key.metric}: device {key.device} has "
-                        f"{device_counts[key.device]} series, the limit is "
-                        f"{self.limits.max_series_per_device}; new series are refused",
+                        f"{device_counts[key.device]} series active in the last {window}, "
+                        f"the limit is {self.limits.max_series_per_device}; "
+                        "new series are refused",
                     )
                     continue
                 device_counts[key.device] += 1

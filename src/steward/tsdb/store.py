@@ -213,7 +213,7 @@ class TimeSeriesStore:
         self.clock = clock or _wall_clock_ms
         self.compact_after_ms = compact_after_ms
         self.compact_step_ms = compact_step_ms
-        self.registry = Registry(backend, self.limits)
+        self.registry = Registry(backend, self.limits, self.clock)
         self._metadata_written: dict[tuple[int, str], SeriesMetadata] = {}
         backend.setup()
 

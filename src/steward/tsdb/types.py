@@ -131,10 +131,19 @@ class Limits:
     the other samples of its batch down with it. Series counts are checked when a new
     series is registered; with several writers on PostgreSQL they are soft (concurrent
     registrations may overshoot by a batch).
+
+    The series limits count *active* series: those with a sample in the last
+    ``active_series_ms`` (``series.last_ms``, kept to within ``BOUNDS_SLACK_MS``), as
+    VictoriaMetrics' ``-maxDailySeries`` does. Label values that churn (a Docker host's
+    ``veth*`` interfaces, the pids of its busiest processes) then age out of the count,
+    where counting every series ever stored filled a device's limit within weeks and
+    refused its new series for good. A series that comes back is never refused (only
+    new series are).
     """
 
     max_series_per_device: int = 10_000  # devices are told apart by the steward_device label
     max_series_per_org: int = 1_000_000
+    active_series_ms: int = DAY_MS
     max_label_name_len: int = 128
     max_label_value_len: int = 2048
     max_labels_per_series: int = 64  # __name__ included
