@@ -14,6 +14,7 @@ error, not a silent ``False``.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import os
 import secrets
 import tomllib
@@ -224,6 +225,29 @@ OPTIONS: tuple[Option, ...] = (
         64,
         "Decoded metric chunks kept in memory per process for queries, in MiB (0: off)",
     ),
+    # The metrics store's retention per tier and its cardinality guard (steward.tsdb's
+    # Retention and Limits; tests/test_config.py checks the defaults are theirs).
+    Option("metrics_retention_raw_days", _positive, 7, "Days the metrics store keeps raw samples"),
+    Option("metrics_retention_minute_days", _positive, 90, "Days it keeps 1-minute rollups"),
+    Option("metrics_retention_hour_days", _positive, 730, "Days it keeps 1-hour rollups"),
+    Option(
+        "metrics_max_series_per_device",
+        _positive,
+        10_000,
+        "Active metric series a device may have; new ones beyond are refused",
+    ),
+    Option(
+        "metrics_max_series_per_org",
+        _positive,
+        1_000_000,
+        "Active metric series an organization may have; new ones beyond are refused",
+    ),
+    Option(
+        "metrics_active_series_hours",
+        _positive,
+        24,
+        "A series counts toward the series limits while its newest sample is this recent",
+    ),
     Option(
         "metrics_device_cache_seconds",
         _positive,
@@ -329,6 +353,15 @@ def load(environ: Mapping[str, str] | None = None) -> Config:
         raise ConfigError(f"{home / CONFIG_FILE_NAME}: {unknown[0]}", "unknown setting")
     if bool(values["tls_cert"]) != bool(values["tls_key"]):
         raise ConfigError("STEWARD_TLS_KEY", "tls_cert and tls_key must be set together")
+    tiers = ("raw", "minute", "hour")
+    for finer, coarser in itertools.pairwise(tiers):
+        kept, longer = (values[f"metrics_retention_{t}_days"] for t in (finer, coarser))
+        if kept > longer:
+            raise ConfigError(
+                f"metrics_retention_{coarser}_days",
+                f"keeps {longer} days, less than the {finer} tier's {kept}: a coarser tier "
+                "must keep at least as long",
+            )
     return Config(home=home, values=values, sources=sources)
 
 

@@ -70,6 +70,36 @@ def test_limits_come_from_metrics_options(settings, fake_open, monkeypatch):
     assert fake_open[0][1]["limits"] == Limits(max_series_per_org=5)
 
 
+def test_retention_and_series_limits_come_from_their_options(settings, fake_open):
+    from steward.tsdb.types import DAY_MS, HOUR_MS, Limits, Retention
+
+    settings.STEWARD = {
+        **settings.STEWARD,
+        "metrics_retention_raw_days": 3,
+        "metrics_retention_minute_days": 30,
+        "metrics_retention_hour_days": 400,
+        "metrics_max_series_per_device": 500,
+        "metrics_max_series_per_org": 9_000,
+        "metrics_active_series_hours": 6,
+    }
+    store.get_store()
+    kwargs = fake_open[0][1]
+    assert kwargs["retention"] == Retention(3 * DAY_MS, 30 * DAY_MS, 400 * DAY_MS)
+    limits = kwargs["limits"]
+    assert (limits.max_series_per_device, limits.max_series_per_org) == (500, 9_000)
+    assert limits.active_series_ms == 6 * HOUR_MS
+    assert dataclasses.replace(limits, max_series_per_device=10_000, max_series_per_org=1_000_000,
+                               active_series_ms=Limits.active_series_ms) == Limits()  # fmt: skip
+
+
+def test_the_options_defaults_are_the_stores_own(settings, fake_open):
+    from steward.tsdb.types import Limits, Retention
+
+    store.get_store()  # the test settings hold every option's default
+    kwargs = fake_open[0][1]
+    assert (kwargs["retention"], kwargs["limits"]) == (Retention(), Limits())
+
+
 def test_tests_can_swap_the_store(fake_open):
     mine = object()
     store.set_store_for_tests(mine)  # type: ignore[arg-type]

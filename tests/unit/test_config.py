@@ -36,6 +36,21 @@ def test_environment_overrides_the_file(tmp_path):
         ({"STEWARD_DATABASE_URL": "mysql://x"}, "STEWARD_DATABASE_URL", "expected postgresql"),
         ({"STEWARD_TLS_CERT": "/c.pem"}, "STEWARD_TLS_KEY", "set together"),
         ({"STEWARD_METRICS_CHUNK_CACHE_MB": "-1"}, "STEWARD_METRICS_CHUNK_CACHE_MB", "0 or a"),
+        (
+            {"STEWARD_METRICS_RETENTION_RAW_DAYS": "0"},
+            "STEWARD_METRICS_RETENTION_RAW_DAYS",
+            "positive",
+        ),
+        (
+            {"STEWARD_METRICS_RETENTION_HOUR_DAYS": "30"},
+            "metrics_retention_hour_days",
+            "keeps 30 days, less than the minute tier's 90",
+        ),
+        (
+            {"STEWARD_METRICS_RETENTION_RAW_DAYS": "100"},
+            "metrics_retention_minute_days",
+            "keeps 90 days, less than the raw tier's 100",
+        ),
     ],
 )
 def test_bad_values_name_the_key(tmp_path, env, key, message):
@@ -89,3 +104,14 @@ def test_generated_secret_key_is_kept_private_and_reused(tmp_path):
 def test_the_chunk_cache_can_be_turned_off(tmp_path):
     assert load(tmp_path).metrics_chunk_cache_mb == 64
     assert load(tmp_path, STEWARD_METRICS_CHUNK_CACHE_MB="0").metrics_chunk_cache_mb == 0
+
+
+def test_metrics_retention_and_limits_are_settings(tmp_path):
+    (tmp_path / "steward.toml").write_text(
+        "metrics_retention_raw_days = 14\nmetrics_retention_hour_days = 1825\n"
+    )
+    cfg = load(tmp_path, STEWARD_METRICS_MAX_SERIES_PER_DEVICE="20000")
+    assert (cfg.metrics_retention_raw_days, cfg.metrics_retention_minute_days) == (14, 90)
+    assert cfg.metrics_retention_hour_days == 1825
+    assert cfg.metrics_max_series_per_device == 20_000
+    assert cfg.metrics_active_series_hours == 24

@@ -69,19 +69,31 @@ def store_target() -> str:
     return str(Path(settings.STEWARD_HOME) / SQLITE_FILE)
 
 
-def _from_settings(cls: type, prefix: str) -> Any:
-    """Build a tsdb settings dataclass from ``STEWARD[prefix + field]`` where configured.
+# Options in friendlier units than the store's milliseconds: option -> (field, ms a unit).
+SCALED_OPTIONS = {
+    "metrics_retention_raw_days": ("raw_ms", 86_400_000),
+    "metrics_retention_minute_days": ("minute_ms", 86_400_000),
+    "metrics_retention_hour_days": ("hour_ms", 86_400_000),
+    "metrics_active_series_hours": ("active_series_ms", 3_600_000),
+}
 
-    The store declares its limits and retention as dataclasses; the matching config
-    options are named ``metrics_<field>`` (limits) and ``metrics_retention_<field>``, so a
-    new store knob needs one ``Option`` line and nothing here.
+
+def _from_settings(cls: type, prefix: str) -> Any:
+    """Build a tsdb settings dataclass from the configured options.
+
+    The store declares its limits and retention as dataclasses. An option named
+    ``prefix + field`` sets that field as it is (``metrics_max_series_per_org``; tests
+    also set ``metrics_retention_raw_ms`` this way, and it wins); ``SCALED_OPTIONS`` set
+    the millisecond fields from days or hours.
     """
     values = settings.STEWARD
+    names = {f.name for f in dataclasses.fields(cls)}
     known = {
-        f.name: values[prefix + f.name]
-        for f in dataclasses.fields(cls)
-        if prefix + f.name in values
+        name: values[option] * per_unit
+        for option, (name, per_unit) in SCALED_OPTIONS.items()
+        if name in names and option in values
     }
+    known.update((name, values[prefix + name]) for name in names if prefix + name in values)
     return cls(**known)
 
 
