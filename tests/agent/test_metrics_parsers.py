@@ -278,6 +278,18 @@ def test_disk_net_and_netstat_collectors_read_their_files(root: Path) -> None:
     assert tcp[("established",)] == 1
 
 
+def test_container_interfaces_are_left_out_of_the_network_series(root: Path) -> None:
+    # Each container started gets a new veth (or Calico/Cilium) name: series that only pile
+    # up. The bridges and the host's own interfaces stay.
+    counters = " 1 2 3 4 0 0 0 0 5 6 7 8 0 0 0 0"
+    names = ["lo", "eth0", "docker0", "br-1a2b3c4d5e6f", "lxcbr0", "cni0", "vnet0",
+             "veth1a2b3c4", "veth0", "cali0123456789a", "lxc5d3c2b1a0f9e"]  # fmt: skip
+    lines = "".join(f"{name:>6}:{counters}\n" for name in names)
+    (root / "proc" / "net" / "dev").write_text("\n".join(NET_DEV.splitlines()[:2]) + "\n" + lines)
+    seen = {labels[0] for _, labels, _ in NetdevCollector(Host(root)).collect()}
+    assert seen == {"lo", "eth0", "docker0", "br-1a2b3c4d5e6f", "lxcbr0", "cni0", "vnet0"}
+
+
 def test_processes_collector_counts_without_a_process_scan(root: Path) -> None:
     for pid in (1, 2, 30):
         add_process(root, pid, "p", 0, 0)

@@ -23,6 +23,7 @@ from steward.agent.metrics import sockdiag
 from steward.agent.metrics.families import NETSTAT_COUNTERS
 from steward.agent.metrics.procfs import (
     CPU_MODES,
+    NETDEV_EXCLUDE,
     count_tcp_states,
     parse_diskstats,
     parse_loadavg,
@@ -200,6 +201,7 @@ class NetdevCollector:
         return [
             (f"node_network_{field}_total", (device,), value)
             for device, counters in parse_net_dev(self.host.read("proc/net/dev")).items()
+            if not NETDEV_EXCLUDE.match(device)
             for field, value in counters.items()
         ]
 

@@ -37,6 +37,11 @@ TCP_STATES: Final = {
 # node_exporter's --collector.diskstats.device-exclude default: partitions, RAM disks,
 # loop devices and floppies (a partition's I/O is already in its disk's).
 DISK_EXCLUDE: Final = re.compile(r"^(z?ram|loop|fd|(h|s|v|xv)d[a-z]|nvme\d+n\d+p)\d+$")
+# Container ends of virtual Ethernet pairs, a new name for every container started:
+# vethXXXX (Docker, Podman, LXD, bridge CNIs), caliXXXX (Calico), lxcXXXX (Cilium). Their
+# traffic is also counted on the bridge or the host's interface, and as series they only
+# pile up (node_exporter keeps them by default; Glances and Netdata hide them).
+NETDEV_EXCLUDE: Final = re.compile(r"^(veth\w*|cali[0-9a-f]{8,}|lxc[0-9a-f]{8,})$")
 # node_exporter's filesystem collector defaults (--collector.filesystem.*-exclude).
 MOUNT_POINTS_EXCLUDE: Final = re.compile(
     r"^/(dev|proc|run/credentials/.+|sys|var/lib/docker/.+|var/lib/containers/storage/.+)($|/)"
