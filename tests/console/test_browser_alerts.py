@@ -1,14 +1,10 @@
 """The alerts pages in a real browser: an alert fires (an agent posts a failing check
 result), shows on the alerts page, the technician acknowledges it with a note, and the
 timeline shows the acknowledgement. Screenshots (light and dark) go to the test's tmp_path
-and to /tmp/alerts-shots/ (or $STEWARD_SCREENSHOTS) for a design review.
+and to $STEWARD_SCREENSHOTS when set, for a design review.
 """
 
 from __future__ import annotations
-
-import os
-import shutil
-from pathlib import Path
 
 import pytest
 from tests.console.test_alerts_views import fire
@@ -19,19 +15,6 @@ from steward.metrics.store import set_store_for_tests
 from steward.promql.memstore import MemoryStore
 
 pytestmark = pytest.mark.browser
-
-SHOTS = Path(os.environ.get("STEWARD_SCREENSHOTS") or "/tmp/alerts-shots")
-
-
-@pytest.fixture
-def shots(tmp_path):
-    def save(page, name: str) -> None:
-        path = tmp_path / f"{name}.png"
-        page.screenshot(path=str(path), full_page=True)
-        SHOTS.mkdir(parents=True, exist_ok=True)
-        shutil.copy(path, SHOTS / path.name)
-
-    return save
 
 
 @pytest.fixture

@@ -3,16 +3,13 @@ offered a knowledge base article as they type), a technician answers from the co
 with a public reply and an internal note, the requester sees only the reply and answers,
 the technician resolves.
 
-Screenshots go to the test's tmp_path and to /tmp/helpdesk-shots/ (or $STEWARD_SCREENSHOTS)
+Screenshots go to the test's tmp_path and to $STEWARD_SCREENSHOTS when set,
 for design review.
 """
 
 from __future__ import annotations
 
-import os
-import shutil
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 from django.utils import timezone
@@ -32,20 +29,6 @@ from steward.tenancy.roles import Role
 from steward.tenancy.scoping import Principal
 
 pytestmark = pytest.mark.browser
-
-SHOTS = Path(os.environ.get("STEWARD_SCREENSHOTS") or "/tmp/helpdesk-shots")
-
-
-@pytest.fixture
-def shots(tmp_path):
-    def save(page, name: str) -> None:
-        path = tmp_path / f"{name}.png"
-        page.evaluate("window.scrollTo(0, 0)")  # a #fragment scrolled: sticky bars move
-        page.screenshot(path=str(path), full_page=True)
-        SHOTS.mkdir(parents=True, exist_ok=True)
-        shutil.copy(path, SHOTS / path.name)
-
-    return save
 
 
 @pytest.fixture(autouse=True)

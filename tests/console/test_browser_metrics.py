@@ -1,17 +1,14 @@
 """Charts in a real browser: the device page's metrics and the fleet overview.
 
 Chromium (Playwright) against pytest-django's live server, with a simulated host's series
-in an in-memory store. Screenshots go to the test's tmp_path and to /tmp/metrics-shots/
-(or $STEWARD_SCREENSHOTS) for a design review.
+in an in-memory store. Screenshots go to the test's tmp_path and to
+$STEWARD_SCREENSHOTS when set, for a design review.
 """
 
 from __future__ import annotations
 
-import os
-import shutil
 import threading
 import time
-from pathlib import Path
 
 import pytest
 from django.utils import timezone
@@ -25,22 +22,6 @@ from steward.simulate.host import SimHost
 from steward.tsdb.types import Sample
 
 pytestmark = pytest.mark.browser
-
-SHOTS = Path(os.environ.get("STEWARD_SCREENSHOTS") or "/tmp/metrics-shots")
-
-
-@pytest.fixture
-def shots(tmp_path):
-    def save(target, name: str) -> None:
-        path = tmp_path / f"{name}.png"
-        if hasattr(target, "screenshot") and hasattr(target, "goto"):
-            target.screenshot(path=str(path), full_page=True)
-        else:
-            target.screenshot(path=str(path))
-        SHOTS.mkdir(parents=True, exist_ok=True)
-        shutil.copy(path, SHOTS / path.name)
-
-    return save
 
 
 @pytest.fixture
