@@ -182,3 +182,38 @@ def test_worker_waits_at_most_the_configured_interval(monkeypatch):
     monkeypatch.setattr(jobs, "loop", lambda stop, interval: seen.setdefault("interval", interval))
     assert main(["worker"]) == 0
     assert seen["interval"] == 7.0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_metrics_interval_shows_and_sets_a_scopes_interval(
+    live_server, world, monkeypatch, tmp_path, capsys
+):
+    monkeypatch.setenv("STEWARD_CLIENT_CONFIG", str(tmp_path / "client.toml"))
+    monkeypatch.delenv("STEWARD_URL", raising=False)
+    monkeypatch.delenv("STEWARD_TOKEN", raising=False)
+    login = ["login", "--url", live_server.url, "--password", PASSWORD, "--email"]
+    assert main([*login, "admin@acme.test"]) == 0
+    capsys.readouterr()
+    assert main(["metrics", "interval", "--device", "acme-ws-01"]) == 0
+    shown = capsys.readouterr().out
+    assert "Own interval  none (inherits)" in shown
+    assert "In effect     10 s (from the server default)" in shown
+    assert main(["metrics", "interval", "--site", str(world.acme_hq.pk), "--set", "30"]) == 0
+    assert "30 s (from the site)" in capsys.readouterr().out
+    assert main(["metrics", "interval", "--device", "acme-ws-01", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out) == {
+        "organization_id": world.acme.pk,
+        "site_id": None,
+        "device_id": world.acme_device.pk,
+        "interval": None,
+        "effective": 30,
+        "source": "site",
+    }
+    assert main(["metrics", "interval", "--site", str(world.acme_hq.pk), "--inherit"]) == 0
+    assert "10 s (from the server default)" in capsys.readouterr().out
+    assert main(["metrics", "interval", "--org", str(world.acme.pk), "--set", "0"]) == 2
+    assert "between 1 and 3600" in capsys.readouterr().err
+    # A technician may look but not change.
+    assert main([*login, "tech@acme.test"]) == 0
+    assert main(["metrics", "interval", "--org", str(world.acme.pk), "--set", "20"]) == 1
+    assert "403" in capsys.readouterr().err

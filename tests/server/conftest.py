@@ -108,6 +108,9 @@ def api(db):
         def patch(self, path, body, **kw):
             return self.call("PATCH", path, body, **kw)
 
+        def put(self, path, body, **kw):
+            return self.call("PUT", path, body, **kw)
+
         def delete(self, path, **kw):
             return self.call("DELETE", path, **kw)
 

@@ -237,7 +237,7 @@ def devices_list(args: argparse.Namespace) -> int:
     return 0
 
 
-def _resolve_device(client: Api, ref: str) -> dict[str, Any]:
+def resolve_device(client: Api, ref: str) -> dict[str, Any]:
     if ref.isdigit():
         return client.request("GET", f"/devices/{ref}")
     matches = [d for d in client.get_all("/devices", q=ref) if d["hostname"] == ref]
@@ -251,7 +251,7 @@ def _resolve_device(client: Api, ref: str) -> dict[str, Any]:
 
 def devices_show(args: argparse.Namespace) -> int:
     client = api()
-    device = _resolve_device(client, args.device)
+    device = resolve_device(client, args.device)
     if args.software:
         device["software"] = client.get_all(f"/devices/{device['id']}/software")
     if args.json:

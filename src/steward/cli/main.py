@@ -47,6 +47,7 @@ def build_agent_parser() -> argparse.ArgumentParser:
 def build_parser() -> argparse.ArgumentParser:
     from steward.cli import alerts as alerts_cli
     from steward.cli import client, local, simulate, tickets
+    from steward.cli import metrics as metrics_cli
 
     parser, commands = _root_parser()
     local.configure(commands)
@@ -55,6 +56,7 @@ def build_parser() -> argparse.ArgumentParser:
     tickets.configure(commands)
     simulate.configure(commands)
     alerts_cli.configure(commands)
+    metrics_cli.configure(commands)
     _configure_optional(commands)
     return parser
 

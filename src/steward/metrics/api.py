@@ -1,4 +1,5 @@
-"""API: scrape targets (``/api/v1/scrape-targets``). Changing them needs MANAGE."""
+"""API: scrape targets (``/api/v1/scrape-targets``) and the collection interval per scope
+(``/api/v1/metrics/collection``). Changing either needs MANAGE."""
 
 from __future__ import annotations
 
@@ -11,7 +12,10 @@ from ninja import Field, Query, Router, Schema, Status
 from steward.api.errors import ApiError
 from steward.api.pagination import Page, paginate
 from steward.inventory.models import Device
-from steward.metrics.models import ScrapeTarget
+from steward.metrics import collection
+from steward.metrics.collection import Scope
+from steward.metrics.models import MAX_INTERVAL, MIN_INTERVAL, ScrapeTarget
+from steward.tenancy.models import Site
 from steward.tenancy.roles import Capability
 from steward.tenancy.scoping import Principal, get_for, scoped
 
@@ -166,3 +170,70 @@ def delete_scrape_target(request, target_id: int):
     target = get_for(_queryset(), request.auth, Capability.MANAGE, pk=target_id)
     target.delete()
     return Status(204, None)
+
+
+# --- collection interval per organization, site or device ---------------------------------
+
+
+class CollectionScopeQuery(Schema):
+    organization_id: int | None = None
+    site_id: int | None = None
+    device_id: int | None = None
+
+
+class CollectionIn(CollectionScopeQuery):
+    interval: int | None = Field(
+        ..., ge=MIN_INTERVAL, le=MAX_INTERVAL, description="seconds; null: inherit"
+    )
+
+
+class CollectionOut(Schema):
+    organization_id: int
+    site_id: int | None
+    device_id: int | None
+    interval: int | None = Field(description="this scope's own value; null: it inherits")
+    effective: int = Field(description="the interval agents in this scope are told")
+    source: str = Field(description="device, site, organization or server default")
+
+
+def _scope(principal: Principal, query: CollectionScopeQuery, capability: Capability) -> Scope:
+    given = [name for name in ("organization_id", "site_id", "device_id") if getattr(query, name)]
+    if len(given) != 1:
+        raise ApiError(
+            422, "invalid_request", "give exactly one of organization_id, site_id, device_id"
+        )
+    if query.device_id:
+        device = get_for(Device.objects, principal, capability, pk=query.device_id)
+        return Scope(device.organization_id, device_id=device.pk, device_site_id=device.site_id)
+    if query.site_id:
+        site = get_for(Site.objects, principal, capability, pk=query.site_id)
+        return Scope(site.organization_id, site_id=site.pk)
+    assert query.organization_id is not None
+    principal.require(capability, query.organization_id)
+    return Scope(query.organization_id)
+
+
+def _collection_out(scope: Scope) -> CollectionOut:
+    found = collection.interval_for(scope)
+    return CollectionOut(
+        organization_id=scope.organization_id,
+        site_id=scope.site_id,
+        device_id=scope.device_id,
+        interval=found.own,
+        effective=found.effective,
+        source=found.source,
+    )
+
+
+@router.get("/metrics/collection", response=CollectionOut)
+def get_collection(request, query: Query[CollectionScopeQuery]):
+    """How often agents collect metrics in one scope (exactly one of the three ids)."""
+    return _collection_out(_scope(request.auth, query, Capability.VIEW))
+
+
+@router.put("/metrics/collection", response=CollectionOut)
+def set_collection(request, body: CollectionIn):
+    """Set a scope's own interval (``null``: inherit from the wider scope). Needs MANAGE."""
+    scope = _scope(request.auth, body, Capability.MANAGE)
+    collection.set_interval(scope, body.interval)
+    return _collection_out(scope)
