@@ -1,4 +1,5 @@
-"""Changing a device: edit (technicians), revoke (technicians), delete (admins).
+"""Changing a device: edit (technicians), revoke (technicians), delete and its metrics
+collection interval (admins).
 
 Each view fetches the device with the capability the action needs, so a role without it
 gets 403 on GET and POST alike; another organization's device is 404. Changes go through
@@ -14,9 +15,10 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
 
 from steward.console.common import console_view, get_or_404, principal
-from steward.console.core.forms import DeviceEditForm
+from steward.console.core.forms import CollectionIntervalForm, DeviceEditForm
 from steward.inventory import services
 from steward.inventory.models import Device, Site
+from steward.metrics import collection
 from steward.tenancy.roles import Capability
 from steward.tenancy.scoping import scoped
 
@@ -89,4 +91,33 @@ def device_delete(request: HttpRequest, pk: int) -> HttpResponse:
             "title": f"Delete {device}?",
             "button": "Delete device",
         },
+    )
+
+
+@console_view
+@require_http_methods(["GET", "POST"])
+def device_collection(request: HttpRequest, pk: int) -> HttpResponse:
+    """How often the device's agent collects metrics: its own interval, or inherit."""
+    device = _device(request, pk, Capability.MANAGE)
+    scope = collection.Scope(
+        device.organization_id, device_id=device.pk, device_site_id=device.site_id
+    )
+    current = collection.interval_for(scope)
+    # What the device would get without its own value: the site's, the organization's...
+    site = collection.interval_for(collection.Scope(device.organization_id, site_id=device.site_id))
+    initial = {"mode": "own" if current.own is not None else "inherit", "seconds": current.own}
+    form = CollectionIntervalForm(request.POST or None, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        seconds = form.cleaned_data["seconds"] if form.cleaned_data["mode"] == "own" else None
+        collection.set_interval(scope, seconds)
+        found = collection.interval_for(scope)
+        messages.success(
+            request,
+            f"{device} now collects metrics every {found.effective} s (from the {found.source}).",
+        )
+        return redirect("console:device", pk=device.pk)
+    return render(
+        request,
+        "console/devices/collection.html",
+        {"device": device, "form": form, "current": current, "inherited": site},
     )

@@ -17,6 +17,7 @@ from steward.console.common import (
 from steward.console.core import presenters
 from steward.inventory.filters import STATUSES, DeviceFilter
 from steward.inventory.models import Device, InstalledSoftware, Site, Tag
+from steward.metrics import collection
 from steward.tenancy.roles import Capability
 
 PAGE_SIZES = (25, 50, 100, 200)
@@ -96,6 +97,11 @@ def device_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "device": device,
             "can_operate": who.can(Capability.OPERATE, device.organization_id),
             "can_delete": who.can(Capability.MANAGE, device.organization_id),
+            "collection": collection.interval_for(
+                collection.Scope(
+                    device.organization_id, device_id=device.pk, device_site_id=device.site_id
+                )
+            ),
             "file_systems": presenters.file_systems(inventory),
             "disks": presenters.disks(inventory),
             "interfaces": presenters.interfaces(inventory),

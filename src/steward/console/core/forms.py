@@ -7,6 +7,7 @@ from django.db.models import QuerySet
 
 from steward.accounts.models import User
 from steward.inventory.models import Device, Site
+from steward.metrics.models import MAX_INTERVAL, MIN_INTERVAL
 
 TAG_MAX_LENGTH = 64  # Tag.name's max_length
 TAGS_MAX = 100  # the API's limit on tags per device edit
@@ -91,3 +92,30 @@ class DeviceEditForm(forms.ModelForm):
         if len(names) > TAGS_MAX:
             raise forms.ValidationError(f"A device has at most {TAGS_MAX} tags.")
         return names
+
+
+class CollectionIntervalForm(forms.Form):
+    """A device's metrics collection interval: its own, or the wider scope's."""
+
+    mode = forms.ChoiceField(
+        choices=(("inherit", "Inherit"), ("own", "Own interval")),
+        widget=forms.RadioSelect,
+        label="Interval",
+    )
+    seconds = forms.IntegerField(
+        required=False,
+        min_value=MIN_INTERVAL,
+        max_value=MAX_INTERVAL,
+        label="Seconds between collections",
+        help_text=f"{MIN_INTERVAL} to {MAX_INTERVAL}",
+    )
+
+    def clean(self):
+        data = super().clean()
+        if (
+            data.get("mode") == "own"
+            and data.get("seconds") is None
+            and "seconds" not in self.errors
+        ):
+            self.add_error("seconds", "Give the seconds between collections.")
+        return data

@@ -19,4 +19,9 @@ urlpatterns = [
     path("devices/<int:pk>/edit/", device_actions.device_edit, name="device-edit"),
     path("devices/<int:pk>/revoke/", device_actions.device_revoke, name="device-revoke"),
     path("devices/<int:pk>/delete/", device_actions.device_delete, name="device-delete"),
+    path(
+        "devices/<int:pk>/collection/",
+        device_actions.device_collection,
+        name="device-collection",
+    ),
 ]
