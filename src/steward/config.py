@@ -226,7 +226,7 @@ OPTIONS: tuple[Option, ...] = (
         "Decoded metric chunks kept in memory per process for queries, in MiB (0: off)",
     ),
     # The metrics store's retention per tier and its cardinality guard (steward.tsdb's
-    # Retention and Limits; tests/test_config.py checks the defaults are theirs).
+    # Retention and Limits; tests/metrics/test_store.py checks the defaults are theirs).
     Option("metrics_retention_raw_days", _positive, 7, "Days the metrics store keeps raw samples"),
     Option("metrics_retention_minute_days", _positive, 90, "Days it keeps 1-minute rollups"),
     Option("metrics_retention_hour_days", _positive, 730, "Days it keeps 1-hour rollups"),

@@ -208,9 +208,9 @@ def _scope(principal: Principal, query: CollectionScopeQuery, capability: Capabi
     if query.site_id:
         site = get_for(Site.objects, principal, capability, pk=query.site_id)
         return Scope(site.organization_id, site_id=site.pk)
-    assert query.organization_id is not None
-    principal.require(capability, query.organization_id)
-    return Scope(query.organization_id)
+    organization_id = int(query.organization_id or 0)  # the one given, by the check above
+    principal.require(capability, organization_id)
+    return Scope(organization_id)
 
 
 def _collection_out(scope: Scope) -> CollectionOut:
