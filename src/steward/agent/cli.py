@@ -46,6 +46,7 @@ from steward.agent.metrics.pipeline import DEFAULT_INTERVAL, MetricsPipeline, cl
 from steward.agent.platforms import UnsupportedPlatform, current_platform
 from steward.agent.protocol import MAX_METRICS_INTERVAL, MIN_METRICS_INTERVAL
 from steward.agent.runner import EXIT_INVALID_CREDENTIAL, EXIT_REVOKED, AgentRunner
+from steward.agent.scrapes import ScrapeService
 from steward.agent.spool import DEFAULT_MAX_BYTES, SPOOL_DIR, Spool
 from steward.agent.state import AgentState, StateError, default_state_dir, load_state
 
@@ -244,11 +245,12 @@ def run_command(args: argparse.Namespace) -> int:
             state.server_url, credential=state.credential, ca_file=state.ca_file
         )
         checks = ChecksService(results_client, state_dir)
-        runner = AgentRunner(state, metrics=metrics, checks=checks)
+        scrapes = ScrapeService(results_client, state_dir)
+        runner = AgentRunner(state, metrics=metrics, checks=checks, scrapes=scrapes)
     except ValueError as error:  # the saved server URL or CA file is unusable
         return _error(str(error))
     except OSError as error:
-        return _error(f"cannot use the check results spool in {state_dir}: {error}")
+        return _error(f"cannot use the check results or scrape spool in {state_dir}: {error}")
     stop = threading.Event()
     with _stop_on_signals(stop), results_client:
         return runner.run(stop)

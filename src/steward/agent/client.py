@@ -28,6 +28,8 @@ from steward.agent.protocol import (
     HEARTBEAT_PATH,
     INVENTORY_PATH,
     METRICS_PATH,
+    SCRAPE_RESULTS_PATH,
+    SCRAPE_TARGETS_PATH,
     encode_body,
     utc_now,
 )
@@ -254,6 +256,21 @@ class AgentClient:
             "POST",
             CHECK_RESULTS_PATH,
             gzip.compress(content, 6, mtime=0),
+            extra_headers={"Content-Encoding": "gzip"},
+        )
+
+    def fetch_scrape_targets(self) -> dict[str, Any]:
+        """The exporters this device's agent scrapes for the server:
+        ``{"targets": [...], "max_body": ...}`` (``steward.agent.scrapes`` validates it)."""
+        return self._request("GET", SCRAPE_TARGETS_PATH)
+
+    def send_scrape_results(self, body_gzipped: bytes) -> dict[str, Any]:
+        """Send spooled scrape results (gzip JSON, stamped by the caller); returns the
+        server's answer (``accepted``, ``unknown_targets``, ``errors``)."""
+        return self._request(
+            "POST",
+            SCRAPE_RESULTS_PATH,
+            body_gzipped,
             extra_headers={"Content-Encoding": "gzip"},
         )
 

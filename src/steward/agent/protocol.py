@@ -18,6 +18,8 @@ INVENTORY_PATH: Final = "/api/v1/agent/inventory"
 METRICS_PATH: Final = "/api/v1/agent/metrics"
 CHECKS_PATH: Final = "/api/v1/agent/checks"
 CHECK_RESULTS_PATH: Final = "/api/v1/agent/check-results"
+SCRAPE_TARGETS_PATH: Final = "/api/v1/agent/scrape-targets"
+SCRAPE_RESULTS_PATH: Final = "/api/v1/agent/scrape-results"
 
 # Stable error codes the agent reacts to (every error body is {"detail", "code"}).
 CODE_DEVICE_REVOKED: Final = "device_revoked"

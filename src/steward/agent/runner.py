@@ -39,6 +39,7 @@ from steward.agent.client import (
 )
 from steward.agent.inventory import collect_inventory
 from steward.agent.metrics.pipeline import MetricsPipeline
+from steward.agent.scrapes import ScrapeService
 from steward.agent.state import AgentState
 
 logger = logging.getLogger(__name__)
@@ -79,6 +80,7 @@ class AgentRunner:
         max_backoff: float = 60.0,
         metrics: MetricsPipeline | None = None,
         checks: ChecksService | None = None,
+        scrapes: ScrapeService | None = None,
     ) -> None:
         self.state = state
         self._clock = clock
@@ -101,6 +103,8 @@ class AgentRunner:
         self.metrics = metrics
         # Shares this runner's clock: its next_fetch is compared with self._clock().
         self.checks = checks
+        # Exporters this agent scrapes for the server, on a thread of their own.
+        self.scrapes = scrapes
         # No server request before this (monotonic) time: the backoff after an outage.
         self._retry_at = now
 
@@ -110,9 +114,13 @@ class AgentRunner:
         logger.info("reporting to %s as device %d", self.state.server_url, self.state.device_id)
         if self.checks is not None:
             self.checks.start(stop)
+        if self.scrapes is not None:
+            self.scrapes.start(stop)
         try:
             return self._loop(stop)
         finally:
+            if self.scrapes is not None:
+                self.scrapes.close()
             if self.checks is not None:
                 self.checks.close()
             if self.metrics is not None:

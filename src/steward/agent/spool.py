@@ -105,9 +105,13 @@ class Spool:
         max_bytes: int = DEFAULT_MAX_BYTES,
         clock: Callable[[], float] = time.time,
         fsync: bool = True,
+        items_key: str = "families",
     ) -> None:
         self.directory = directory
         self.max_bytes = max_bytes
+        # The list every payload holds ("families" of a metrics batch, "results" of the
+        # scrape spool): a file without it is not a batch and goes to quarantine.
+        self.items_key = items_key
         self.dropped_samples = 0
         self.quarantined = 0
         self._clock = clock
@@ -224,7 +228,7 @@ class Spool:
         path = self.directory / entry.name
         try:
             payload = json.loads(gzip.decompress(path.read_bytes()))
-            if not isinstance(payload, dict) or not isinstance(payload.get("families"), list):
+            if not isinstance(payload, dict) or not isinstance(payload.get(self.items_key), list):
                 raise ValueError("not a batch")
         except OSError as error:
             if error.errno in _TRANSIENT:

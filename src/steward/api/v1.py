@@ -16,6 +16,7 @@ from steward.helpdesk.api import router as helpdesk_router
 from steward.insights.api import router as insights_router
 from steward.inventory.api import router as inventory_router
 from steward.metrics.agent import router as agent_metrics_router
+from steward.metrics.agent_scrapes import router as agent_scrapes_router
 from steward.metrics.api import router as metrics_router
 from steward.metrics.write import router as metrics_write_router
 from steward.notify.api import router as notify_router
@@ -46,3 +47,4 @@ api.add_router("/", metrics_write_router)
 api.add_router("/agent", agent_router)
 api.add_router("/agent", agent_metrics_router)
 api.add_router("/agent", agent_checks_router)
+api.add_router("/agent", agent_scrapes_router)

@@ -28,6 +28,9 @@ class ScrapeTargetOut(Schema):
     id: int
     organization_id: int
     device_id: int | None
+    scraper_id: int | None = Field(
+        description="the device whose agent scrapes this target; null: the server does"
+    )
     job: str
     url: str
     interval_seconds: int
@@ -48,6 +51,9 @@ class ScrapeTargetOut(Schema):
 class ScrapeTargetIn(Schema):
     organization_id: int
     device_id: int | None = None
+    scraper_id: int | None = Field(
+        None, description="a device whose agent scrapes it (a target inside its network)"
+    )
     job: str = Field("scrape", min_length=1, max_length=100, pattern=JOB_PATTERN)
     url: str = Field(min_length=1, max_length=2000)
     interval_seconds: int = Field(30, ge=5, le=3600)
@@ -57,6 +63,7 @@ class ScrapeTargetIn(Schema):
 
 class ScrapeTargetPatch(Schema):
     device_id: int | None = None
+    scraper_id: int | None = None
     job: str | None = Field(None, min_length=1, max_length=100, pattern=JOB_PATTERN)
     url: str | None = Field(None, min_length=1, max_length=2000)
     interval_seconds: int | None = Field(None, ge=5, le=3600)
@@ -86,7 +93,9 @@ def _check_url(url: str) -> str:
     return url.strip()
 
 
-def _device_in(principal: Principal, organization_id: int, device_id: int | None) -> Device | None:
+def _device_in(
+    principal: Principal, organization_id: int, device_id: int | None, field: str = "device_id"
+) -> Device | None:
     if device_id is None:
         return None
     device = (
@@ -95,7 +104,16 @@ def _device_in(principal: Principal, organization_id: int, device_id: int | None
         .first()
     )
     if device is None:
-        raise ApiError(422, "invalid_request", "device_id: no such device in this organization")
+        raise ApiError(422, "invalid_request", f"{field}: no such device in this organization")
+    return device
+
+
+def _scraper_in(principal: Principal, organization_id: int, device_id: int | None) -> Device | None:
+    """The device whose agent is to scrape a target: of the target's organization, not
+    revoked (its agent no longer talks to the server)."""
+    device = _device_in(principal, organization_id, device_id, "scraper_id")
+    if device is not None and device.revoked_at is not None:
+        raise ApiError(422, "invalid_request", "scraper_id: this device is revoked")
     return device
 
 
@@ -125,9 +143,11 @@ def create_scrape_target(request, body: ScrapeTargetIn):
     principal: Principal = request.auth
     principal.require(Capability.MANAGE, body.organization_id)
     device = _device_in(principal, body.organization_id, body.device_id)
+    scraper = _scraper_in(principal, body.organization_id, body.scraper_id)
     target = ScrapeTarget(
         organization_id=body.organization_id,
         device=device,
+        scraper=scraper,
         job=body.job,
         url=_check_url(body.url),
         interval_seconds=body.interval_seconds,
@@ -152,6 +172,9 @@ def update_scrape_target(request, target_id: int, body: ScrapeTargetPatch):
     changes = body.model_dump(exclude_unset=True)
     if "device_id" in changes:
         target.device = _device_in(principal, target.organization_id, changes.pop("device_id"))
+    if "scraper_id" in changes:
+        target.scraper = _scraper_in(principal, target.organization_id, changes.pop("scraper_id"))
+        target.next_scrape_at = timezone.now()
     if "url" in changes:
         target.url = _check_url(changes.pop("url"))
     for name, value in changes.items():

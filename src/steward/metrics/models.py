@@ -82,11 +82,16 @@ OBSERVED_SCRAPE_FIELDS = {
 
 class ScrapeTargetQuerySet(models.QuerySet["ScrapeTarget"]):
     def due(self, now=None) -> ScrapeTargetQuerySet:
-        return self.filter(enabled=True, next_scrape_at__lte=now or timezone.now())
+        """Targets the server scrapes now (an agent's targets are its own to schedule)."""
+        return self.filter(
+            enabled=True, scraper__isnull=True, next_scrape_at__lte=now or timezone.now()
+        )
 
 
 class ScrapeTarget(models.Model):
-    """A Prometheus exposition endpoint the worker scrapes (``/metrics`` of an exporter)."""
+    """A Prometheus exposition endpoint (``/metrics`` of an exporter), scraped by the worker
+    or, for a target only reachable inside a customer's network, by one device's agent
+    (``scraper``: docs/agent-protocol.md § Scrape targets)."""
 
     tenant_path = "organization"
 
@@ -100,6 +105,14 @@ class ScrapeTarget(models.Model):
         on_delete=models.SET_NULL,
         related_name="scrape_targets",
         help_text="The device the exporter runs on: its series get steward_device.",
+    )
+    scraper = models.ForeignKey(
+        Device,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="scrape_assignments",
+        help_text="The device whose agent scrapes this target; empty: the server does.",
     )
     job = models.CharField(
         max_length=100, default="scrape", help_text="The job label of the scraped series."

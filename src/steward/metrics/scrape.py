@@ -1,4 +1,5 @@
-"""The worker job that scrapes Prometheus exporters (``ScrapeTarget``).
+"""The worker job that scrapes Prometheus exporters (``ScrapeTarget``), and the storing
+of scrapes that agents report (``agent_scrapes``: targets inside a customer's network).
 
 Each run claims the due targets with a conditional update (one winner per target even if
 two workers overlap), fetches them concurrently in a bounded thread pool, parses the text
@@ -218,6 +219,29 @@ def scrape_due_targets() -> int:
                 targets,
             )
         )
+    store_scrapes(list(zip(targets, results, strict=True)))
+    return len(targets)
+
+
+def scraped_by_agent(started_ms: int, duration: float, error: str, text: str) -> Scraped:
+    """What an agent reported for one scrape (``agent_scrapes``), parsed as the server
+    parses its own: a body that does not parse is the scrape's error."""
+    scraped = Scraped(started_ms=started_ms, duration=duration, error=error[:1000])
+    if not scraped.error:
+        try:
+            parse_exposition(text.removeprefix("\ufeff"), scraped)
+        except ScrapeError as exc:
+            scraped.error = str(exc)[:1000]
+            scraped.samples.clear()
+            scraped.metadata.clear()
+    return scraped
+
+
+def store_scrapes(pairs: list[tuple[ScrapeTarget, Scraped]]) -> dict[int, str]:
+    """Store each scrape's samples (one append per organization) and record the outcome on
+    its target; returns the error recorded per target id (empty: none)."""
+    targets = [t for t, _ in pairs]
+    results = [r for _, r in pairs]
     by_org: dict[int, list[Sample]] = defaultdict(list)
     metadata: dict[int, list[SeriesMetadata]] = defaultdict(list)
     for target, scraped in zip(targets, results, strict=True):
@@ -242,11 +266,13 @@ def scrape_due_targets() -> int:
             first = result.errors[0] if result.errors else "refused by a store limit"
             errors[org_id] = f"{result.rejected} sample(s) refused: {first}"[:1000]
     finished = timezone.now()
+    recorded: dict[int, str] = {}
     for target, scraped in zip(targets, results, strict=True):
+        recorded[target.pk] = scraped.error or errors.get(target.organization_id, "")
         ScrapeTarget.objects.filter(pk=target.pk).update(
             last_scrape_at=finished,
             last_duration=round(scraped.duration, 6),
-            last_error=scraped.error or errors.get(target.organization_id, ""),
+            last_error=recorded[target.pk],
             last_samples=len(scraped.samples),
         )
-    return len(targets)
+    return recorded
