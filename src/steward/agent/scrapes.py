@@ -282,7 +282,7 @@ class ScrapeService:
                 # Reassigned or deleted meanwhile: fetch the assignment again soon.
                 self.next_fetch = min(self.next_fetch, self._clock())
             sent += 1
-        self.sent += sent
+            self.sent += 1
         return sent
 
     def _pause(self, why: str) -> None:
@@ -324,7 +324,9 @@ class ScrapeService:
                     return
                 except Exception:  # never the agent's end: log, and try again later
                     logger.exception("scrape round failed")
-                stop.wait(max(0.2, min(1.0, self.next_wake() - self._clock())))
+                # Asleep until something is due (an agent without targets wakes once a
+                # minute); ``close`` wakes it at once.
+                self._closed.wait(max(0.2, min(60.0, self.next_wake() - self._clock())))
 
         self._thread = threading.Thread(target=loop, name="steward-scrapes", daemon=True)
         self._thread.start()
