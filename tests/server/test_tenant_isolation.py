@@ -19,7 +19,7 @@ from steward.accounts.models import ApiToken
 from steward.api.v1 import api as ninja_api
 from steward.audit.models import AuditEntry
 from steward.inventory.models import Device, EnrollmentToken
-from steward.metrics.models import ScrapeTarget
+from steward.metrics.models import MetricsSettings, ScrapeTarget
 from steward.notify.models import Channel, Delivery
 from steward.tenancy.models import Membership, Organization, Site
 from tests.alerts.isolation import ALERTS_ROUTES, alerts_ids, alerts_path, alerts_snapshot
@@ -109,6 +109,10 @@ ROUTES: dict[tuple[str, str], tuple[dict | None, set[int]]] = {
     ("GET", "/api/v1/scrape-targets/{target_id}"): (None, {404}),
     ("PATCH", "/api/v1/scrape-targets/{target_id}"): ({"enabled": False}, {404}),
     ("DELETE", "/api/v1/scrape-targets/{target_id}"): (None, {404}),
+    # Without a scope the read is refused (422); with Acme's device, site or organization
+    # it is a 404 (tests/metrics/test_collection_api.py, which also checks reads).
+    ("GET", "/api/v1/metrics/collection"): (None, {422}),
+    ("PUT", "/api/v1/metrics/collection"): ({"device_id": "{device_id}", "interval": 5}, {404}),
     # Push ingest writes into the caller's own organization (Globex here); naming Acme
     # with ?org= is a 404, tested in tests/metrics. Bodies that are not valid line protocol
     # or snappy are refused.
@@ -120,6 +124,8 @@ ROUTES: dict[tuple[str, str], tuple[dict | None, set[int]]] = {
     ("POST", "/api/v1/agent/heartbeat"): ({"sent_at": "2026-01-01T00:00:00Z"}, {401}),
     ("POST", "/api/v1/agent/inventory"): ({"sent_at": "2026-01-01T00:00:00Z"}, {401}),
     ("POST", "/api/v1/agent/metrics"): ({"sent_at": "2026-01-01T00:00:00Z"}, {401}),
+    ("GET", "/api/v1/agent/scrape-targets"): (None, {401}),
+    ("POST", "/api/v1/agent/scrape-results"): ({"results": []}, {401}),
 }
 
 ROUTES.update(HELPDESK_ROUTES)
@@ -155,6 +161,7 @@ def snapshot() -> str:
             insights_snapshot(),
             alerts_snapshot(),
             list(ScrapeTarget.objects.filter(organization__name="Acme").values()),
+            list(MetricsSettings.objects.filter(organization__name="Acme").values()),
         ],
         default=str,
     )
