@@ -100,10 +100,9 @@ def test_results_are_stored_with_the_targets_labels(world, credential, metrics_s
     response = post_results(credential, [result(t, BODY)])
     assert response.status_code == 200, response.content
     assert response.json() == {"accepted": 1, "unknown_targets": [], "errors": {}}
-    # prometheus_client's parser names a counter's samples <name>_total, as the server's
-    # own scrapes store them.
-    [(labels, points)] = metrics_store.find("ifHCInOctets_total")
-    assert labels == {"__name__": "ifHCInOctets_total", "ifName": "ge-0/0/1", "job": "switch",
+    # The name as the exporter wrote it (a counter without _total), as Prometheus keeps it.
+    [(labels, points)] = metrics_store.find("ifHCInOctets")
+    assert labels == {"__name__": "ifHCInOctets", "ifName": "ge-0/0/1", "job": "switch",
                       "instance": "10.0.0.5:9116", "steward_org": "acme",
                       "steward_device": str(switch.pk)}  # fmt: skip
     assert list(points.values()) == [123456.0]
@@ -140,7 +139,7 @@ def test_a_result_for_another_devices_target_is_refused_alone(world, credential,
     ).json()
     assert answer["accepted"] == 1
     assert answer["unknown_targets"] == sorted([theirs.pk, server_side.pk, 999999])
-    assert len(metrics_store.find("ifHCInOctets_total")) == 1
+    assert len(metrics_store.find("ifHCInOctets")) == 1
     theirs.refresh_from_db()
     assert theirs.last_scrape_at is None
 

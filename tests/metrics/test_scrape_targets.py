@@ -13,7 +13,7 @@ from django.utils import timezone
 from steward.audit.models import AuditEntry
 from steward.metrics import jobs
 from steward.metrics.models import ScrapeTarget
-from steward.metrics.scrape import instance_of
+from steward.metrics.scrape import Scraped, ScrapeError, instance_of, parse_exposition
 
 pytestmark = pytest.mark.django_db
 
@@ -274,3 +274,23 @@ def test_invalid_targets_are_refused(api, world, body, detail):
     )
     assert response.status_code == 422
     assert response.json()["detail"].startswith(detail)
+
+
+def test_counters_keep_the_name_the_exporter_wrote(world, metrics_store):
+    # prometheus_client's parser calls every counter sample <name>_total; Prometheus keeps
+    # the name as exposed (SNMP exporter's ifHCInOctets), and dashboards query that.
+    text = (
+        "# TYPE ifHCInOctets counter\n"
+        'ifHCInOctets{ifName="ge-0/0/1"} 10\n'
+        "# TYPE requests_total counter\n"
+        "requests_total 5\n"
+        "# TYPE weird counter\n"
+        "{broken line\n"
+    )
+    scraped = Scraped(started_ms=1)
+    parse_exposition(text.replace("# TYPE weird counter\n{broken line\n", ""), scraped)
+    assert [name for name, *_ in scraped.samples] == ["ifHCInOctets", "requests_total"]
+    assert [m.metric for m in scraped.metadata] == ["ifHCInOctets", "requests_total"]
+    assert scraped.metadata[0].type == "counter"
+    with pytest.raises(ScrapeError, match="invalid exposition format"):
+        parse_exposition(text, Scraped(started_ms=1))

@@ -118,18 +118,45 @@ def _sample_type(family_type: str, sample_name: str) -> MetricType:
     return MetricType.UNKNOWN
 
 
+def _exposed_names(text: str) -> set[str]:
+    """The sample names as the exporter wrote them (the first word of each sample line)."""
+    names = set()
+    for line in text.splitlines():
+        line = line.lstrip()
+        if line and not line.startswith("#"):
+            words = line.split("{", 1)[0].split(None, 1)
+            if words:
+                names.add(words[0])
+    return names
+
+
 def parse_exposition(text: str, scraped: Scraped) -> None:
+    """Samples and metadata of a text exposition, under the names the exporter wrote.
+
+    ``prometheus_client``'s parser names every counter sample ``<name>_total``, also when
+    the exporter wrote ``<name>`` (SNMP exporter's ``ifHCInOctets``, many older
+    exporters); Prometheus stores the name as written, and dashboards query it so. Such
+    samples get their written name back (the text is read once more, only if a counter
+    sample's name is not in it).
+    """
     seen: set[str] = set()
+    exposed: set[str] | None = None
     try:
         for family in text_string_to_metric_families(text):
             for sample in family.samples:
+                name = sample.name
+                if family.type == "counter" and name.endswith("_total"):
+                    if exposed is None:
+                        exposed = _exposed_names(text)
+                    if name not in exposed and name[: -len("_total")] in exposed:
+                        name = name[: -len("_total")]
                 ts = None if sample.timestamp is None else round(sample.timestamp * 1000)
-                scraped.samples.append((sample.name, dict(sample.labels), sample.value, ts))
-                if sample.name not in seen:
-                    seen.add(sample.name)
+                scraped.samples.append((name, dict(sample.labels), sample.value, ts))
+                if name not in seen:
+                    seen.add(name)
                     scraped.metadata.append(
                         SeriesMetadata(
-                            sample.name,
+                            name,
                             _sample_type(family.type, sample.name),
                             family.unit or "",
                             family.documentation or "",
