@@ -38,7 +38,8 @@ TCP_STATES: Final = {
 # loop devices and floppies (a partition's I/O is already in its disk's).
 DISK_EXCLUDE: Final = re.compile(r"^(z?ram|loop|fd|(h|s|v|xv)d[a-z]|nvme\d+n\d+p)\d+$")
 # Container ends of virtual Ethernet pairs, a new name for every container started:
-# vethXXXX (Docker, Podman, LXD, bridge CNIs), caliXXXX (Calico), lxcXXXX (Cilium). Their
+# "veth" and a random suffix (Docker, Podman, LXD, bridge CNIs, e.g. veth1a2b3c4), "cali"
+# and 11 hex digits (Calico), "lxc" and 12 or more hex digits (Cilium). Their
 # traffic is also counted on the bridge or the host's interface, and as series they only
 # pile up (node_exporter keeps them by default; Glances and Netdata hide them).
 NETDEV_EXCLUDE: Final = re.compile(r"^(veth\w*|cali[0-9a-f]{8,}|lxc[0-9a-f]{8,})$")
