@@ -27,7 +27,7 @@ from steward.alerts import derive, hooks
 from steward.api.errors import ApiError
 from steward.audit import context
 from steward.inventory.models import Device
-from steward.metrics import bodies, ingest
+from steward.metrics import bodies, collection, ingest
 from steward.metrics.agent_batch import (  # noqa: F401 - re-exported (tests, old imports)
     FORMATS,
     FORMATS_HEADER,
@@ -172,27 +172,10 @@ def device_for(request: HttpRequest, token: str) -> AgentDevice:
     return AgentDevice(pk, hostname, org_id, site_id, slug, tuple(intervals))  # type: ignore[arg-type]
 
 
-def collection_interval(device: Device | AgentDevice) -> int:
-    """The interval for this device: its own, else its site's, else its organization's."""
-    if isinstance(device, AgentDevice):
-        found = device.intervals
-    else:
-        rows = MetricsSettings.objects.filter(
-            organization_id=device.organization_id, metrics_interval__isnull=False
-        ).values_list("device_id", "site_id", "metrics_interval")
-        by_scope: dict[str, int] = {}
-        for device_id, site_id, interval in rows:
-            if device_id == device.pk:
-                by_scope["device"] = interval
-            elif site_id is not None and site_id == device.site_id:
-                by_scope["site"] = interval
-            elif device_id is None and site_id is None:
-                by_scope["organization"] = interval
-        found = (by_scope.get("device"), by_scope.get("site"), by_scope.get("organization"))
-    for interval in found:
-        if interval is not None:
-            return int(interval)
-    return int(ingest.option("metrics_interval"))
+def collection_interval(device: AgentDevice) -> int:
+    """The interval for this device: its own, else its site's, else its organization's
+    (``collection.effective``, on the three values ``device_for`` read with the device)."""
+    return collection.effective(device.intervals)
 
 
 # --- the batch ----------------------------------------------------------------------------

@@ -9,6 +9,7 @@ the row (the scope inherits again). Every change is audited with the model.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from steward.metrics import ingest
@@ -40,6 +41,14 @@ class Interval:
     source: str  # "device", "site", "organization" or DEFAULT_SOURCE
 
 
+def effective(most_specific_first: Iterable[int | None]) -> int:
+    """The first value set (device, site, organization), else the server default."""
+    for seconds in most_specific_first:
+        if seconds is not None:
+            return int(seconds)
+    return int(ingest.option("metrics_interval"))
+
+
 def interval_for(scope: Scope) -> Interval:
     """The scope's own value and the one in effect there, with the scope it comes from."""
     by_kind: dict[str, int] = {}
@@ -57,10 +66,9 @@ def interval_for(scope: Scope) -> Interval:
         else:
             by_kind["organization"] = value
     chain = {"device": ("device", "site", "organization"), "site": ("site", "organization")}
-    for kind in chain.get(scope.kind, ("organization",)):
-        if kind in by_kind:
-            return Interval(by_kind.get(scope.kind), by_kind[kind], kind)
-    return Interval(None, int(ingest.option("metrics_interval")), DEFAULT_SOURCE)
+    kinds = chain.get(scope.kind, ("organization",))
+    source = next((kind for kind in kinds if kind in by_kind), DEFAULT_SOURCE)
+    return Interval(by_kind.get(scope.kind), effective(map(by_kind.get, kinds)), source)
 
 
 def set_interval(scope: Scope, seconds: int | None) -> None:

@@ -17,7 +17,6 @@ SQLite its id goes to the next series created.
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -28,10 +27,6 @@ from steward.tsdb.types import AppendResult, Labels, Limits
 
 MAX_ERRORS = 10  # messages per AppendResult: the first few tell the story
 BOUNDS_SLACK_MS = 10 * 60_000  # series.last_ms is refreshed at most this often per series
-
-
-def _wall_clock_ms() -> int:
-    return int(time.time() * 1000)
 
 
 def _duration(ms: int) -> str:
@@ -71,12 +66,10 @@ class Pending:
 class Registry:
     """Series ids and label sets, cached per process; registration under the limits."""
 
-    def __init__(
-        self, backend: Backend, limits: Limits, clock: Callable[[], int] | None = None
-    ) -> None:
+    def __init__(self, backend: Backend, limits: Limits, clock: Callable[[], int]) -> None:
         self.backend = backend
         self.limits = limits
-        self.clock = clock or _wall_clock_ms  # for the active series' window
+        self.clock = clock  # the store's, for the active series' window
         # org -> tuple(labels.items()) -> id: the hot-path cache (insertion order counts,
         # so one series may sit here under several orders; all map to the same id).
         self.by_items: dict[int, dict[tuple[tuple[str, str], ...], int]] = {}
