@@ -267,11 +267,9 @@ def scraped_by_agent(started_ms: int, duration: float, error: str, text: str) ->
 def store_scrapes(pairs: list[tuple[ScrapeTarget, Scraped]]) -> dict[int, str]:
     """Store each scrape's samples (one append per organization) and record the outcome on
     its target; returns the error recorded per target id (empty: none)."""
-    targets = [t for t, _ in pairs]
-    results = [r for _, r in pairs]
     by_org: dict[int, list[Sample]] = defaultdict(list)
     metadata: dict[int, list[SeriesMetadata]] = defaultdict(list)
-    for target, scraped in zip(targets, results, strict=True):
+    for target, scraped in pairs:
         try:
             samples = samples_of(target, scraped)
         except Exception as exc:  # one target's bug must not lose every target's batch
@@ -294,7 +292,7 @@ def store_scrapes(pairs: list[tuple[ScrapeTarget, Scraped]]) -> dict[int, str]:
             errors[org_id] = f"{result.rejected} sample(s) refused: {first}"[:1000]
     finished = timezone.now()
     recorded: dict[int, str] = {}
-    for target, scraped in zip(targets, results, strict=True):
+    for target, scraped in pairs:
         recorded[target.pk] = scraped.error or errors.get(target.organization_id, "")
         ScrapeTarget.objects.filter(pk=target.pk).update(
             last_scrape_at=finished,
