@@ -190,3 +190,16 @@ def test_the_thread_scrapes_until_closed(exporter, tmp_path):
     scrapes.close()
     assert [r["target_id"] for r in server.received] == [1]
     assert not scrapes._thread.is_alive()  # type: ignore[union-attr]
+
+
+def test_the_assignment_is_saved_when_it_changes_only(exporter, tmp_path):
+    server = FakeServer([target(1, f"{exporter}/metrics")])
+    scrapes = service(server, tmp_path)
+    scrapes.refresh()
+    saved = tmp_path / "scrapes.json"
+    saved.write_text(saved.read_text().replace("metrics", "metrics "))  # a marker
+    scrapes.refresh()  # the same answer: the file is left alone
+    assert "metrics " in saved.read_text()
+    server.targets.append(target(2, f"{exporter}/bom"))
+    scrapes.refresh()
+    assert [t["id"] for t in json.loads(saved.read_text())["targets"]] == [1, 2]
