@@ -34,6 +34,8 @@ def configure(commands) -> None:
 
 
 def interval_command(args: argparse.Namespace) -> int:
+    if args.set is not None and not 1 <= args.set <= 3600:
+        raise CliError("--set: expected seconds between 1 and 3600", 2)
     client = api()
     if args.device is not None:
         scope = {"device_id": resolve_device(client, args.device)["id"]}
@@ -41,8 +43,6 @@ def interval_command(args: argparse.Namespace) -> int:
         scope = {"site_id": args.site}
     else:
         scope = {"organization_id": args.org}
-    if args.set is not None and not 1 <= args.set <= 3600:
-        raise CliError("--set: expected seconds between 1 and 3600", 2)
     if args.set is not None or args.inherit:
         found = client.request("PUT", "/metrics/collection", json={**scope, "interval": args.set})
     else:
