@@ -122,3 +122,16 @@ def test_the_stored_cpu_band_is_a_possible_share(history, world):
         (series,) = select(history, world, name, signal=SIGNAL_CPU)
         assert len(series.values) > 100
         assert all(0.0 <= v <= 100.0 for v in series.values)
+
+
+@pytest.mark.django_db(False)
+def test_a_judgement_of_a_block_mean_says_so_in_its_explanation():
+    verdict = scoring.Verdict(0.9, True, 41.25, 20.1, 28.4, "level shift up", 0.99999, span=12)
+    stored = scoring.verdict_dict(verdict, NOW_MS)
+    assert stored["span"] == 12 and scoring._onset(verdict, NOW_MS)["span"] == 12
+    assert services.explain("level shift up", 41.25, 20.1, 28.4, stored["span"]) == (
+        "level shift up over the last 12 samples: mean 41.25, expected 20.1 to 28.4"
+    )
+    assert services.explain("spike above expected band", 95.1, 17.8, 26.3) == (
+        "spike above expected band: observed 95.1, expected 17.8 to 26.3"
+    )

@@ -47,8 +47,8 @@ def test_state_round_trips_through_bytes_and_json_with_identical_scores() -> Non
 def test_state_is_small() -> None:
     det = StreamDetector()
     run(det, seasonal(2000))
-    assert len(det.to_bytes()) < 1200  # 1137 bytes since format 6 (three tail copies)
-    assert len(det.to_json()) < 6144
+    assert len(det.to_bytes()) < 2400  # 2284 bytes since format 7 (two scales of 1137)
+    assert len(det.to_json()) < 10240
 
 
 def test_score_at_i_never_changes_when_later_samples_are_appended() -> None:
@@ -174,8 +174,10 @@ def test_a_nightly_lift_of_an_hour_stops_alarming_after_a_few_nights() -> None:
 def test_the_daily_memories_round_trip_at_their_two_byte_resolution() -> None:
     det = StreamDetector()
     run(det, seasonal(5 * 288))
-    assert any(det.daily_max)
+    assert any(det.fine.daily_max) and any(det.coarse.daily_max)
     blob = det.to_bytes()
     restored = StreamDetector.from_bytes(blob)
-    assert restored.daily_max == det.daily_max and restored.today_max == det.today_max
+    for scale in ("fine", "coarse"):
+        mine, theirs = getattr(det, scale), getattr(restored, scale)
+        assert theirs.daily_max == mine.daily_max and theirs.today_max == mine.today_max
     assert StreamDetector.from_json(det.to_json()).to_bytes() == blob

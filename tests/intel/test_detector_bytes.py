@@ -1,4 +1,4 @@
-"""StreamDetector.to_bytes/from_bytes: the same bytes for the same state, in every format.
+"""SingleScaleDetector.to_bytes/from_bytes: the same bytes for the same state, in every format.
 
 The scoring job restores and stores a detector per series per run (feeding it a few samples in
 between), so the codec is fast, but it must stay exact: a state stored again unchanged is the
@@ -13,8 +13,8 @@ import struct
 
 import pytest
 
-from steward.intel import StreamDetector
 from steward.intel import detector as detector_module
+from steward.intel.detector import SingleScaleDetector
 from tests.intel.test_detector_format5 import FIXTURES
 from tests.intel.test_detector_format6 import FORMAT5
 
@@ -45,7 +45,7 @@ def eventful(days: int, seed: int = 7) -> list[tuple[float, float]]:
 
 def test_a_stored_state_is_stored_again_as_the_same_bytes() -> None:
     rows = eventful(4)
-    det = StreamDetector()
+    det = SingleScaleDetector()
     seen = {det.to_bytes()}
     for k, (t, v) in enumerate(rows):
         det.update(t, v)
@@ -54,12 +54,12 @@ def test_a_stored_state_is_stored_again_as_the_same_bytes() -> None:
     assert len(seen) > 40
     for blob in seen:
         assert blob[0] == 6 and len(blob) == 1137
-        assert StreamDetector.from_bytes(blob).to_bytes() == blob
-        assert StreamDetector.from_bytes(memoryview(blob)).to_bytes() == blob  # as PostgreSQL
+        assert SingleScaleDetector.from_bytes(blob).to_bytes() == blob
+        assert SingleScaleDetector.from_bytes(memoryview(blob)).to_bytes() == blob  # as PostgreSQL
 
 
 def test_a_format_5_state_is_stored_as_format_6_with_its_tail_in_each_copy() -> None:
-    again = StreamDetector.from_bytes(FORMAT5).to_bytes()
+    again = SingleScaleDetector.from_bytes(FORMAT5).to_bytes()
 
     assert again[0] == 6 and again[1:881] == FORMAT5[1:]
     assert again[881:] == FORMAT5[HEAD - TAIL : HEAD] * 2
@@ -69,12 +69,12 @@ def test_a_format_4_state_is_stored_as_format_6_with_an_empty_spike_memory() -> 
     old = (FIXTURES / "format4_state.bin").read_bytes()
     assert old[0] == 4 and len(old) == 785
 
-    again = StreamDetector.from_bytes(old).to_bytes()
+    again = SingleScaleDetector.from_bytes(old).to_bytes()
 
     assert again[0] == 6 and again[1:785] == old[1:]
     assert again[785:881] == bytes(96)  # spike_today, spike_daily: 48 two-byte zeros
     assert again[881:] == old[HEAD - TAIL : HEAD] * 2
-    assert StreamDetector.from_bytes(again).to_bytes() == again
+    assert SingleScaleDetector.from_bytes(again).to_bytes() == again
 
 
 @pytest.mark.parametrize("start", ["fresh", "format 5", "format 4"])
@@ -82,18 +82,18 @@ def test_a_detector_stored_and_restored_after_every_sample_decides_as_one_never_
     start: str,
 ) -> None:
     if start == "fresh":
-        blob, rows = StreamDetector().to_bytes(), eventful(4)
+        blob, rows = SingleScaleDetector().to_bytes(), eventful(4)
     else:
         blob = FORMAT5 if start == "format 5" else (FIXTURES / "format4_state.bin").read_bytes()
-        t0 = StreamDetector.from_bytes(blob).last_time + STEP
+        t0 = SingleScaleDetector.from_bytes(blob).last_time + STEP
         rows = [(t0 + t, v) for t, v in eventful(3)]
-    kept = StreamDetector.from_bytes(blob)
+    kept = SingleScaleDetector.from_bytes(blob)
     expected = [kept.update(t, v) for t, v in rows]
     assert any(v.is_anomaly for v in expected)  # the verdicts are worth comparing
 
     verdicts = []
     for t, v in rows:
-        det = StreamDetector.from_bytes(blob)
+        det = SingleScaleDetector.from_bytes(blob)
         verdicts.append(det.update(t, v))
         blob = det.to_bytes()
 
@@ -103,9 +103,9 @@ def test_a_detector_stored_and_restored_after_every_sample_decides_as_one_never_
 
 def test_restored_detectors_learn_at_the_rates_of_the_module_constants(monkeypatch) -> None:
     # Tuning scripts (bench/_nab*.py) change the module's constants at runtime.
-    blob = StreamDetector().to_bytes()
-    tuned = StreamDetector.from_bytes(blob).rates
-    assert StreamDetector().rates == tuned
+    blob = SingleScaleDetector().to_bytes()
+    tuned = SingleScaleDetector.from_bytes(blob).rates
+    assert SingleScaleDetector().rates == tuned
 
     monkeypatch.setattr(detector_module, "TAIL_STEP", detector_module.TAIL_STEP * 1.1)
     monkeypatch.setattr(detector_module, "TAIL_SPREAD", 2.0)
@@ -118,16 +118,16 @@ def test_restored_detectors_learn_at_the_rates_of_the_module_constants(monkeypat
             strict=True,
         )
     )
-    assert StreamDetector().rates == expected
-    assert StreamDetector.from_bytes(blob).rates == expected
+    assert SingleScaleDetector().rates == expected
+    assert SingleScaleDetector.from_bytes(blob).rates == expected
 
     monkeypatch.undo()
-    assert StreamDetector.from_bytes(blob).rates == tuned
+    assert SingleScaleDetector.from_bytes(blob).rates == tuned
 
 
 @pytest.mark.parametrize("value", [-1.0, 64.0, math.nan, math.inf])
 def test_a_daily_memory_two_bytes_cannot_hold_is_refused(value: float) -> None:
-    det = StreamDetector()
+    det = SingleScaleDetector()
     det.update(0.0, 1.0)
     det.daily_max[5] = value
     with pytest.raises((struct.error, ValueError, OverflowError)):
@@ -135,14 +135,14 @@ def test_a_daily_memory_two_bytes_cannot_hold_is_refused(value: float) -> None:
 
 
 def test_a_memory_is_stored_rounded_to_the_nearest_two_byte_step() -> None:
-    det = StreamDetector()
+    det = SingleScaleDetector()
     det.spike_daily[:4] = [0.4 / 1024, 0.5 / 1024, 1.5 / 1024, 2.6 / 1024]
-    restored = StreamDetector.from_bytes(det.to_bytes())
+    restored = SingleScaleDetector.from_bytes(det.to_bytes())
     assert restored.spike_daily[:4] == [0.0, 0.0, 2 / 1024, 3 / 1024]  # half to even
 
 
 def test_a_subclass_with_its_own_init_gets_it_run_on_a_restore() -> None:
-    class Tagged(StreamDetector):
+    class Tagged(SingleScaleDetector):
         __slots__ = ("tag",)
 
         def __init__(self) -> None:
@@ -151,4 +151,4 @@ def test_a_subclass_with_its_own_init_gets_it_run_on_a_restore() -> None:
 
     det = Tagged.from_bytes(FORMAT5)
     assert isinstance(det, Tagged) and det.tag == "mine"
-    assert det.to_bytes() == StreamDetector.from_bytes(FORMAT5).to_bytes()
+    assert det.to_bytes() == SingleScaleDetector.from_bytes(FORMAT5).to_bytes()

@@ -1,4 +1,4 @@
-"""StreamDetector state format 5: the spike view's daily memory for hours that stand out.
+"""SingleScaleDetector state format 5: the spike view's daily memory for hours that stand out.
 
 And the upgrade path: a state stored by format 4 (tests/fixtures/detector/) still loads,
 keeps what it learned and starts the new memory empty.
@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from steward.intel import StreamDetector, Verdict
 from steward.intel import detector as detector_module
+from steward.intel.detector import SingleScaleDetector, Verdict
 
 STEP = 300.0  # 5-minute samples
 DAY = 86400.0
@@ -39,7 +39,7 @@ def with_nightly_spike(rows: list[list[float]], size: float = 20.0) -> list[list
     return rows
 
 
-def run_verdicts(det: StreamDetector, rows: list[list[float]]) -> list[Verdict]:
+def run_verdicts(det: SingleScaleDetector, rows: list[list[float]]) -> list[Verdict]:
     return [det.update(t, v) for t, v in rows]
 
 
@@ -49,7 +49,7 @@ def test_a_nightly_five_minute_spike_on_a_daily_cycle_stops_alarming_after_a_few
     late_nights = 0
     for seed in (1, 2, 3):
         rows = with_nightly_spike(daily_cycle(14, seed))
-        verdicts = run_verdicts(StreamDetector(), rows)
+        verdicts = run_verdicts(SingleScaleDetector(), rows)
         alarmed = [d for d in range(14) if verdicts[d * PER_DAY + NIGHTLY].is_anomaly]
         # the spike is news at first: it alarms while the memory learns it ...
         assert any(d in alarmed for d in (1, 2, 3)), (seed, alarmed)
@@ -63,7 +63,7 @@ def test_a_spike_at_a_new_hour_still_alarms_once_the_nightly_one_is_known() -> N
         rows = with_nightly_spike(daily_cycle(15, seed))
         new_hour = 14 * PER_DAY + 12 * 12 + 3  # 12:15 on the last day
         rows[new_hour][1] += 20.0
-        verdicts = run_verdicts(StreamDetector(), rows)
+        verdicts = run_verdicts(SingleScaleDetector(), rows)
         assert not verdicts[14 * PER_DAY + NIGHTLY].is_anomaly
         assert verdicts[new_hour].is_anomaly
 
@@ -79,7 +79,7 @@ def test_in_a_spiky_series_no_hour_stands_out_and_a_larger_spike_still_alarms() 
                 rows[at][1] += rng.uniform(10.0, 20.0)
         big = 20 * PER_DAY + (5 * seed % 24) * 12 + 6  # twice the largest routine spike
         rows[big][1] += 40.0
-        det = StreamDetector()
+        det = SingleScaleDetector()
         verdicts = run_verdicts(det, rows)
         assert max(det.spike_daily) < det.spike_bar, seed
         assert verdicts[big].is_anomaly, seed
@@ -92,8 +92,8 @@ def test_a_format_4_state_loads_and_scores_as_format_4_did_until_its_first_midni
     blob = (FIXTURES / "format4_state.bin").read_bytes()
     assert blob[0] == 4
     for det in (
-        StreamDetector.from_bytes(blob),
-        StreamDetector.from_json(json.dumps(expected["state_json"])),
+        SingleScaleDetector.from_bytes(blob),
+        SingleScaleDetector.from_json(json.dumps(expected["state_json"])),
     ):
         assert det.count == 6 * PER_DAY + 24
         assert not any(det.spike_daily) and not any(det.spike_today)  # the new memory is empty
@@ -104,11 +104,11 @@ def test_a_format_4_state_loads_and_scores_as_format_4_did_until_its_first_midni
         assert expected["anomalies"]  # the nightly spike, at 03:15
         # stored again, it is a state of the current format (6 since the tail copies)
         again = det.to_bytes()
-        assert again[0] == 6 and StreamDetector.from_bytes(again).to_bytes() == again
+        assert again[0] == 6 and SingleScaleDetector.from_bytes(again).to_bytes() == again
 
 
 def test_an_upgraded_format_4_state_learns_the_nightly_spike_within_a_few_days() -> None:
-    det = StreamDetector.from_bytes((FIXTURES / "format4_state.bin").read_bytes())
+    det = SingleScaleDetector.from_bytes((FIXTURES / "format4_state.bin").read_bytes())
     rows = json.loads((FIXTURES / "format4_continuation.json").read_text())["rows"]
     run_verdicts(det, rows)  # the rest of day 6
     later = with_nightly_spike(daily_cycle(14, seed=4))[7 * PER_DAY :]  # days 7-13
@@ -119,37 +119,37 @@ def test_an_upgraded_format_4_state_learns_the_nightly_spike_within_a_few_days()
 
 @pytest.mark.parametrize("version", [3, 7, 99])
 def test_a_state_of_an_unknown_version_is_refused(version: int) -> None:
-    det = StreamDetector()
+    det = SingleScaleDetector()
     det.update(0.0, 1.0)
     for blob in (det.to_bytes(), (FIXTURES / "format4_state.bin").read_bytes()):
         bad = bytearray(blob)
         bad[0] = version
         with pytest.raises(ValueError):
-            StreamDetector.from_bytes(bytes(bad))
+            SingleScaleDetector.from_bytes(bytes(bad))
     data = det.to_dict()
     data["version"] = version
     with pytest.raises(ValueError):
-        StreamDetector.from_dict(data)
+        SingleScaleDetector.from_dict(data)
 
 
 def test_a_truncated_or_empty_state_is_refused() -> None:
-    blob = StreamDetector().to_bytes()
+    blob = SingleScaleDetector().to_bytes()
     old = (FIXTURES / "format4_state.bin").read_bytes()
     for bad in (b"", blob[:-1], blob[: len(old)], old + b"\0\0", blob + b"\0"):
         with pytest.raises(ValueError):
-            StreamDetector.from_bytes(bad)
+            SingleScaleDetector.from_bytes(bad)
 
 
 def test_the_spike_memory_round_trips_and_decides_the_same_after_a_restore() -> None:
     rows = with_nightly_spike(daily_cycle(8, seed=5))
     cut = 5 * PER_DAY + 100
-    full = [v.score for v in run_verdicts(StreamDetector(), rows)]
-    det = StreamDetector()
+    full = [v.score for v in run_verdicts(SingleScaleDetector(), rows)]
+    det = SingleScaleDetector()
     run_verdicts(det, rows[:cut])
     assert det.spike_daily[3] >= det.spike_bar > 0.0  # 03:00-04:00 stands out
     for restored in (
-        StreamDetector.from_bytes(det.to_bytes()),
-        StreamDetector.from_json(det.to_json()),
+        SingleScaleDetector.from_bytes(det.to_bytes()),
+        SingleScaleDetector.from_json(det.to_json()),
     ):
         assert restored.spike_daily == det.spike_daily
         assert restored.spike_today == det.spike_today
@@ -164,6 +164,6 @@ def test_without_the_stand_out_rule_the_nightly_spike_alarms_every_night(
     # and the detector is back to format 4's behaviour.
     monkeypatch.setattr(detector_module, "SPIKE_SPECIAL", math.inf)
     rows = with_nightly_spike(daily_cycle(14, seed=1))
-    verdicts = run_verdicts(StreamDetector(), rows)
+    verdicts = run_verdicts(SingleScaleDetector(), rows)
     alarmed = [d for d in range(4, 14) if verdicts[d * PER_DAY + NIGHTLY].is_anomaly]
     assert len(alarmed) >= 8

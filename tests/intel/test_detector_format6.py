@@ -1,4 +1,4 @@
-"""StreamDetector state format 6: three copies of each tail model, and the median copy decides.
+"""SingleScaleDetector state format 6: three copies of each tail model, and the median copy decides.
 
 And the upgrade path: a state stored by format 5 (embedded below) still loads, keeps what it
 learned (its one tail per view seeds all three copies) and goes on finding what format 5 found.
@@ -12,7 +12,7 @@ import random
 
 import pytest
 
-from steward.intel import StreamDetector
+from steward.intel.detector import SingleScaleDetector
 
 STEP = 300.0  # 5-minute samples
 DAY = 86400.0
@@ -57,7 +57,7 @@ def _continuation() -> list[tuple[float, float]]:
 
 def test_a_format_5_state_loads_from_bytes_and_json_and_finds_what_format_5_found() -> None:
     assert FORMAT5[0] == 5 and len(FORMAT5) == 881
-    det = StreamDetector.from_bytes(FORMAT5)
+    det = SingleScaleDetector.from_bytes(FORMAT5)
     assert det.count == CUT
     one = det.tail[:16]
     assert det.tail == one * 3  # the stored tail seeds all three copies
@@ -66,7 +66,7 @@ def test_a_format_5_state_loads_from_bytes_and_json_and_finds_what_format_5_foun
     data = det.to_dict()
     data["version"] = 5
     data["tail"] = one
-    from_json = StreamDetector.from_dict(data)
+    from_json = SingleScaleDetector.from_dict(data)
     assert from_json.to_bytes() == det.to_bytes()
     for restored in (det, from_json):
         verdicts = [restored.update(t, v) for t, v in _continuation()]
@@ -75,11 +75,11 @@ def test_a_format_5_state_loads_from_bytes_and_json_and_finds_what_format_5_foun
     assert det.tail[:16] != det.tail[16:32] != det.tail[32:]
     again = det.to_bytes()
     assert again[0] == 6 and len(again) == 1137
-    assert StreamDetector.from_bytes(again).to_bytes() == again
+    assert SingleScaleDetector.from_bytes(again).to_bytes() == again
 
 
 def test_a_fresh_detector_finds_the_lift_once() -> None:
-    det = StreamDetector()
+    det = SingleScaleDetector()
     rows = _rows()
     for t, v in rows[:CUT]:
         det.update(t, v)
@@ -90,17 +90,17 @@ def test_a_fresh_detector_finds_the_lift_once() -> None:
 
 
 def test_the_median_copy_decides() -> None:
-    det = StreamDetector.from_bytes(FORMAT5)  # all three copies are format 5's tail
+    det = SingleScaleDetector.from_bytes(FORMAT5)  # all three copies are format 5's tail
     one = det.tail[:16]
     alarmist = [0.0, 1e-3, 2e-6, 1e4] * 4  # a tail for which anything above 0 is extreme
     deaf = [1e3, 0.1, 0.02, 1e4] * 4  # a tail for which nothing is above its quantile
     t, v = _continuation()[0]
     v += 15.0  # the lift, a day early: format 5 alarms on it
-    base = StreamDetector.from_bytes(det.to_bytes()).update(t, v).score
+    base = SingleScaleDetector.from_bytes(det.to_bytes()).update(t, v).score
     assert base >= 0.5
 
     def score(tail: list[float]) -> float:
-        probe = StreamDetector.from_bytes(det.to_bytes())
+        probe = SingleScaleDetector.from_bytes(det.to_bytes())
         probe.tail = list(tail)
         return probe.update(t, v).score
 
@@ -115,7 +115,7 @@ def test_the_median_copy_decides() -> None:
 
 
 def test_a_format_6_blob_with_a_wrong_length_or_version_is_refused() -> None:
-    det = StreamDetector()
+    det = SingleScaleDetector()
     det.update(0.0, 1.0)
     blob = det.to_bytes()
     for bad in (
@@ -126,4 +126,4 @@ def test_a_format_6_blob_with_a_wrong_length_or_version_is_refused() -> None:
         bytes([6]) + FORMAT5[1:],
     ):
         with pytest.raises(ValueError):
-            StreamDetector.from_bytes(bad)
+            SingleScaleDetector.from_bytes(bad)

@@ -71,6 +71,7 @@ class AnomalyOut(Schema):
     expected_high: float | None
     pattern: str
     confidence: float
+    span: int  # samples judged: 1, or the block whose mean "observed" is
     anomaly_rate: float  # % of the last hour's samples flagged
     explanation: str
     last_anomaly: dict[str, Any] | None
@@ -90,6 +91,7 @@ class AnomalyOut(Schema):
             expected_high=s.expected_high,
             pattern=s.pattern,
             confidence=s.confidence,
+            span=s.span,
             anomaly_rate=s.anomaly_rate,
             explanation=s.explanation,
             last_anomaly=s.last_anomaly,

@@ -207,6 +207,7 @@ def verdict_dict(verdict: Verdict, ts_ms: int) -> dict[str, Any]:
         "expected_high": verdict.expected_high,
         "pattern": verdict.pattern,
         "confidence": verdict.confidence,
+        "span": verdict.span,
     }
 
 
@@ -219,6 +220,7 @@ def _onset(verdict: Verdict, ts_ms: int) -> dict[str, Any]:
         "expected_low": verdict.expected_low,
         "expected_high": verdict.expected_high,
         "pattern": verdict.pattern,
+        "span": verdict.span,
     }
 
 
@@ -615,7 +617,9 @@ class _Run:
                 self.out.append(Sample({**labels, METRIC_NAME: ANOMALY_SCORE}, ts, verdict.score))
                 if verdict.confidence >= FLAG_CONFIDENCE:
                     self.out.append(Sample({**labels, METRIC_NAME: ANOMALY_OBSERVED}, ts, value))
-                if row.detector.count >= LEARNING_SAMPLES:
+                # a judgement of a block's mean (span > 1) has a band for such means, narrower
+                # than the samples': the chart keeps the sample band of the points around it
+                if row.detector.count >= LEARNING_SAMPLES and verdict.span == 1:
                     low, high = band_limits(signal, verdict.expected_low, verdict.expected_high)
                     self.out.append(Sample({**labels, METRIC_NAME: EXPECTED_LOW}, ts, low))
                     self.out.append(Sample({**labels, METRIC_NAME: EXPECTED_HIGH}, ts, high))

@@ -46,6 +46,7 @@ class AnomalyState:
     expected_high: float | None
     pattern: str
     confidence: float
+    span: int  # samples judged: 1, or a block whose mean ``observed`` is (detector format 7)
     anomaly_rate: float
     samples_seen: int  # in the last hour
     last_anomaly: dict[str, Any] | None
@@ -58,10 +59,18 @@ class AnomalyState:
             return "within the expected band"
         if self.observed is None or self.expected_low is None or self.expected_high is None:
             return self.pattern
-        return (
-            f"{self.pattern}: observed {self.observed:.4g}, expected "
-            f"{self.expected_low:.4g} to {self.expected_high:.4g}"
+        return explain(
+            self.pattern, self.observed, self.expected_low, self.expected_high, self.span
         )
+
+
+def explain(pattern: str, observed: float, low: float, high: float, span: int = 1) -> str:
+    """ "level shift up: observed 80, expected 20 to 30", or for a judgement of a block's mean
+    "level shift up over the last 12 samples: mean 41.2, expected 20.1 to 28.4"."""
+    band = f"expected {low:.4g} to {high:.4g}"
+    if span > 1:
+        return f"{pattern} over the last {span} samples: mean {observed:.4g}, {band}"
+    return f"{pattern}: observed {observed:.4g}, {band}"
 
 
 def _state(row: DetectorState, now_ms: int | None = None) -> AnomalyState:
@@ -87,6 +96,7 @@ def _state(row: DetectorState, now_ms: int | None = None) -> AnomalyState:
         expected_high=v.get("expected_high"),
         pattern=str(v.get("pattern", "normal")),
         confidence=float(v.get("confidence", 0.0)),
+        span=int(v.get("span", 1)),
         anomaly_rate=100.0 * flagged / scored if scored else 0.0,
         samples_seen=scored,
         last_anomaly=v.get("anomaly"),

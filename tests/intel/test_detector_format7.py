@@ -1,0 +1,118 @@
+"""StreamDetector state format 7: a second detector judges the mean of each block of samples."""
+
+from __future__ import annotations
+
+import math
+import random
+import struct
+
+import pytest
+
+from steward.intel.detector import COARSE_BLOCK, SingleScaleDetector, StreamDetector, Verdict
+
+STEP = 300.0  # 5-minute samples
+SHIFT_AT, SHIFT_LEN = 3000, 72  # six hours
+
+
+def noise_with_shift(shift: float, seed: int, n: int = 4000) -> list[tuple[float, float]]:
+    """White noise (sd 1) around 10, lifted by ``shift`` for six hours from SHIFT_AT."""
+    rng = random.Random(seed)
+    return [
+        (
+            i * STEP,
+            10.0 + rng.gauss(0.0, 1.0) + (shift if SHIFT_AT <= i < SHIFT_AT + SHIFT_LEN else 0),
+        )
+        for i in range(n)
+    ]
+
+
+def onsets(det: SingleScaleDetector | StreamDetector, rows: list[tuple[float, float]]) -> dict:
+    return {i: v for i, (t, x) in enumerate(rows) if (v := det.update(t, x)).is_anomaly}
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_a_lasting_shift_too_small_for_any_sample_alarms_on_its_block_means(seed: int) -> None:
+    rows = noise_with_shift(0.8, seed)
+    single = onsets(SingleScaleDetector(), rows)
+    both = onsets(StreamDetector(), rows)
+    inside = range(SHIFT_AT, SHIFT_AT + SHIFT_LEN)
+    assert not [i for i in single if i in inside]  # 0.8 sd: no sample stands out
+    found = [i for i in both if i in inside]
+    assert len(found) == 1
+    verdict = both[found[0]]
+    assert verdict.span == COARSE_BLOCK and verdict.pattern != "normal"
+    block = [x for _, x in rows[found[0] + 1 - COARSE_BLOCK : found[0] + 1]]
+    assert verdict.observed == pytest.approx(sum(block) / COARSE_BLOCK)
+    assert verdict.pattern in ("level shift up", "spike above expected band", "seasonal deviation")
+    # on the white noise around it, the block scale adds no alarm of its own
+    assert {i for i in both if i not in inside} == set(single)
+
+
+def test_only_a_block_s_last_sample_can_carry_a_block_judgement() -> None:
+    det = StreamDetector()
+    spans = [(i, det.update(t, x).span) for i, (t, x) in enumerate(noise_with_shift(3.0, 4))]
+    wide = [i for i, s in spans if s != 1]
+    assert wide and all((i + 1) % COARSE_BLOCK == 0 for i in wide)
+    assert {s for _, s in spans} == {1, COARSE_BLOCK}
+
+
+@pytest.mark.parametrize("cut", [1500, 1505, 1511])  # empty, part-filled and nearly full block
+def test_a_state_saved_mid_block_scores_on_identically(cut: int) -> None:
+    rows = noise_with_shift(2.0, 5)
+    reference = StreamDetector()
+    expected = [reference.update(t, x) for t, x in rows]
+    det = StreamDetector()
+    for t, x in rows[:cut]:
+        det.update(t, x)
+    assert det.block_n == cut % COARSE_BLOCK
+    for restored in (
+        StreamDetector.from_bytes(det.to_bytes()),
+        StreamDetector.from_json(det.to_json()),
+    ):
+        assert restored.to_bytes() == det.to_bytes()
+        assert [restored.update(t, x) for t, x in rows[cut:]] == expected[cut:]
+
+
+def test_a_single_scale_state_loads_as_the_sample_scale_with_a_fresh_block_scale() -> None:
+    rows = noise_with_shift(2.0, 6)
+    single = SingleScaleDetector()
+    for t, x in rows[:2000]:
+        single.update(t, x)
+    blob = single.to_bytes()
+    for det in (StreamDetector.from_bytes(blob), StreamDetector.from_json(single.to_json())):
+        assert det.fine.to_bytes() == blob
+        assert det.coarse.count == 0 and det.block_n == 0 and det.count == 2000
+        twin = SingleScaleDetector.from_bytes(blob)
+        for t, x in rows[2000:]:
+            mine, theirs = det.update(t, x), twin.update(t, x)
+            # the sample scale goes on as before; a block judgement only ever raises the score
+            assert mine.score >= theirs.score
+            if mine.span == 1:
+                assert mine == theirs
+        assert len(det.to_bytes()) == 2284 and det.to_bytes()[0] == 7
+
+
+def test_broken_states_are_refused() -> None:
+    det = StreamDetector()
+    for t, x in noise_with_shift(0.0, 7, 30):
+        det.update(t, x)
+    blob = det.to_bytes()
+    with pytest.raises(ValueError):
+        StreamDetector.from_bytes(blob[:-1])
+    with pytest.raises(ValueError):
+        StreamDetector.from_bytes(blob + b"\0")
+    for n, mean in ((COARSE_BLOCK, 1.0), (255, 1.0), (3, math.nan), (3, math.inf)):
+        with pytest.raises(ValueError):
+            StreamDetector.from_bytes(struct.pack("<BBd", 7, n, mean) + blob[10:])
+    data = det.to_dict()
+    with pytest.raises(ValueError):
+        StreamDetector.from_dict({**data, "block_n": COARSE_BLOCK})
+    with pytest.raises(ValueError):  # a nested state of the wrong size
+        StreamDetector.from_bytes(blob[:10] + blob[10:-8] + b"")
+
+
+def test_the_verdict_of_a_sample_is_one_of_its_two_scales() -> None:
+    det = StreamDetector()
+    for t, x in noise_with_shift(3.0, 8):
+        verdict = det.update(t, x)
+        assert isinstance(verdict, Verdict) and 0.0 <= verdict.score <= 1.0
