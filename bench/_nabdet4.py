@@ -117,8 +117,8 @@ def _learn(g: float, tail: list[float], i: int, relstep: float) -> None:
         tail[i] -= step * (1.0 - D.TAIL_Q)
 
 
-class Det4(D.StreamDetector):
-    """StreamDetector (format 5) with experimental knobs; see the module docstring."""
+class Det4(D.SingleScaleDetector):
+    """SingleScaleDetector (format 5) with experimental knobs; see the module docstring."""
 
     __slots__ = ("bars", "k", "omem_max", "pending")
 

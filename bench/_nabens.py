@@ -161,7 +161,7 @@ class Core:
         self.up = r["TAIL_STEP"] * D.TAIL_Q
         self.down = r["TAIL_STEP"] * (1.0 - D.TAIL_Q)
         self.talpha = r["TAIL_ALPHA"]
-        self.det = D.StreamDetector()
+        self.det = D.SingleScaleDetector()
         self.nov_w = 0
         self.nov_weight = 1.0
         self.recent: list[float] = []
