@@ -27,8 +27,30 @@ def load_scorer() -> Any:
     return mod
 
 
+DEV_DIR = NAB_DIR
+
+
+def use(nab_dir: Path) -> None:
+    """Point the kit at another NAB tree: NAB's own repository layout (``data/``,
+    ``labels/combined_windows.json``, ``config/profiles.json``) or a flat copy like nab-dev."""
+    global NAB_DIR
+    NAB_DIR = Path(nab_dir).resolve()
+    _CACHE.clear()
+
+
+def _layout() -> tuple[str, str, str]:
+    ns = load_scorer() if "mod" not in _CACHE else _CACHE["mod"]
+    _CACHE["mod"] = ns
+    return ns.resolve_layout(str(NAB_DIR))
+
+
 def file_list() -> list[str]:
-    with open(NAB_DIR / "labels.json") as fh:
+    with open(_layout()[1]) as fh:
+        return sorted(json.load(fh))
+
+
+def dev_files() -> list[str]:
+    with open(DEV_DIR / "labels.json") as fh:
         return sorted(json.load(fh))
 
 
@@ -37,7 +59,7 @@ def read_series(rel: str) -> tuple[list[str], list[float], list[float]]:
     texts: list[str] = []
     secs: list[float] = []
     vals: list[float] = []
-    with open(NAB_DIR / rel, newline="") as fh:
+    with open(Path(_layout()[0]) / rel, newline="") as fh:
         reader = csv.reader(fh)
         next(reader)
         for row in reader:
@@ -81,7 +103,7 @@ def score(
     ns = load_scorer() if "mod" not in _CACHE else _CACHE["mod"]
     _CACHE["mod"] = ns
     files = sorted(subset if subset is not None else scores)
-    data_dir, labels_path, profiles_path = ns.resolve_layout(str(NAB_DIR))
+    data_dir, labels_path, profiles_path = _layout()
     key = tuple(files)
     if key not in _CACHE:
         labels = ns.load_labels(labels_path)
