@@ -135,3 +135,35 @@ def test_a_judgement_of_a_block_mean_says_so_in_its_explanation():
     assert services.explain("spike above expected band", 95.1, 17.8, 26.3) == (
         "spike above expected band: observed 95.1, expected 17.8 to 26.3"
     )
+
+
+def test_the_device_page_lists_the_unusual_series_with_their_rate_and_explanation(history, world):
+    from django.test import Client
+
+    from tests.server.conftest import PASSWORD
+
+    client = Client()
+    client.login(email=world.viewer.email, password=PASSWORD)
+    page = client.get(f"/devices/{world.acme_device.pk}/").content.decode()
+
+    panel = page[
+        page.index('id="anomalies-h"') : page.index("</section>", page.index('id="anomalies-h"'))
+    ]
+    assert "% of this device&#x27;s samples unusual in the last hour" in panel or (
+        "% of this device's samples unusual in the last hour" in panel
+    )
+    assert "CPU busy (% of all cores)" in panel  # the derived signal, named for people
+    assert "above expected band: observed 9" in panel or "level shift up: observed 9" in panel
+    assert "steward_device=" not in panel and "instance=" not in panel
+
+
+def test_the_anomalies_panel_says_when_nothing_has_been_scored_yet(world):
+    from django.test import Client
+
+    from tests.server.conftest import PASSWORD
+
+    client = Client()
+    client.login(email=world.viewer.email, password=PASSWORD)
+    page = client.get(f"/devices/{world.acme_device.pk}/").content.decode()
+
+    assert 'id="anomalies-h"' in page and "No anomaly scores yet" in page

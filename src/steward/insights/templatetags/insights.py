@@ -84,3 +84,75 @@ def device_disks(device: Any) -> dict[str, Any]:
         for v in verdicts
     ]
     return {"disks": rows, "device": device}
+
+
+# labels every series of a device shares: not worth a column
+_COMMON_LABELS = frozenset({"__name__", "instance", "job", "steward_device", "steward_org"})
+_SIGNAL_NAMES = {"cpu": "CPU busy (% of all cores)", "memory": "memory used"}
+ANOMALY_ROWS = 10
+
+
+@dataclass
+class AnomalyRow:
+    metric: str
+    labels: str  # "cpu=0, mode=user"
+    rate: float  # % of the samples of the last hour flagged
+    now: str  # "normal", or the current state's explanation
+    now_level: str  # "", "warning" (undamped score at or above the alarm level)
+    last: str  # the last onset's explanation, "" for none
+    last_at: Any  # datetime of the last onset, or None
+
+
+def _anomaly_row(state: services.AnomalyState) -> AnomalyRow:
+    from datetime import UTC, datetime
+
+    from steward.insights.models import SIGNAL_PREFIX
+
+    if state.metric.startswith(SIGNAL_PREFIX):
+        signal = state.metric.removeprefix(SIGNAL_PREFIX)
+        metric, labels = _SIGNAL_NAMES.get(signal, signal), ""
+    else:
+        metric = state.metric
+        labels = ", ".join(
+            f"{k}={v}" for k, v in sorted(state.labels.items()) if k not in _COMMON_LABELS
+        )
+    onset = state.last_anomaly or {}
+    last, last_at = "", None
+    if onset.get("observed") is not None and onset.get("expected_low") is not None:
+        last = services.explain(
+            onset.get("pattern", ""),
+            onset["observed"],
+            onset["expected_low"],
+            onset.get("expected_high", onset["expected_low"]),
+            int(onset.get("span", 1)),
+        )
+        last_at = datetime.fromtimestamp(onset["ts"] / 1000, UTC)
+    alarming = state.raw_score >= 0.5
+    return AnomalyRow(
+        metric=metric,
+        labels=labels,
+        rate=state.anomaly_rate,
+        now=state.explanation if alarming else "normal",
+        now_level="warning" if alarming else "",
+        last=last,
+        last_at=last_at,
+    )
+
+
+@register.inclusion_tag("console/metrics/device_anomalies.html")
+def device_anomalies(device: Any) -> dict[str, Any]:
+    """The Anomalies panel: the device's anomaly rate over the last hour (flagged samples
+    of all its series, as Netdata's host anomaly rate), and the series that were unusual
+    in that hour or are now, most unusual first."""
+    states = services.device_anomalies(device.organization_id, device.pk, limit=100_000)
+    scored = sum(s.samples_seen for s in states)
+    flagged = sum(s.anomaly_rate * s.samples_seen / 100.0 for s in states)
+    unusual = [s for s in states if s.anomaly_rate > 0.0 or s.raw_score >= 0.5]
+    unusual.sort(key=lambda s: (-s.anomaly_rate, -s.raw_score, s.metric))
+    return {
+        "device": device,
+        "series": len(states),
+        "rate": 100.0 * flagged / scored if scored else None,
+        "rows": [_anomaly_row(s) for s in unusual[:ANOMALY_ROWS]],
+        "more": max(len(unusual) - ANOMALY_ROWS, 0),
+    }
