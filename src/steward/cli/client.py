@@ -19,6 +19,7 @@ import httpx
 import platformdirs
 import tomli_w
 
+from steward.cli import insights
 from steward.cli.errors import CliError
 from steward.cli.output import print_fields, print_json, print_table
 
@@ -135,6 +136,7 @@ def configure(commands) -> None:
     show.add_argument("--software", action="store_true", help="also list installed software")
     show.add_argument("--json", action="store_true")
     show.set_defaults(func=devices_show)
+    insights.register(sub)
 
 
 def login(args: argparse.Namespace) -> int:
