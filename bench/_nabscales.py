@@ -1,4 +1,4 @@
-"""Experiments on the block scale of detector format 7 (bench only, not the product).
+"""Experiments on the block scale of detector format 8 (bench only, not the product).
 
 Every variant is a sample-scale :class:`SingleScaleDetector` plus one or more block-scale ones,
 combined as the product combines them (the more surprising verdict wins; each scale keeps its
@@ -22,7 +22,8 @@ prints, per variant, all-dev and the cross-validated scores of :func:`_nabexp.ro
 ("cv": nab.py's random halvings, each half at the other half's thresholds; "real@other": the
 same over the real files) and, with ``--jitters``, their averages over jittered rates (offset
 0 is robustness's own set; ``--offset 10`` draws seeds 11.., with other halvings).  The
-figures of docs/intelligence.md (format 7 section) come from here.
+figures of docs/intelligence.md (format 8 section) come from here; the variants have no weekly
+view (format 8 without it is ``blocks=12``).
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 The real scoring job runs on stored CPU counters, as the worker would: eight hours of a
 machine at about 30 % busy (Gaussian noise, sd 2 points), then 40 minutes at 2 points more.
-No sample of those 40 minutes is unusual on its own; their means are (detector format 7).
+No sample of those 40 minutes is unusual on its own; their means are (detector format 8).
 """
 
 from __future__ import annotations

@@ -47,8 +47,8 @@ def test_state_round_trips_through_bytes_and_json_with_identical_scores() -> Non
 def test_state_is_small() -> None:
     det = StreamDetector()
     run(det, seasonal(2000))
-    assert len(det.to_bytes()) < 2400  # 2284 bytes since format 7 (two scales of 1137)
-    assert len(det.to_json()) < 10240
+    assert len(det.to_bytes()) < 4400  # 4164 bytes since format 8 (two scales, a weekly view)
+    assert len(det.to_json()) < 16384
 
 
 def test_score_at_i_never_changes_when_later_samples_are_appended() -> None:

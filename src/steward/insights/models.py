@@ -40,7 +40,7 @@ class DetectorState(models.Model):
     metric = models.CharField(max_length=200)
     device_id = models.BigIntegerField(null=True, blank=True)  # the steward_device label
     labels = models.JSONField(default=dict)
-    state = models.BinaryField()  # StreamDetector.to_bytes() (2,284 bytes, format 7; 6, 5, 4 load)
+    state = models.BinaryField()  # StreamDetector.to_bytes() (4,164 bytes, format 8; 6, 5, 4 load)
     cursor_ms = models.BigIntegerField()
     # Counters are scored as per-second rates: the previous raw value (None: gauge).
     last_raw = models.FloatField(null=True, blank=True)

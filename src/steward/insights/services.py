@@ -46,7 +46,7 @@ class AnomalyState:
     expected_high: float | None
     pattern: str
     confidence: float
-    span: int  # samples judged: 1, or a block whose mean ``observed`` is (detector format 7)
+    span: int  # samples judged: 1, or a block whose mean ``observed`` is (detector format 8)
     anomaly_rate: float
     samples_seen: int  # in the last hour
     last_anomaly: dict[str, Any] | None

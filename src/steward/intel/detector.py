@@ -4,11 +4,13 @@ Each call to :meth:`StreamDetector.update` scores one new sample from the state 
 earlier samples (and that sample alone), then learns from it: scores are causal, and the state
 is a fixed set of numbers (about 620) that serialises exactly to JSON or bytes.
 
-Two time scales (state format 7)
---------------------------------
-A :class:`StreamDetector` is two :class:`SingleScaleDetector` s: one judges every sample, the
-other the mean of each block of :data:`COARSE_BLOCK` (12) samples, when the block completes.
-The verdict is the more surprising of the two.  Averaging 12 samples divides the noise by about
+Two time scales and a week (state format 8)
+-------------------------------------------
+A :class:`StreamDetector` is two :class:`SingleScaleDetector` s and a :class:`WeeklyView`: one
+detector judges every sample, the other the mean of each block of :data:`COARSE_BLOCK` (12)
+samples, when the block completes, and the weekly view judges the same block mean against the
+same hour of the week (it speaks only on series with a weekly pattern).  The verdict is the
+most surprising of them.  Averaging 12 samples divides the noise by about
 3.5, so a change that is small against single-sample noise but lasts (a burst of tweets, a
 disk getting slowly busier, a service answering a little slower for an hour) stands out in the
 block means as a spike stands out in the samples; no view of one sample could see it without
@@ -17,7 +19,9 @@ missed (56 of 60), for 17 more false-positive rows, and raised the cross-validat
 (random halvings, each half at the other half's thresholds) from 70.34 / 62.76 / 74.45 to
 76.18 / 68.52 / 80.76 (standard / low FP / low FN); see bench/nab.py and docs/intelligence.md.
 Each scale keeps its own episodes (sharing them lost 0.7-2.1 points), so a change that both see
-may alarm once at each.  The rest of this docstring describes one scale.
+may alarm once at each.  The weekly view finds a busy Saturday or a dead Wednesday on an office
+server, which no daily profile can, and moves NAB a little (76.97 / 70.54 / 81.26 on the same
+halvings).  The rest of this docstring describes one scale.
 
 How a sample is judged
 ----------------------
@@ -137,7 +141,7 @@ MEM_QUANT = 1024.0  # the daily memories are multiples of 1/1024 (stored as 2-by
 _MEM_MAX = 65535
 DAY = 86400.0
 BAND_WIDTH = 4.0  # half-width of the reported expected band, in mean absolute residuals
-# Format 7: a second detector judges the mean of each block of this many samples (an hour of
+# A second detector judges the mean of each block of this many samples (format 8; an hour of
 # NAB's 5-minute samples, 2 minutes of the agent's 10-second ones).  Averaging divides the noise
 # by about sqrt(12), so a moderate change that lasts (a burst of tweets, a slow climb) becomes as
 # clear as a spike.  bench/nab.py, random halvings of nab-dev scored at the other half's
@@ -145,6 +149,11 @@ BAND_WIDTH = 4.0  # half-width of the reported expected band, in mean absolute r
 # 75.19, 14: 76.22, 16: 75.68, 20: 70.90, 24: 72.66); averaged over three independent sets of
 # +-10 % jitters of the rates, +5.4 to +6.9.
 COARSE_BLOCK = 12
+# Format 8: the weekly view (WeeklyView) judges each block mean against the same hour of the
+# week, once the detector has seen WEEKLY_AFTER of data, and only while the week explains the
+# series better than the day does (WEEKLY_GAIN, see WeeklyView).
+WEEKLY_AFTER = 8 * 86400.0
+WEEKLY_GAIN = 0.7
 
 PATTERNS = (
     "normal",
@@ -155,6 +164,7 @@ PATTERNS = (
     "seasonal deviation",
     "flatline",
     "variance burst",
+    "weekly deviation",
 )
 
 _LN10 = math.log(10.0)
@@ -722,26 +732,234 @@ def _floats(values: Any, length: int) -> list[float]:
     return out
 
 
+class WeeklyView:
+    """The block means judged against the same hour of the week (part of state format 8).
+
+    The daily profile of a :class:`SingleScaleDetector` cannot tell a Saturday from a Friday:
+    on an office server that is busy 9-17 on weekdays, a Saturday as busy as a Friday (a
+    miner, a runaway job) or a dead Wednesday (the application down, nobody working) looks
+    like an ordinary day, and the weekends' own deviations teach the seasonal view's tail to
+    expect large ones.  This view keeps, for each of the 168 hours of the week (UTC), the
+    block mean's usual offset from a slow level, and judges a block by its distance from that
+    offset, in units of the view's mean absolute error, through a tail model of its own (three
+    copies, the median decides, as for the other views).
+
+    It speaks only when the week explains the series: after :data:`WEEKLY_AFTER` of data, and
+    while its mean absolute error is under :data:`WEEKLY_GAIN` times that of an hour-of-day
+    profile kept beside it for the comparison (both measured before they learn a block).  On a
+    series with no weekly pattern the two are about equal and the view stays silent, so it
+    adds no false alarms there.  Rates are per unit of time, not per block: each hour of the
+    week moves 30 % of the way to a new week's value (an unusual week does not become the
+    next week's expectation), and the slow level and the errors follow a week.
+    """
+
+    __slots__ = (
+        "blocks",
+        "day_error",
+        "day_profile",
+        "day_seen",
+        "last",
+        "level",
+        "quiet",
+        "start",
+        "tail",
+        "week_error",
+        "week_profile",
+        "week_seen",
+    )
+
+    def __init__(self) -> None:
+        self.blocks = 0
+        self.start = 0.0  # time of the first block
+        self.last = 0.0  # time of the last block
+        self.level = 0.0
+        self.week_error = 0.0
+        self.day_error = 0.0
+        self.quiet = float(REARM)
+        self.week_profile = [0.0] * _WEEK_HOURS
+        self.day_profile = [0.0] * BUCKETS
+        self.week_seen = [0] * _WEEK_HOURS  # blocks learned per hour (capped at 255)
+        self.day_seen = [0] * BUCKETS
+        self.tail = [0.0, 0.1, 0.02, 0.0] * _TAIL_COPIES
+
+    def update(self, timestamp: float, x: float) -> Verdict | None:
+        """Judge the block mean ``x`` ending at ``timestamp``, then learn it; None while the
+        view has nothing to say (too young, an hour not seen yet, or no weekly pattern)."""
+        t = float(timestamp)
+        week_hour = int(((t + _WEEK_SHIFT) % _WEEK) // 3600.0) % _WEEK_HOURS
+        hour = int((t % DAY) // 3600.0) % BUCKETS
+        n = self.blocks
+        self.blocks = n + 1
+        if n == 0:
+            self.start = self.last = t
+            self.level = x
+        dt = min(max(t - self.last, 0.0), 3600.0)
+        self.last = t
+        level = self.level
+        wp, dp = self.week_profile, self.day_profile
+        verdict = None
+        if self.week_seen[week_hour] and self.day_seen[hour]:
+            rw = x - (level + wp[week_hour])
+            rd = x - (level + dp[hour])
+            we, de = self.week_error, self.day_error
+            if t - self.start >= WEEKLY_AFTER:
+                verdict = self._judge(x, rw, level + wp[week_hour], we, we < WEEKLY_GAIN * de)
+            a = max(1.0 / min(n, 1000), 1.0 - math.exp(-dt / _WEEK))
+            self.week_error = we + a * (abs(rw) - we)
+            self.day_error = de + a * (abs(rd) - de)
+        # learn: 30 % of the way per hour of data (per block when blocks are an hour or longer),
+        # each step clipped to the band (BAND_WIDTH errors), so that an unusual week moves next
+        # week's expectation by at most about one error
+        a = 1.0 - _VISIT_KEEP ** (dt / 3600.0)
+        for profile, seen, i, err in (
+            (wp, self.week_seen, week_hour, self.week_error),
+            (dp, self.day_seen, hour, self.day_error),
+        ):
+            if seen[i]:
+                step = x - level - profile[i]
+                bound = BAND_WIDTH * err
+                profile[i] += a * (bound if step > bound else -bound if step < -bound else step)
+            else:
+                profile[i] = x - level
+            if seen[i] < 255:
+                seen[i] += 1
+        self.level = level + (1.0 - math.exp(-dt / _WEEK)) * (x - level)
+        return verdict
+
+    def _judge(
+        self, x: float, r: float, expected: float, error: float, active: bool
+    ) -> Verdict | None:
+        g = math.log1p(abs(r) / (error + 1e-9 * abs(expected) + 1e-12))
+        tail = self.tail
+        surprises = []
+        rates = _rates_for(TAIL_STEP, TAIL_ALPHA, TAIL_SPREAD, TAIL_Q, (0, 4, 8))
+        for offset, up, down, alpha in rates:
+            sv = _surprise(g, tail, offset) if g > tail[offset] else 0.0
+            surprises.append(sv)
+            if sv < LEARN_CAP:
+                _learn(g, tail, offset, (up, down, alpha))
+        s = sorted(surprises)[1] if active else 0.0
+        score = 1.0 - 2.0 ** (-s / ALARM_SURPRISE)
+        onset = False
+        if self.quiet >= REARM:
+            if s >= ALARM_SURPRISE:
+                onset = True
+                self.quiet = 0.0
+        else:
+            score *= EPISODE_DAMP
+            self.quiet = self.quiet + 1.0 if s <= 0.0 else 0.0
+        if s <= 0.0:
+            return None
+        return Verdict(
+            score,
+            onset,
+            x,
+            expected - BAND_WIDTH * error,
+            expected + BAND_WIDTH * error,
+            PATTERNS[8],
+            1.0 - 10.0 ** (-s),
+            COARSE_BLOCK,
+        )
+
+    # --- persistence (in StreamDetector's bytes and dict) -------------------------------
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {name: getattr(self, name) for name in _WEEK_SCALARS}
+        out["blocks"] = self.blocks
+        for name in ("week_profile", "day_profile", "week_seen", "day_seen", "tail"):
+            out[name] = list(getattr(self, name))
+        return out
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> WeeklyView:
+        view = cls()
+        view.blocks = int(data["blocks"])
+        for name in _WEEK_SCALARS:
+            setattr(view, name, float(data[name]))
+        view.week_profile = _floats(data["week_profile"], _WEEK_HOURS)
+        view.day_profile = _floats(data["day_profile"], BUCKETS)
+        view.tail = _floats(data["tail"], 4 * _TAIL_COPIES)
+        view.week_seen = _counts(data["week_seen"], _WEEK_HOURS)
+        view.day_seen = _counts(data["day_seen"], BUCKETS)
+        return view
+
+    def to_bytes(self) -> bytes:
+        return _WEEK_STRUCT.pack(
+            self.blocks,
+            *(getattr(self, name) for name in _WEEK_SCALARS),
+            *self.week_profile,
+            *self.day_profile,
+            *self.tail,
+            *self.week_seen,
+            *self.day_seen,
+        )
+
+    @classmethod
+    def from_bytes(cls, blob: bytes) -> WeeklyView:
+        f = _WEEK_STRUCT.unpack(blob)
+        view = cls.__new__(cls)
+        view.blocks = f[0]
+        at = 1 + len(_WEEK_SCALARS)
+        for name, value in zip(_WEEK_SCALARS, f[1:at], strict=True):
+            setattr(view, name, value)
+        view.week_profile = list(f[at : at + _WEEK_HOURS])
+        at += _WEEK_HOURS
+        view.day_profile = list(f[at : at + BUCKETS])
+        at += BUCKETS
+        view.tail = list(f[at : at + 4 * _TAIL_COPIES])
+        at += 4 * _TAIL_COPIES
+        view.week_seen = list(f[at : at + _WEEK_HOURS])
+        view.day_seen = list(f[at + _WEEK_HOURS :])
+        return view
+
+
+_WEEK = 7 * DAY
+_WEEK_HOURS = 168
+_WEEK_SHIFT = 3 * DAY  # the epoch began on a Thursday: hour 0 of the week is Monday 00:00 UTC
+_VISIT_KEEP = 0.7  # of an hour of the week's profile, per hour of new data in that hour
+_WEEK_SCALARS = ("start", "last", "level", "week_error", "day_error", "quiet")
+_WEEK_STRUCT = struct.Struct(
+    f"<Q{len(_WEEK_SCALARS)}d{_WEEK_HOURS}d{BUCKETS}d{4 * _TAIL_COPIES}d{_WEEK_HOURS}B{BUCKETS}B"
+)
+
+
+def _counts(values: Any, length: int) -> list[int]:
+    out = [int(v) for v in values]
+    if len(out) != length or not all(0 <= v <= 255 for v in out):
+        raise ValueError("detector state: weekly counts out of range")
+    return out
+
+
 class StreamDetector:
-    """Online anomaly detector for one series, at two time scales (state format 7).
+    """Online anomaly detector for one series, at two time scales and a week (state format 8).
 
     One :class:`SingleScaleDetector` judges each sample; a second one judges the mean of each
     block of :data:`COARSE_BLOCK` samples, once the block is complete (at its last sample, and
-    with that sample's timestamp).  A sample's verdict is the more surprising of the two: the
-    sample's own, or at a block's last sample the block mean's (``span`` then says so, and
-    ``observed`` and the band are the mean's).  Each scale keeps its own episodes, so a change
-    that both see can alarm once at each scale; the sample is an onset when either scale opens
-    an episode.  Everything stays causal: the block mean is of samples up to this one.
+    with that sample's timestamp), and so does a :class:`WeeklyView`.  A sample's verdict is
+    the most surprising: the sample's own, or at a block's last sample the block mean's
+    (``span`` then says so, and ``observed`` and the band are the mean's).  Each keeps its own
+    episodes, so a change that several see can alarm once in each; the sample is an onset when
+    any of them opens an episode.  Everything stays causal: the block mean is of samples up to
+    this one.
 
-    ``update(timestamp, value)`` takes the timestamp in seconds since the epoch (UTC; only used
-    for the time-of-day profile and its daily memory) and a finite float.  State size is fixed
-    (2284 bytes); use :meth:`to_bytes`/:meth:`from_bytes` or :meth:`to_json`/:meth:`from_json`
-    to persist it, and scoring continues identically after a round trip.  A state of the
-    single-scale formats 6, 5 and 4 loads as the sample-scale detector, with a fresh block-scale
-    one, so an upgrade keeps what each series has learned.
+    ``update(timestamp, value)`` takes the timestamp in seconds since the epoch (UTC; used for
+    the time-of-day and hour-of-week profiles and the daily memories) and a finite float.  State
+    size is fixed (4164 bytes); use :meth:`to_bytes`/:meth:`from_bytes` or
+    :meth:`to_json`/:meth:`from_json` to persist it, and scoring continues identically after a
+    round trip.  A state of the single-scale formats 6, 5 and 4 loads as the sample-scale
+    detector, with a fresh block-scale detector and weekly view, so an upgrade keeps what each
+    series has learned.
     """
 
-    __slots__ = ("_coarse", "_coarse_blob", "block_mean", "block_n", "fine")
+    __slots__ = (
+        "_coarse",
+        "_coarse_blob",
+        "_weekly",
+        "_weekly_blob",
+        "block_mean",
+        "block_n",
+        "fine",
+    )
 
     def __init__(self) -> None:
         self.fine = SingleScaleDetector()
@@ -752,6 +970,19 @@ class StreamDetector:
         self._coarse_blob = b""
         self.block_mean = 0.0  # sum of value / COARSE_BLOCK over the block so far
         self.block_n = 0
+        self._weekly: WeeklyView | None = WeeklyView()
+        self._weekly_blob = b""
+
+    @property
+    def weekly(self) -> WeeklyView:
+        """The weekly view (decoded on first use after a restore, as the block scale)."""
+        if self._weekly is None:
+            self._weekly = WeeklyView.from_bytes(self._weekly_blob)
+        return self._weekly
+
+    @weekly.setter
+    def weekly(self, view: WeeklyView) -> None:
+        self._weekly = view
 
     @property
     def coarse(self) -> SingleScaleDetector:
@@ -784,13 +1015,15 @@ class StreamDetector:
             self.block_mean, self.block_n = mean, n
             return verdict
         self.block_mean, self.block_n = 0.0, 0
+        onset = verdict.is_anomaly
         wide = self.coarse.update(timestamp, mean)
-        if wide.score > verdict.score:
-            wide.span = COARSE_BLOCK
-            wide.is_anomaly = wide.is_anomaly or verdict.is_anomaly
-            return wide
-        if wide.is_anomaly:
-            verdict.is_anomaly = True
+        wide.span = COARSE_BLOCK
+        week = self.weekly.update(timestamp, mean)
+        for other in (wide,) if week is None else (wide, week):
+            onset = onset or other.is_anomaly
+            if other.score > verdict.score:
+                verdict = other
+        verdict.is_anomaly = onset
         return verdict
 
     # --- persistence -------------------------------------------------------------------
@@ -803,6 +1036,7 @@ class StreamDetector:
             "block_n": self.block_n,
             "fine": self.fine.to_dict(),
             "coarse": self.coarse.to_dict(),
+            "weekly": self.weekly.to_dict(),
         }
 
     @classmethod
@@ -814,6 +1048,7 @@ class StreamDetector:
             return det
         det.fine = SingleScaleDetector.from_dict(data["fine"])
         det.coarse = SingleScaleDetector.from_dict(data["coarse"])
+        det.weekly = WeeklyView.from_dict(data["weekly"])
         det._set_block(float(data["block_mean"]), int(data["block_n"]))
         return det
 
@@ -826,12 +1061,14 @@ class StreamDetector:
 
     def to_bytes(self) -> bytes:
         """Compact binary snapshot: a 10-byte head (the version, the block's count and running
-        mean) and the two single-scale states (format 6, 1137 bytes each); 2284 bytes."""
+        mean), the two single-scale states (format 6, 1137 bytes each) and the weekly view
+        (1880 bytes); 4164 bytes."""
         return b"".join(
             (
                 _BLOCK_HEAD.pack(_COMPOSITE_VERSION, self.block_n, self.block_mean),
                 self.fine.to_bytes(),
                 self._coarse_blob if self._coarse is None else self._coarse.to_bytes(),
+                self._weekly_blob if self._weekly is None else self._weekly.to_bytes(),
             )
         )
 
@@ -846,6 +1083,8 @@ class StreamDetector:
             det._coarse = SingleScaleDetector()
             det._coarse_blob = b""
             det.block_mean, det.block_n = 0.0, 0
+            det._weekly = WeeklyView()
+            det._weekly_blob = b""
             return det
         if len(blob) != _COMPOSITE_SIZE:
             raise ValueError("not a StreamDetector state of this version")
@@ -853,7 +1092,10 @@ class StreamDetector:
         at = _BLOCK_HEAD.size
         det.fine = SingleScaleDetector.from_bytes(blob[at : at + _SINGLE_SIZE])
         det._coarse = None
-        det._coarse_blob = blob[at + _SINGLE_SIZE :]
+        at += _SINGLE_SIZE
+        det._coarse_blob = blob[at : at + _SINGLE_SIZE]
+        det._weekly = None
+        det._weekly_blob = blob[at + _SINGLE_SIZE :]
         if det._coarse_blob[0] != _FORMAT_VERSION:  # checked now; the rest when it is decoded
             raise ValueError("not a StreamDetector state of this version")
         det._set_block(mean, n)
@@ -865,7 +1107,7 @@ class StreamDetector:
         self.block_mean, self.block_n = mean, n
 
 
-_COMPOSITE_VERSION = 7
+_COMPOSITE_VERSION = 8
 _BLOCK_HEAD = struct.Struct("<BBd")
 _SINGLE_SIZE = _LAYOUTS[_FORMAT_VERSION][1]
-_COMPOSITE_SIZE = _BLOCK_HEAD.size + 2 * _SINGLE_SIZE
+_COMPOSITE_SIZE = _BLOCK_HEAD.size + 2 * _SINGLE_SIZE + _WEEK_STRUCT.size

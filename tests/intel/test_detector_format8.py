@@ -1,4 +1,4 @@
-"""StreamDetector state format 7: a second detector judges the mean of each block of samples."""
+"""StreamDetector state format 8: block means judged by a second detector and by a weekly view."""
 
 from __future__ import annotations
 
@@ -8,7 +8,13 @@ import struct
 
 import pytest
 
-from steward.intel.detector import COARSE_BLOCK, SingleScaleDetector, StreamDetector, Verdict
+from steward.intel.detector import (
+    COARSE_BLOCK,
+    WEEKLY_AFTER,
+    SingleScaleDetector,
+    StreamDetector,
+    Verdict,
+)
 
 STEP = 300.0  # 5-minute samples
 SHIFT_AT, SHIFT_LEN = 3000, 72  # six hours
@@ -89,7 +95,7 @@ def test_a_single_scale_state_loads_as_the_sample_scale_with_a_fresh_block_scale
             assert mine.score >= theirs.score
             if mine.span == 1:
                 assert mine == theirs
-        assert len(det.to_bytes()) == 2284 and det.to_bytes()[0] == 7
+        assert len(det.to_bytes()) == 4164 and det.to_bytes()[0] == 8
 
 
 def test_broken_states_are_refused() -> None:
@@ -103,7 +109,7 @@ def test_broken_states_are_refused() -> None:
         StreamDetector.from_bytes(blob + b"\0")
     for n, mean in ((COARSE_BLOCK, 1.0), (255, 1.0), (3, math.nan), (3, math.inf)):
         with pytest.raises(ValueError):
-            StreamDetector.from_bytes(struct.pack("<BBd", 7, n, mean) + blob[10:])
+            StreamDetector.from_bytes(struct.pack("<BBd", 8, n, mean) + blob[10:])
     data = det.to_dict()
     with pytest.raises(ValueError):
         StreamDetector.from_dict({**data, "block_n": COARSE_BLOCK})
@@ -116,3 +122,88 @@ def test_the_verdict_of_a_sample_is_one_of_its_two_scales() -> None:
     for t, x in noise_with_shift(3.0, 8):
         verdict = det.update(t, x)
         assert isinstance(verdict, Verdict) and 0.0 <= verdict.score <= 1.0
+
+
+DAY = 86400.0
+MONDAY = 4 * DAY  # 1970-01-05, a Monday
+
+
+def office(weeks: int, seed: int, unusual: dict[float, float] | None = None) -> list:
+    """An office server: 60 % busy 9-17 on weekdays, 10 % otherwise (UTC), noise sd 3.
+    ``unusual`` maps the start of a day to its level during 9-17 instead."""
+    rng = random.Random(seed)
+    rows = []
+    for i in range(int(weeks * 7 * DAY / STEP)):
+        t = MONDAY + i * STEP
+        day_start = t - t % DAY
+        weekday = int((t - MONDAY) // DAY) % 7 < 5
+        office_hours = 9 <= (t % DAY) / 3600 < 17
+        level = 60.0 if weekday and office_hours else 10.0
+        if unusual and day_start in unusual and office_hours:
+            level = unusual[day_start]
+        rows.append((t, level + rng.gauss(0.0, 3.0)))
+    return rows
+
+
+SATURDAY = MONDAY + 7 * 7 * DAY + 5 * DAY  # week 8
+WEDNESDAY = MONDAY + 8 * 7 * DAY + 2 * DAY  # week 9
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_a_busy_saturday_and_a_dead_wednesday_are_weekly_deviations(seed: int) -> None:
+    rows = office(10, seed, {SATURDAY: 60.0, WEDNESDAY: 10.0})
+    found = onsets(StreamDetector(), rows)
+    late = {i: v for i, v in found.items() if rows[i][0] >= MONDAY + 3 * 7 * DAY}
+    days = {rows[i][0] - rows[i][0] % DAY: v for i, v in late.items()}
+    assert set(days) == {SATURDAY, WEDNESDAY}  # nothing on the ordinary weeks around them
+    for verdict in days.values():
+        assert verdict.pattern == "weekly deviation" and verdict.span == COARSE_BLOCK
+    assert days[SATURDAY].observed > days[SATURDAY].expected_high
+    assert days[WEDNESDAY].observed < days[WEDNESDAY].expected_low
+    # the sample scale and the block scale alone see an ordinary day in both
+    single = onsets(SingleScaleDetector(), rows)
+    assert not [i for i in single if rows[i][0] >= MONDAY + 3 * 7 * DAY]
+
+
+def test_the_weekly_view_is_silent_on_a_series_without_a_weekly_pattern() -> None:
+    rng = random.Random(3)
+    rows = [
+        (MONDAY + i * STEP, 50 + 20 * math.sin(2 * math.pi * i * STEP / DAY) + rng.gauss(0, 2))
+        for i in range(int(6 * 7 * DAY / STEP))
+    ]
+    det = StreamDetector()
+    patterns = {det.update(t, x).pattern for t, x in rows}
+    assert "weekly deviation" not in patterns
+    view = det.weekly
+    assert view.week_error > 0.7 * view.day_error  # the week explains no more than the day
+
+
+def test_the_weekly_view_waits_for_a_week_and_a_day_of_data() -> None:
+    rows = office(2, 4, {MONDAY + 7 * DAY + 2 * DAY: 10.0})  # a dead Wednesday in week 2
+    det = StreamDetector()
+    for t, x in rows:
+        verdict = det.update(t, x)
+        if verdict.pattern == "weekly deviation":
+            assert t - rows[0][0] >= WEEKLY_AFTER
+
+
+def test_the_weekly_view_round_trips_mid_week() -> None:
+    rows = office(3, 5, {MONDAY + 2 * 7 * DAY + 2 * DAY: 10.0})
+    cut = len(rows) * 2 // 3 + 5
+    reference = StreamDetector()
+    expected = [reference.update(t, x) for t, x in rows]
+    det = StreamDetector()
+    for t, x in rows[:cut]:
+        det.update(t, x)
+    for restored in (
+        StreamDetector.from_bytes(det.to_bytes()),
+        StreamDetector.from_json(det.to_json()),
+    ):
+        assert [restored.update(t, x) for t, x in rows[cut:]] == expected[cut:]
+
+
+def test_weekly_counts_out_of_range_are_refused() -> None:
+    data = StreamDetector().to_dict()
+    data["weekly"]["week_seen"][0] = 256
+    with pytest.raises(ValueError):
+        StreamDetector.from_dict(data)
