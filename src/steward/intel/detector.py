@@ -804,7 +804,8 @@ class WeeklyView:
             we, de = self.week_error, self.day_error
             if t - self.start >= WEEKLY_AFTER:
                 verdict = self._judge(x, rw, level + wp[week_hour], we, we < WEEKLY_GAIN * de)
-            a = max(1.0 / min(n, 1000), 1.0 - math.exp(-dt / _WEEK))
+            # the mean so far, then an exponential average over a week
+            a = max(1.0 / n, 1.0 - math.exp(-dt / _WEEK))
             self.week_error = we + a * (abs(rw) - we)
             self.day_error = de + a * (abs(rd) - de)
         # learn: 30 % of the way per hour of data (per block when blocks are an hour or longer),
