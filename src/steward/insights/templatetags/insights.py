@@ -7,11 +7,13 @@ belong to it, so no further scoping is needed here.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from django import template
 
 from steward.insights import services
+from steward.insights.models import SIGNAL_PREFIX
 from steward.intel import ForecastStatus
 
 register = template.Library()
@@ -104,10 +106,6 @@ class AnomalyRow:
 
 
 def _anomaly_row(state: services.AnomalyState) -> AnomalyRow:
-    from datetime import UTC, datetime
-
-    from steward.insights.models import SIGNAL_PREFIX
-
     if state.metric.startswith(SIGNAL_PREFIX):
         signal = state.metric.removeprefix(SIGNAL_PREFIX)
         metric, labels = _SIGNAL_NAMES.get(signal, signal), ""
