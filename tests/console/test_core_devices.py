@@ -369,7 +369,7 @@ def test_device_page_shows_the_inventory(client, world, inventoried):
         "0.1.0",
     ):
         assert expected in content, expected
-    assert 'class="status status-offline">full<' in content  # / is 93% used
+    assert 'class="status status-critical">full<' in content  # / is 93% used
     assert '<meter min="0" max="100"' in content
     assert 'class="status status-online">Online<' in content  # now, and in the history
 

@@ -65,7 +65,7 @@ class DiskRow:
     reasons: list[str]
 
 
-_DISK_CSS = {"ok": "online", "watch": "warning", "warning": "warning", "critical": "offline"}
+_DISK_CSS = {"ok": "online", "watch": "warning", "warning": "warning", "critical": "critical"}
 
 
 @register.inclusion_tag("console/metrics/device_disks.html")
