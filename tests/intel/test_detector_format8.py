@@ -13,7 +13,6 @@ from steward.intel.detector import (
     WEEKLY_AFTER,
     SingleScaleDetector,
     StreamDetector,
-    Verdict,
 )
 
 STEP = 300.0  # 5-minute samples
@@ -113,15 +112,11 @@ def test_broken_states_are_refused() -> None:
     data = det.to_dict()
     with pytest.raises(ValueError):
         StreamDetector.from_dict({**data, "block_n": COARSE_BLOCK})
-    with pytest.raises(ValueError):  # a nested state of the wrong size
-        StreamDetector.from_bytes(blob[:10] + blob[10:-8] + b"")
-
-
-def test_the_verdict_of_a_sample_is_one_of_its_two_scales() -> None:
-    det = StreamDetector()
-    for t, x in noise_with_shift(3.0, 8):
-        verdict = det.update(t, x)
-        assert isinstance(verdict, Verdict) and 0.0 <= verdict.score <= 1.0
+    coarse_at = 10 + 1137
+    with pytest.raises(ValueError):  # the block scale's state says another format
+        StreamDetector.from_bytes(blob[:coarse_at] + b"\x05" + blob[coarse_at + 1 :])
+    with pytest.raises(ValueError):  # and so does the sample scale's
+        StreamDetector.from_bytes(blob[:10] + b"\x05" + blob[11:])
 
 
 DAY = 86400.0

@@ -1076,17 +1076,14 @@ class StreamDetector:
     @classmethod
     def from_bytes(cls, blob: bytes) -> StreamDetector:
         """Restore a state of this format, or a single-scale one (formats 6, 5, 4) as the
-        sample-scale detector with a fresh block-scale one; any other blob raises ValueError."""
+        sample-scale detector with a fresh block scale and weekly view; any other blob raises
+        ValueError."""
         blob = bytes(blob)
-        det = cls.__new__(cls)
         if not blob or blob[0] != _COMPOSITE_VERSION:
+            det = cls()
             det.fine = SingleScaleDetector.from_bytes(blob)
-            det._coarse = SingleScaleDetector()
-            det._coarse_blob = b""
-            det.block_mean, det.block_n = 0.0, 0
-            det._weekly = WeeklyView()
-            det._weekly_blob = b""
             return det
+        det = cls.__new__(cls)  # every part comes from the blob
         if len(blob) != _COMPOSITE_SIZE:
             raise ValueError("not a StreamDetector state of this version")
         _, n, mean = _BLOCK_HEAD.unpack_from(blob)
